@@ -1,0 +1,190 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DEFAULT_AGENT, defaultAgents } from './agents/registry.js';
+import { createApp } from './api/app.js';
+import { listen } from './api/server.js';
+import { loadConfig, type Config } from './config.js';
+import { startEmulator } from './emulator/server.js';
+import { createLogger } from './logger.js';
+import { createOpenAIClient } from './openaiClient.js';
+import { startEmbeddedPostgres } from './store/embedded.js';
+import { migrate } from './store/migrate.js';
+import { createPool } from './store/pool.js';
+import { resolveTemporalCli } from './temporal/cli.js';
+import { startDevServer } from './temporal/devServer.js';
+import { createWorker } from './worker.js';
+
+/**
+ * `npm run dev`: the whole runtime in one process on embedded defaults. Each service is reused
+ * when its variable points at a running one (TEMPORAL_ADDRESS, DATABASE_URL, OPENAI_API_KEY or
+ * OPENAI_BASE_URL), otherwise started here with its state under the data directory.
+ */
+
+type Stop = { name: string; stop: () => Promise<unknown> };
+
+async function main(config: Config): Promise<void> {
+  // The SDK logs every worker state change at INFO; in a terminal only warnings are worth showing.
+  Runtime.install({
+    logger: new DefaultLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? 'DEBUG' : 'WARN'),
+  });
+  const say = (line: string) => console.log(line);
+  const stops: Stop[] = [];
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('\nStopping...');
+    for (const { name, stop } of stops.reverse()) {
+      await stop().catch((err: unknown) => console.error(`  ${name}: ${(err as Error).message}`));
+    }
+    say('Stopped. State is kept in ' + resolve(config.dataDir));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => {
+    if (stopping) process.exit(130); // a second Ctrl-C does not wait
+    void shutdown(0);
+  });
+  process.on('SIGTERM', () => void shutdown(0));
+
+  try {
+    const dataDir = resolve(config.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    const log = createLogger(config.logLevel, 'dev');
+
+    // Postgres
+    let databaseUrl = config.database.url;
+    let poolSize = config.database.poolSize;
+    let databaseNote = 'DATABASE_URL';
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({ dataDir, port: config.database.embeddedPort });
+      stops.push({ name: 'embedded Postgres', stop: () => pg.stop() });
+      databaseUrl = pg.url;
+      poolSize = 1; // PGlite is a single session: see store/embedded.ts
+      databaseNote = `embedded PGlite, data in ${pg.dataDir}`;
+    }
+    const pool = createPool(databaseUrl, poolSize);
+    stops.push({ name: 'database pool', stop: () => pool.end() });
+    const migrated = await migrate(pool);
+
+    // OpenAI, or the emulator
+    let openaiBaseUrl = config.openai.baseUrl;
+    let openaiNote: string;
+    if (config.openai.apiKey || config.openai.baseUrl) {
+      openaiNote = `${config.openai.baseUrl ?? 'https://api.openai.com/v1'} (model ${config.openai.model})`;
+    } else {
+      const emulator = await startEmulator({
+        port: config.openai.emulatorPort,
+        stateFile: resolve(dataDir, 'emulator-state.json'),
+      });
+      stops.push({ name: 'emulator', stop: () => emulator.close() });
+      openaiBaseUrl = emulator.baseUrl;
+      openaiNote = `the bundled emulator at ${emulator.baseUrl} (OPENAI_API_KEY is unset; set it to use OpenAI)`;
+    }
+    const openai = createOpenAIClient({ apiKey: config.openai.apiKey, baseUrl: openaiBaseUrl });
+
+    // Temporal
+    let temporalAddress = config.temporal.address;
+    let uiUrl: string | undefined;
+    let nativeConnection: NativeConnection;
+    let client: Client;
+    if (temporalAddress) {
+      nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+      const connection = await Connection.connect({ address: temporalAddress });
+      client = new Client({ connection, namespace: config.temporal.namespace });
+      stops.push({
+        name: 'Temporal connections',
+        stop: () => Promise.all([connection.close(), nativeConnection.close()]),
+      });
+    } else {
+      const cli = await resolveTemporalCli({
+        explicitPath: config.temporal.cliPath,
+        env: process.env,
+        onProgress: say,
+      });
+      say(`Starting the Temporal dev server on :${config.temporal.devPort} ...`);
+      const server = await startDevServer({
+        cli,
+        port: config.temporal.devPort,
+        uiPort: config.temporal.devUiPort,
+        dbFilename: resolve(dataDir, 'temporal.sqlite'),
+        namespace: config.temporal.namespace,
+      }).catch((err: unknown) => {
+        throw new Error(
+          `The Temporal dev server did not start (${(err as Error).message}). If port ${config.temporal.devPort} ` +
+            `is taken by a running Temporal, set TEMPORAL_ADDRESS=localhost:${config.temporal.devPort} to reuse it, ` +
+            `or set TEMPORAL_PORT and TEMPORAL_UI_PORT to free ports.`,
+        );
+      });
+      stops.push({ name: 'Temporal dev server', stop: () => server.stop() });
+      temporalAddress = server.address;
+      uiUrl = server.uiUrl;
+      nativeConnection = server.nativeConnection;
+      client = server.client;
+    }
+
+    // Worker
+    const worker = await createWorker({
+      connection: nativeConnection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      pool,
+      openai,
+      agents: defaultAgents(config.openai.model),
+    });
+    const workerDone = worker.run();
+    stops.push({
+      name: 'worker',
+      stop: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await workerDone;
+      },
+    });
+
+    // API
+    const app = createApp({
+      client,
+      taskQueue: config.temporal.taskQueue,
+      agent: DEFAULT_AGENT,
+      replyWaitMs: config.api.replyWaitMs,
+      log,
+    });
+    const http = await listen(app, config.api.host, config.api.port);
+    stops.push({ name: 'API', stop: () => http.stop() });
+
+    say('');
+    say('Threadline is running.');
+    say(`  API            ${http.url}`);
+    say(`  Temporal       ${temporalAddress}${uiUrl ? `   Web UI ${uiUrl}` : ''}`);
+    say(
+      `  Postgres       ${databaseNote}${migrated.applied.length ? ` (applied ${migrated.applied.join(', ')})` : ''}`,
+    );
+    say(`  Model          ${openaiNote}`);
+    say('');
+    say('Try it:');
+    say(
+      `  curl -s -X POST '${http.url}/v1/conversations/web/demo-1/messages?wait=true' ` +
+        `-H 'content-type: application/json' -d '{"text":"Hello! What can you do?"}'`,
+    );
+    say('');
+    say('Ctrl-C stops everything; the next start finds its data again.');
+
+    workerDone.catch(async (err: unknown) => {
+      console.error('The worker stopped:', err);
+      await shutdown(1);
+    });
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    await shutdown(1);
+  }
+}
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(1);
+}
+void main(config);

@@ -1,0 +1,3 @@
+// Everything the worker registers. Deterministic code only: this module and its imports are bundled
+// into Temporal's workflow sandbox.
+export { conversationWorkflow } from './conversation.js';

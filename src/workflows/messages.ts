@@ -1,0 +1,51 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/**
+ * Message definitions shared by the workflow and its clients (the API, tests, operators' tools).
+ * This module must stay importable from both sides: no Node APIs, no activity code.
+ */
+
+export interface InboundMessage {
+  /** Client-chosen id; the workflow answers each id once, whatever the retries. */
+  id: string;
+  text: string;
+  user?: string;
+  metadata?: Record<string, string>;
+  /** ISO-8601 time the channel received it. */
+  receivedAt: string;
+}
+
+export interface TurnReply {
+  messageId: string;
+  /** 'answered' normally; 'duplicate' when the id was answered before and its reply is no longer held. */
+  status: 'answered' | 'duplicate';
+  turn: number;
+  text: string | null;
+  responseId: string | null;
+}
+
+export interface ConversationStatus {
+  status: 'idle' | 'running' | 'closed';
+  inboxLength: number;
+  turns: number;
+  lastResponseId: string | null;
+  lastError: string | null;
+}
+
+export const messageSignal = defineSignal<[InboundMessage]>('message');
+/** An update rather than a signal when the caller wants the reply: it returns when the turn is done. */
+export const sendMessageUpdate = defineUpdate<TurnReply, [InboundMessage]>('sendMessage');
+export const stateQuery = defineQuery<ConversationStatus>('state');
+
+/** Shared by the update validator and the API, so both reject the same input the same way. */
+export function validateInboundMessage(message: unknown): asserts message is InboundMessage {
+  const m = message as Partial<InboundMessage> | null;
+  if (!m || typeof m !== 'object') throw new TypeError('message must be an object');
+  if (typeof m.id !== 'string' || m.id.length === 0 || m.id.length > 256) {
+    throw new TypeError('message.id must be a non-empty string of at most 256 characters');
+  }
+  if (typeof m.text !== 'string' || m.text.trim().length === 0) {
+    throw new TypeError('message.text must be a non-empty string');
+  }
+  if (typeof m.receivedAt !== 'string') throw new TypeError('message.receivedAt must be an ISO-8601 string');
+}

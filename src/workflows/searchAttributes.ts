@@ -1,0 +1,13 @@
+import { defineSearchAttributeKey } from '@temporalio/common';
+
+/**
+ * Custom search attributes that let operators find a conversation in the Temporal UI
+ * (e.g. `ThreadlineTenant = "acme" AND ThreadlineStatus = "failed"`). The dev server registers them
+ * at start; a production cluster needs them created once (docs/deploy.md).
+ */
+export const TENANT = defineSearchAttributeKey('ThreadlineTenant', 'KEYWORD');
+export const CHANNEL = defineSearchAttributeKey('ThreadlineChannel', 'KEYWORD');
+export const AGENT = defineSearchAttributeKey('ThreadlineAgent', 'KEYWORD');
+export const STATUS = defineSearchAttributeKey('ThreadlineStatus', 'KEYWORD');
+
+export const ALL_SEARCH_ATTRIBUTES = [TENANT, CHANNEL, AGENT, STATUS];

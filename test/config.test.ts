@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('gives embedded defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.database.url).toBeUndefined();
+    expect(config.temporal.address).toBeUndefined();
+    expect(config.openai.apiKey).toBeUndefined();
+    expect(config.temporal).toMatchObject({
+      namespace: 'default',
+      taskQueue: 'threadline',
+      devPort: 7233,
+      devUiPort: 8233,
+    });
+    expect(config.api.port).toBe(3000);
+    expect(config.dataDir).toBe('.data');
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', PORT: ' ' }).database.url).toBeUndefined();
+  });
+
+  it('names every bad variable and the fix, without echoing values', () => {
+    const secret = 'mysql://root:hunter2@db/app';
+    let error: unknown;
+    try {
+      loadConfig({ DATABASE_URL: secret, PORT: 'eighty', TEMPORAL_ADDRESS: 'http://x' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toContain('DATABASE_URL is not a postgres URL: expected postgres://');
+    expect(message).toContain('PORT');
+    expect(message).toContain('TEMPORAL_ADDRESS must be host:port');
+    expect(message).not.toContain('hunter2');
+    expect((error as ConfigError).problems).toHaveLength(3);
+  });
+
+  it('reads real services when they are configured', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgresql://u:p@db:5432/threadline',
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      OPENAI_API_KEY: 'sk-test',
+      OPENAI_BASE_URL: 'https://example.test/v1',
+    });
+    expect(config.database.url).toBe('postgresql://u:p@db:5432/threadline');
+    expect(config.temporal.address).toBe('temporal:7233');
+    expect(config.openai).toMatchObject({ apiKey: 'sk-test', baseUrl: 'https://example.test/v1' });
+  });
+});

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // One Temporal server, one PostgreSQL cluster and one emulator for the whole run.
+    globalSetup: ['test/support/globalSetup.ts'],
+    // Temporal's worker loads a native module: separate processes are the safe pool.
+    pool: 'forks',
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    teardownTimeout: 60_000,
+    reporters: ['default'],
+  },
+});
