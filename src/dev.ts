@@ -37,13 +37,23 @@ async function main(config: Config): Promise<void> {
     stopping = true;
     say('\nStopping...');
     for (const { name, stop } of stops.reverse()) {
-      await stop().catch((err: unknown) => console.error(`  ${name}: ${(err as Error).message}`));
+      process.stdout.write(`  ${name}...`);
+      const started = Date.now();
+      await stop().then(
+        () => say(` done (${Date.now() - started} ms)`),
+        (err: unknown) => say(` failed: ${(err as Error).message}`),
+      );
     }
     say('Stopped. State is kept in ' + resolve(config.dataDir));
     process.exit(code);
   };
+  let firstSignalAt = 0;
   process.on('SIGINT', () => {
-    if (stopping) process.exit(130); // a second Ctrl-C does not wait
+    // One Ctrl-C can arrive more than once (a wrapper relaying the terminal's signal); only a
+    // deliberate second press, a moment later, skips the orderly shutdown.
+    if (stopping && Date.now() - firstSignalAt > 2_000) process.exit(130);
+    if (!stopping) say('(Ctrl-C again to stop at once)');
+    firstSignalAt ||= Date.now();
     void shutdown(0);
   });
   process.on('SIGTERM', () => void shutdown(0));
@@ -109,6 +119,7 @@ async function main(config: Config): Promise<void> {
         port: config.temporal.devPort,
         uiPort: config.temporal.devUiPort,
         dbFilename: resolve(dataDir, 'temporal.sqlite'),
+        logFile: resolve(dataDir, 'temporal.log'),
         namespace: config.temporal.namespace,
       }).catch((err: unknown) => {
         throw new Error(

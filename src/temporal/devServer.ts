@@ -1,12 +1,18 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/searchAttributes.js';
 import type { TemporalCli } from './cli.js';
 
 /**
- * A Temporal dev server (`temporal server start-dev`) run through @temporalio/testing's local
- * environment, which owns the child process and stops it on teardown.
+ * A Temporal dev server (`temporal server start-dev`) with Threadline's search attributes.
+ *
+ * With a CLI binary we spawn it ourselves, in its own process group: Ctrl-C in a terminal signals
+ * the whole foreground group, and a server that died with the rest would leave the worker unable to
+ * drain. Our shutdown stops the API, then the worker, then this server. Only the SDK-download
+ * fallback goes through @temporalio/testing, which owns its child.
  */
 export interface DevServer {
   address: string;
@@ -26,17 +32,136 @@ export interface DevServerOptions {
   dbFilename?: string;
   namespace?: string;
   ip?: string;
+  /** Server log file; default: discarded. */
+  logFile?: string;
+  /** How long to wait for the server to answer. */
+  startTimeoutMs?: number;
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const namespace = options.namespace ?? 'default';
+  const uiUrl = options.uiPort !== undefined ? `http://${ip}:${options.uiPort}` : undefined;
+  if (options.cli.kind === 'sdk-download') return startThroughSdk(options, ip, namespace, uiUrl);
+
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(options.port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+    ...(options.uiPort !== undefined ? ['--ui-port', String(options.uiPort)] : ['--headless']),
+    ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
+    ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType(key.type)}`]),
+  ];
+  const logFd = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
+  const child = spawn(options.cli.path, args, { detached: true, stdio: ['ignore', logFd, logFd] });
+  if (typeof logFd === 'number') closeSync(logFd);
+  // If this process exits without stopping the server (an uncaught error), take the server along.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const address = `${ip}:${options.port}`;
+  try {
+    const { connection, nativeConnection } = await waitUntilServing(
+      address,
+      namespace,
+      exited,
+      options.startTimeoutMs ?? 60_000,
+    );
+    return {
+      address,
+      namespace,
+      uiUrl,
+      client: new Client({ connection, namespace }),
+      nativeConnection,
+      stop: async () => {
+        await Promise.allSettled([connection.close(), nativeConnection.close()]);
+        await stopChild(child, exited);
+        process.removeListener('exit', killOnExit);
+      },
+    };
+  } catch (err) {
+    await stopChild(child, exited);
+    process.removeListener('exit', killOnExit);
+    throw err;
+  }
+}
+
+async function waitUntilServing(
+  address: string,
+  namespace: string,
+  exited: Promise<number | null>,
+  timeoutMs: number,
+): Promise<{ connection: Connection; nativeConnection: NativeConnection }> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new Error(
+        `temporal server start-dev exited with code ${exitCode} (is port ${address} already in use?)`,
+      );
+    }
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        // The namespace is registered a moment after the frontend starts answering.
+        await connection.workflowService.describeNamespace({ namespace });
+        const nativeConnection = await NativeConnection.connect({ address });
+        return { connection, nativeConnection };
+      } catch (err) {
+        await connection.close();
+        throw err;
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(
+    `The Temporal dev server at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}`,
+  );
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function cliType(type: string): string {
+  // SDK names (KEYWORD, TEXT, ...) to the CLI's (Keyword, Text, ...).
+  const names: Record<string, string> = {
+    KEYWORD: 'Keyword',
+    TEXT: 'Text',
+    INT: 'Int',
+    DOUBLE: 'Double',
+    BOOL: 'Bool',
+    DATETIME: 'Datetime',
+    KEYWORD_LIST: 'KeywordList',
+  };
+  return names[type] ?? type;
+}
+
+async function startThroughSdk(
+  options: DevServerOptions,
+  ip: string,
+  namespace: string,
+  uiUrl: string | undefined,
+): Promise<DevServer> {
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
-      executable:
-        options.cli.kind === 'path'
-          ? { type: 'existing-path', path: options.cli.path }
-          : { type: 'cached-download' },
+      executable: { type: 'cached-download' },
       ip,
       port: options.port,
       namespace,
@@ -50,7 +175,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   return {
     address: env.address,
     namespace,
-    uiUrl: options.uiPort !== undefined ? `http://${ip}:${options.uiPort}` : undefined,
+    uiUrl,
     client: env.client,
     nativeConnection: env.nativeConnection,
     stop: () => env.teardown(),

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { defaultAgents, type AgentRegistry } from '../../src/agents/registry.js';
 import { createOpenAIClient } from '../../src/openaiClient.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createPool, type Pool } from '../../src/store/pool.js';
 import { createWorker } from '../../src/worker.js';
+
+// Worker state changes are logged at INFO: noise in test output. Warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** Helpers for test files: each file gets its own database and task queue, so files run in parallel. */
 

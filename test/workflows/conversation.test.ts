@@ -83,6 +83,22 @@ describe('conversation workflow', () => {
     });
   });
 
+  it('can be found by its search attributes, as operators do in the Temporal UI', async () => {
+    const { workflowId, input } = conversation();
+    await send(workflowId, input, message('find me'));
+    const query = `ThreadlineTenant = "default" AND ThreadlineChannel = "web" AND ThreadlineAgent = "assistant" AND WorkflowId = "${workflowId}"`;
+    await expect
+      .poll(
+        async () => {
+          const found: string[] = [];
+          for await (const wf of client.workflow.list({ query })) found.push(wf.workflowId);
+          return found;
+        },
+        { timeout: 15_000 },
+      )
+      .toEqual([workflowId]);
+  });
+
   it('keeps the transcript in Postgres, in order, one row per item', async () => {
     const { workflowId, input } = conversation();
     await send(workflowId, input, message('one'));

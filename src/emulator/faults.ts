@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { ApiError } from './errors.js';
+
+export type FaultKind = 'rate_limit' | 'quota' | 'server_error' | 'latency' | 'drop_connection';
+
+export interface FaultRule {
+  kind: FaultKind;
+  match?: { method?: string; path?: string; bodyIncludes?: string };
+  /** How many matching requests it hits; default 1; -1 or Infinity = until cleared. */
+  times?: number;
+  status?: 500 | 502 | 503;
+  retryAfterSeconds?: number;
+  retryAfterMs?: number;
+  latencyMs?: number;
+}
+
+export interface ActiveFault extends FaultRule {
+  id: string;
+  /** Requests it will still hit; -1 = unlimited. */
+  remaining: number;
+  hits: number;
+}
+
+export interface FaultController {
+  add(rule: FaultRule): ActiveFault;
+  clear(): void;
+  list(): ActiveFault[];
+}
+
+export const faultRuleSchema = z
+  .object({
+    kind: z.enum(['rate_limit', 'quota', 'server_error', 'latency', 'drop_connection']),
+    match: z
+      .object({
+        method: z.string().optional(),
+        path: z.string().optional(),
+        bodyIncludes: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    times: z.number().nullable().optional(),
+    status: z.union([z.literal(500), z.literal(502), z.literal(503)]).optional(),
+    retryAfterSeconds: z.number().min(0).optional(),
+    retryAfterMs: z.number().min(0).optional(),
+    latencyMs: z.number().min(0).optional(),
+  })
+  .strict();
+
+/** What the HTTP layer must do for one request, decided from the active rules. */
+export type FaultAction =
+  { type: 'delay'; ms: number } | { type: 'error'; error: ApiError } | { type: 'drop' };
+
+export class Faults implements FaultController {
+  private rules: ActiveFault[] = [];
+  private seq = 0;
+
+  add(rule: FaultRule): ActiveFault {
+    const parsed = faultRuleSchema.parse(rule) as FaultRule;
+    if (parsed.match?.path !== undefined) new RegExp(parsed.match.path); // fail fast on a bad regex
+    // JSON cannot carry Infinity (it serializes as null), so null also means "until cleared".
+    const times = (rule as { times?: unknown }).times === null ? -1 : (parsed.times ?? 1);
+    const active: ActiveFault = {
+      ...parsed,
+      id: `fault_${++this.seq}`,
+      remaining: times === -1 || times === Infinity ? -1 : Math.max(0, Math.floor(times)),
+      hits: 0,
+    };
+    this.rules.push(active);
+    return { ...active };
+  }
+
+  clear(): void {
+    this.rules = [];
+  }
+
+  list(): ActiveFault[] {
+    return this.rules.map((r) => ({ ...r }));
+  }
+
+  /**
+   * Rules apply in the order added: every matching latency rule adds its delay, and the first
+   * matching rule of another kind decides the outcome. Spent rules are dropped.
+   */
+  actionsFor(req: { method: string; path: string; rawBody: string }): FaultAction[] {
+    const actions: FaultAction[] = [];
+    for (const rule of this.rules) {
+      if (rule.remaining === 0 || !matches(rule, req)) continue;
+      if (rule.remaining > 0) rule.remaining--;
+      rule.hits++;
+      if (rule.kind === 'latency') {
+        actions.push({ type: 'delay', ms: rule.latencyMs ?? 1000 });
+        continue;
+      }
+      actions.push(
+        rule.kind === 'drop_connection' ? { type: 'drop' } : { type: 'error', error: faultError(rule) },
+      );
+      break;
+    }
+    this.rules = this.rules.filter((r) => r.remaining !== 0);
+    return actions;
+  }
+}
+
+function matches(rule: FaultRule, req: { method: string; path: string; rawBody: string }): boolean {
+  const m = rule.match;
+  if (!m) return true;
+  if (m.method !== undefined && m.method.toUpperCase() !== req.method.toUpperCase()) return false;
+  if (m.path !== undefined && !new RegExp(m.path).test(req.path)) return false;
+  if (m.bodyIncludes !== undefined && !req.rawBody.includes(m.bodyIncludes)) return false;
+  return true;
+}
+
+export function faultError(rule: FaultRule): ApiError {
+  switch (rule.kind) {
+    case 'rate_limit': {
+      const seconds = rule.retryAfterSeconds ?? 1;
+      const headers: Record<string, string> = {
+        'retry-after': String(Math.ceil(seconds)),
+        'x-ratelimit-limit-requests': '500',
+        'x-ratelimit-remaining-requests': '0',
+        'x-ratelimit-reset-requests': `${seconds}s`,
+        'x-ratelimit-limit-tokens': '30000',
+        'x-ratelimit-remaining-tokens': '0',
+        'x-ratelimit-reset-tokens': `${seconds}s`,
+      };
+      if (rule.retryAfterMs !== undefined) headers['retry-after-ms'] = String(rule.retryAfterMs);
+      return new ApiError(
+        429,
+        `Rate limit reached for requests in organization org-emulator on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in ${seconds}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+        'requests',
+        null,
+        'rate_limit_exceeded',
+        headers,
+      );
+    }
+    case 'quota':
+      return new ApiError(
+        429,
+        'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+        'insufficient_quota',
+        null,
+        'insufficient_quota',
+      );
+    default: {
+      const status = rule.status ?? 500;
+      const message =
+        status === 503
+          ? 'The server is overloaded or not ready yet.'
+          : status === 502
+            ? 'Bad gateway.'
+            : 'The server had an error while processing your request. Sorry about that!';
+      return new ApiError(status, message, 'server_error', null, null);
+    }
+  }
+}

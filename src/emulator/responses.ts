@@ -1,0 +1,351 @@
+import type { EmulatorClock } from './clock.js';
+import { toUnixSeconds } from './clock.js';
+import type { ConversationService } from './conversations.js';
+import {
+  ApiError,
+  invalidRequest,
+  invalidType,
+  invalidValue,
+  missingParameter,
+  previousResponseNotFound,
+  responseNotFound,
+} from './errors.js';
+import { newId } from './ids.js';
+import { assistantMessage, normalizeInput, type FunctionCallItem, type Item } from './items.js';
+import { runModel, type FunctionToolDef, type ToolChoice } from './model.js';
+import { paginate, parseListQuery } from './pagination.js';
+import type { EmulatorState, StoredResponse } from './state.js';
+import { computeUsage } from './tokens.js';
+import { isRecord, parseMetadata, rejectUnknownParameters } from './validation.js';
+
+/** Top-level parameters of the spec's CreateResponse body; anything else is an unknown parameter. */
+const KNOWN_PARAMETERS = new Set([
+  'model',
+  'input',
+  'instructions',
+  'previous_response_id',
+  'conversation',
+  'store',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'metadata',
+  'max_output_tokens',
+  'max_tool_calls',
+  'temperature',
+  'top_p',
+  'top_logprobs',
+  'text',
+  'reasoning',
+  'include',
+  'truncation',
+  'user',
+  'safety_identifier',
+  'prompt_cache_key',
+  'prompt_cache_retention',
+  'prompt_cache_options',
+  'service_tier',
+  'stream',
+  'stream_options',
+  'background',
+  'prompt',
+  'moderation',
+  'context_management',
+]);
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+export class ResponseService {
+  constructor(
+    private readonly state: EmulatorState,
+    private readonly clock: EmulatorClock,
+    private readonly conversations: ConversationService,
+    private readonly retentionMs: number,
+  ) {}
+
+  create(rawBody: unknown): Record<string, unknown> {
+    if (!isRecord(rawBody)) throw invalidType('body', 'an object', rawBody);
+    const body = rawBody;
+    rejectUnknownParameters(body, KNOWN_PARAMETERS);
+    if (body.stream === true) {
+      throw invalidRequest(
+        "The Threadline emulator does not support streaming ('stream': true). Send the request without 'stream' to receive the complete response.",
+        'stream',
+        'unsupported_value',
+      );
+    }
+    if (body.background === true) {
+      throw invalidRequest(
+        "The Threadline emulator does not support 'background': true.",
+        'background',
+        'unsupported_value',
+      );
+    }
+    if (body.model === undefined || body.model === null) throw missingParameter('model');
+    if (typeof body.model !== 'string') throw invalidType('model', 'a string', body.model);
+    const metadata = parseMetadata(body.metadata);
+    const store = optionalBoolean(body, 'store') ?? true;
+    const parallelToolCalls = optionalBoolean(body, 'parallel_tool_calls') ?? true;
+    const instructions = optionalString(body, 'instructions') ?? null;
+    const tools = parseTools(body.tools);
+    const toolChoice = parseToolChoice(body.tool_choice, tools);
+    const temperature = optionalNumber(body, 'temperature', 0, 2);
+    const topP = optionalNumber(body, 'top_p', 0, 1);
+    const maxOutputTokens = optionalNumber(body, 'max_output_tokens', 16, Number.MAX_SAFE_INTEGER);
+    const previousId = optionalString(body, 'previous_response_id');
+    const conversationId = parseConversationParam(body.conversation);
+
+    if (previousId !== undefined && conversationId !== undefined) {
+      throw invalidRequest(
+        "Mutually exclusive parameters: 'previous_response_id' and 'conversation'. Ensure you are only providing one of: 'previous_response_id' or 'conversation'.",
+        null,
+        'mutually_exclusive_parameters',
+      );
+    }
+    if (body.input === undefined && previousId === undefined && conversationId === undefined) {
+      throw missingParameter('input');
+    }
+
+    let priorItems: Item[] = [];
+    if (previousId !== undefined) priorItems = this.chainContext(this.liveStored(previousId, true));
+    const conversation =
+      conversationId !== undefined ? this.conversations.require(conversationId) : undefined;
+    if (conversation) priorItems = [...conversation.items];
+
+    const takenIds = new Set(conversation?.items.map((i) => i.id) ?? []);
+    const newItems = body.input === undefined ? [] : normalizeInput(body.input, 'input', takenIds);
+    const context = [...priorItems, ...newItems];
+    assertToolOutputsPaired(context);
+
+    const output: Item[] = runModel({ context, instructions, tools, toolChoice, parallelToolCalls }).map(
+      (planned): Item =>
+        planned.kind === 'text'
+          ? assistantMessage(planned.text)
+          : ({
+              type: 'function_call',
+              id: newId('fc'),
+              call_id: newId('call', 12),
+              name: planned.name,
+              arguments: planned.arguments,
+              status: 'completed',
+            } satisfies FunctionCallItem),
+    );
+
+    const nowMs = this.clock.now();
+    const createdAt = toUnixSeconds(nowMs);
+    const response = {
+      id: newId('resp'),
+      object: 'response',
+      created_at: createdAt,
+      status: 'completed',
+      background: false,
+      completed_at: createdAt,
+      conversation: conversation ? { id: conversation.id } : null,
+      error: null,
+      incomplete_details: null,
+      instructions,
+      max_output_tokens: maxOutputTokens ?? null,
+      max_tool_calls: typeof body.max_tool_calls === 'number' ? body.max_tool_calls : null,
+      model: body.model,
+      output,
+      parallel_tool_calls: parallelToolCalls,
+      previous_response_id: previousId ?? null,
+      prompt_cache_key: typeof body.prompt_cache_key === 'string' ? body.prompt_cache_key : null,
+      reasoning: isRecord(body.reasoning)
+        ? { effort: body.reasoning.effort ?? null, summary: body.reasoning.summary ?? null }
+        : { effort: null, summary: null },
+      safety_identifier: typeof body.safety_identifier === 'string' ? body.safety_identifier : null,
+      service_tier: 'default',
+      store,
+      temperature: temperature ?? 1,
+      text: isRecord(body.text)
+        ? { format: { type: 'text' }, verbosity: 'medium', ...body.text }
+        : { format: { type: 'text' }, verbosity: 'medium' },
+      tool_choice: toolChoice,
+      tools,
+      top_logprobs: typeof body.top_logprobs === 'number' ? body.top_logprobs : 0,
+      top_p: topP ?? 1,
+      truncation: body.truncation === 'auto' ? 'auto' : 'disabled',
+      usage: computeUsage({ priorItems, newItems, instructions, output }),
+      // The spec types `user` as a plain string, so it is left out rather than null.
+      ...(typeof body.user === 'string' ? { user: body.user } : {}),
+      metadata,
+    };
+
+    if (store) {
+      this.state.responses.set(response.id, {
+        response,
+        inputItems: newItems,
+        createdAtMs: nowMs,
+        forcedExpired: false,
+        deleted: false,
+      });
+    }
+    if (conversation) this.conversations.append(conversation, [...newItems, ...output]);
+    this.state.changed();
+    return response;
+  }
+
+  retrieve(id: string): Record<string, unknown> {
+    return this.liveStored(id, false).response;
+  }
+
+  delete(id: string): { id: string; object: 'response.deleted'; deleted: true } {
+    const stored = this.liveStored(id, false);
+    stored.deleted = true;
+    this.state.changed();
+    return { id, object: 'response.deleted', deleted: true };
+  }
+
+  inputItems(id: string, query: Record<string, unknown>) {
+    const list = parseListQuery(query, { order: 'desc' });
+    return paginate(this.liveStored(id, false).inputItems, list, (i) => i.id);
+  }
+
+  /** Makes a stored response unusable as if its 30 days had passed. */
+  expire(id: string): void {
+    const stored = this.state.responses.get(id);
+    if (!stored || stored.deleted) throw responseNotFound(id);
+    stored.forcedExpired = true;
+    this.state.changed();
+  }
+
+  private isGone(stored: StoredResponse): boolean {
+    return stored.deleted || stored.forcedExpired || this.clock.now() - stored.createdAtMs > this.retentionMs;
+  }
+
+  private liveStored(id: string, asPrevious: boolean): StoredResponse {
+    const stored = this.state.responses.get(id);
+    if (!stored || this.isGone(stored))
+      throw asPrevious ? previousResponseNotFound(id) : responseNotFound(id);
+    return stored;
+  }
+
+  /**
+   * Every earlier link's input then output, oldest first. Links that were deleted or expired
+   * after the newer response was created still count (each live response keeps its whole state).
+   */
+  private chainContext(head: StoredResponse): Item[] {
+    const links: StoredResponse[] = [];
+    const seen = new Set<string>();
+    for (let link: StoredResponse | undefined = head; link && !seen.has(link.response.id);) {
+      seen.add(link.response.id);
+      links.unshift(link);
+      const prev: unknown = link.response.previous_response_id;
+      link = typeof prev === 'string' ? this.state.responses.get(prev) : undefined;
+    }
+    return links.flatMap((l) => [...l.inputItems, ...l.response.output]);
+  }
+}
+
+function assertToolOutputsPaired(context: readonly Item[]): void {
+  const outputs = new Set(context.flatMap((i) => (i.type === 'function_call_output' ? [i.call_id] : [])));
+  const calls = new Set<string>();
+  for (const item of context) {
+    if (item.type === 'function_call') {
+      calls.add(item.call_id);
+    }
+  }
+  for (const callId of calls) {
+    if (!outputs.has(callId))
+      throw invalidRequest(`No tool output found for function call ${callId}.`, 'input');
+  }
+  for (const callId of outputs) {
+    if (!calls.has(callId)) {
+      throw invalidRequest(`No tool call found for function call output with call_id ${callId}.`, 'input');
+    }
+  }
+}
+
+function optionalBoolean(body: Record<string, unknown>, key: string): boolean | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalidType(key, 'a boolean', v);
+  return v;
+}
+
+function optionalString(body: Record<string, unknown>, key: string): string | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalidType(key, 'a string', v);
+  return v;
+}
+
+function optionalNumber(
+  body: Record<string, unknown>,
+  key: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number') throw invalidType(key, 'a number', v);
+  if (v < min) {
+    throw invalidRequest(
+      `Invalid '${key}': number below minimum value. Expected a value >= ${min}, but got ${v} instead.`,
+      key,
+      'decimal_below_min_value',
+    );
+  }
+  if (v > max) {
+    throw invalidRequest(
+      `Invalid '${key}': number above maximum value. Expected a value <= ${max}, but got ${v} instead.`,
+      key,
+      'decimal_above_max_value',
+    );
+  }
+  return v;
+}
+
+function parseConversationParam(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (isRecord(value) && typeof value.id === 'string') return value.id;
+  throw invalidType('conversation', 'one of a string or object', value);
+}
+
+function parseTools(value: unknown): FunctionToolDef[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw invalidType('tools', 'an array', value);
+  return value.map((raw, i) => {
+    const param = `tools[${i}]`;
+    if (!isRecord(raw)) throw invalidType(param, 'an object', raw);
+    if (raw.type !== 'function') {
+      throw new ApiError(
+        400,
+        `The Threadline emulator supports function tools only; got type '${String(raw.type)}'.`,
+        'invalid_request_error',
+        `${param}.type`,
+        'invalid_value',
+      );
+    }
+    if (typeof raw.name !== 'string' || raw.name.length === 0) throw missingParameter(`${param}.name`);
+    if (raw.parameters !== undefined && raw.parameters !== null && !isRecord(raw.parameters)) {
+      throw invalidType(`${param}.parameters`, 'an object', raw.parameters);
+    }
+    return {
+      type: 'function',
+      name: raw.name,
+      description: typeof raw.description === 'string' ? raw.description : null,
+      parameters: isRecord(raw.parameters) ? raw.parameters : null,
+      strict: typeof raw.strict === 'boolean' ? raw.strict : true,
+    };
+  });
+}
+
+function parseToolChoice(value: unknown, tools: readonly FunctionToolDef[]): ToolChoice {
+  if (value === undefined || value === null) return 'auto';
+  if (value === 'auto' || value === 'none' || value === 'required') return value;
+  if (typeof value === 'string') throw invalidValue('tool_choice', value, ['none', 'auto', 'required']);
+  if (isRecord(value) && value.type === 'function' && typeof value.name === 'string') {
+    if (!tools.some((t) => t.name === value.name)) {
+      throw invalidRequest(
+        `Tool choice '${value.name}' not found in 'tools' parameter.`,
+        'tool_choice',
+        'invalid_value',
+      );
+    }
+    return { type: 'function', name: value.name };
+  }
+  throw invalidType('tool_choice', "one of 'none', 'auto', 'required' or a function tool choice", value);
+}

@@ -1,0 +1,364 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { AssistantsService, type AssistantsFixture } from './assistants.js';
+import { OffsetClock, type EmulatorClock } from './clock.js';
+import { ConversationService } from './conversations.js';
+import { ApiError, invalidJsonBody, invalidRequest, missingApiKey, notFound } from './errors.js';
+import { faultRuleSchema, Faults, type FaultController, type FaultRule } from './faults.js';
+import { newId } from './ids.js';
+import { Journal, type RecordedRequest } from './journal.js';
+import { DAY_MS, ResponseService } from './responses.js';
+import { EmulatorState, StateFile } from './state.js';
+
+export { generateAssistantsFixture } from './assistants-fixture.js';
+export type { AssistantsFixture } from './assistants.js';
+export type { EmulatorClock } from './clock.js';
+export type { FaultController, FaultRule, ActiveFault } from './faults.js';
+export type { RecordedRequest } from './journal.js';
+
+export interface EmulatorOptions {
+  /** 0 or undefined = a free port. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** JSON file: loaded on start, saved (debounced, and on close) so a dev restart keeps stored responses and conversations. */
+  stateFile?: string;
+  /** Default: src/emulator/fixtures/assistants.json. */
+  assistantsFixture?: AssistantsFixture;
+  /** Stored-response retention, default 30. */
+  retentionDays?: number;
+  /** Default silent. */
+  logger?: { info(msg: string): void; warn(msg: string): void };
+}
+
+export interface Emulator {
+  /** e.g. 'http://127.0.0.1:41234/v1' (what OPENAI_BASE_URL should be). */
+  baseUrl: string;
+  /** e.g. 'http://127.0.0.1:41234'. */
+  origin: string;
+  faults: FaultController;
+  clock: EmulatorClock;
+  expireResponse(id: string): void;
+  /** Bounded journal, the last 1000 requests, oldest first. */
+  requests(): RecordedRequest[];
+  /** Drops all state, faults, the journal and the clock offset. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_FIXTURE_URL = new URL('./fixtures/assistants.json', import.meta.url);
+
+export function loadDefaultAssistantsFixture(): AssistantsFixture {
+  return JSON.parse(readFileSync(DEFAULT_FIXTURE_URL, 'utf8')) as AssistantsFixture;
+}
+
+interface RequestContext {
+  requestId: string;
+  rawBody: string;
+}
+
+type RawBodyRequest = IncomingMessage & { rawBody?: string };
+
+const context = (res: Response): RequestContext => res.locals as RequestContext;
+
+function sendError(res: Response, error: ApiError): void {
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  res.status(error.status).json(error.toBody());
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const param = (req: Request, name: string): string => {
+  const value = req.params[name];
+  return typeof value === 'string' ? value : '';
+};
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const logger = options.logger ?? { info: () => {}, warn: () => {} };
+  const clock = new OffsetClock();
+  const state = new EmulatorState();
+  const faults = new Faults();
+  const journal = new Journal(1000);
+  const conversations = new ConversationService(state, clock);
+  const responses = new ResponseService(state, clock, conversations, (options.retentionDays ?? 30) * DAY_MS);
+  const assistants = new AssistantsService(options.assistantsFixture ?? loadDefaultAssistantsFixture());
+
+  let stateFile: StateFile | undefined;
+  if (options.stateFile) {
+    stateFile = new StateFile(options.stateFile, () => state.toJSON(clock.offset));
+    const saved = stateFile.read();
+    if (saved) {
+      const { clockOffsetMs } = state.load(saved);
+      clock.reset(clockOffsetMs);
+      logger.info(
+        `emulator: loaded ${state.responses.size} responses and ${state.conversations.size} conversations from ${options.stateFile}`,
+      );
+    }
+    const file = stateFile;
+    state.onChange(() => file.schedule());
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const requestId = newId('req', 16);
+    res.locals.requestId = requestId;
+    res.locals.rawBody = '';
+    res.setHeader('x-request-id', requestId);
+    res.setHeader('openai-version', '2020-10-01');
+    const startedAt = clock.now();
+    // Captured now: mounted routers rewrite req.url while the request is handled.
+    const path = req.path;
+    let recorded = false;
+    const record = (status: number) => {
+      if (recorded) return;
+      recorded = true;
+      const rawBody = context(res).rawBody;
+      let body: unknown;
+      try {
+        body = rawBody ? JSON.parse(rawBody) : undefined;
+      } catch {
+        body = rawBody;
+      }
+      journal.record({
+        method: req.method,
+        path,
+        status,
+        requestId,
+        requestBytes: Buffer.byteLength(rawBody),
+        responseBytes: Number(res.getHeader('content-length') ?? 0),
+        body,
+        at: startedAt,
+      });
+    };
+    res.on('finish', () => record(res.statusCode));
+    res.on('close', () => record(res.writableFinished ? res.statusCode : 0));
+    next();
+  });
+
+  app.use(
+    express.json({
+      limit: '50mb',
+      verify: (req: RawBodyRequest, _res, buf) => {
+        req.rawBody = buf.toString('utf8');
+      },
+    }),
+  );
+  app.use((req, res, next) => {
+    res.locals.rawBody = (req as RawBodyRequest).rawBody ?? '';
+    next();
+  });
+
+  // Fault injection and auth apply to the emulated API only, never to the admin routes.
+  app.use('/v1', async (req, res, next) => {
+    for (const action of faults.actionsFor({
+      method: req.method,
+      path: req.originalUrl.split('?')[0] ?? req.originalUrl,
+      rawBody: context(res).rawBody,
+    })) {
+      if (action.type === 'delay') await sleep(action.ms);
+      else if (action.type === 'drop') {
+        req.socket.destroy();
+        return;
+      } else return sendError(res, action.error);
+    }
+    next();
+  });
+  app.use('/v1', (req, res, next) => {
+    const auth = req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)/i.exec(auth);
+    if (!match) return sendError(res, missingApiKey());
+    next();
+  });
+
+  const v1 = express.Router();
+  v1.post('/responses', (req, res) => {
+    res.json(responses.create(req.body));
+  });
+  v1.get('/responses/:id', (req, res) => {
+    res.json(responses.retrieve(param(req, 'id')));
+  });
+  v1.delete('/responses/:id', (req, res) => {
+    res.json(responses.delete(param(req, 'id')));
+  });
+  v1.get('/responses/:id/input_items', (req, res) => {
+    res.json(responses.inputItems(param(req, 'id'), req.query));
+  });
+
+  v1.post('/conversations', (req, res) => {
+    res.json(conversations.create(req.body));
+  });
+  v1.get('/conversations/:id', (req, res) => {
+    res.json(conversations.retrieve(param(req, 'id')));
+  });
+  v1.post('/conversations/:id', (req, res) => {
+    res.json(conversations.update(param(req, 'id'), req.body));
+  });
+  v1.delete('/conversations/:id', (req, res) => {
+    res.json(conversations.delete(param(req, 'id')));
+  });
+  v1.post('/conversations/:id/items', (req, res) => {
+    res.json(conversations.addItems(param(req, 'id'), req.body));
+  });
+  v1.get('/conversations/:id/items', (req, res) => {
+    res.json(conversations.listItems(param(req, 'id'), req.query));
+  });
+  v1.get('/conversations/:id/items/:itemId', (req, res) => {
+    res.json(conversations.getItem(param(req, 'id'), param(req, 'itemId')));
+  });
+  v1.delete('/conversations/:id/items/:itemId', (req, res) => {
+    res.json(conversations.deleteItem(param(req, 'id'), param(req, 'itemId')));
+  });
+
+  v1.get('/threads/:id', (req, res) => {
+    res.json(assistants.thread(param(req, 'id')));
+  });
+  v1.get('/threads/:id/messages', (req, res) => {
+    res.json(assistants.listMessages(param(req, 'id'), req.query));
+  });
+  v1.get('/threads/:id/messages/:messageId', (req, res) => {
+    res.json(assistants.message(param(req, 'id'), param(req, 'messageId')));
+  });
+  v1.get('/threads/:id/runs', (req, res) => {
+    res.json(assistants.listRuns(param(req, 'id'), req.query));
+  });
+  v1.get('/threads/:id/runs/:runId', (req, res) => {
+    res.json(assistants.run(param(req, 'id'), param(req, 'runId')));
+  });
+  v1.get('/threads/:id/runs/:runId/steps', (req, res) => {
+    res.json(assistants.listSteps(param(req, 'id'), param(req, 'runId'), req.query));
+  });
+  app.use('/v1', v1);
+
+  const admin = express.Router();
+  admin.get('/health', (_req, res) => {
+    res.json({ status: 'ok', threads: assistants.threadCount, responses: state.responses.size });
+  });
+  admin.get('/faults', (_req, res) => {
+    res.json({ object: 'list', data: faults.list() });
+  });
+  admin.post('/faults', (req, res) => {
+    const parsed = faultRuleSchema.safeParse(req.body);
+    if (!parsed.success) {
+      throw invalidRequest(
+        `Invalid fault rule: ${z.prettifyError(parsed.error)}`,
+        'body',
+        'invalid_fault_rule',
+      );
+    }
+    const rule = {
+      ...parsed.data,
+      times: (req.body as { times?: unknown }).times === null ? -1 : parsed.data.times,
+    };
+    try {
+      res.json(faults.add(rule as FaultRule));
+    } catch (error) {
+      throw invalidRequest(`Invalid fault rule: ${(error as Error).message}`, 'body', 'invalid_fault_rule');
+    }
+  });
+  admin.delete('/faults', (_req, res) => {
+    faults.clear();
+    res.json({ object: 'list', data: [] });
+  });
+  admin.get('/clock', (_req, res) => {
+    const now = clock.now();
+    res.json({ now_ms: now, now: Math.floor(now / 1000), offset_ms: clock.offset });
+  });
+  admin.post('/clock/advance', (req, res) => {
+    const body = z
+      .object({ seconds: z.number().min(0).optional(), ms: z.number().min(0).optional() })
+      .safeParse(req.body ?? {});
+    if (!body.success || (body.data.seconds === undefined && body.data.ms === undefined)) {
+      throw invalidRequest('Expected {"seconds": n} or {"ms": n} with a non-negative number.', 'seconds');
+    }
+    clock.advance((body.data.seconds ?? 0) * 1000 + (body.data.ms ?? 0));
+    state.changed();
+    const now = clock.now();
+    res.json({ now_ms: now, now: Math.floor(now / 1000), offset_ms: clock.offset });
+  });
+  admin.post('/responses/:id/expire', (req, res) => {
+    responses.expire(param(req, 'id'));
+    res.json({ id: param(req, 'id'), expired: true });
+  });
+  admin.get('/requests', (req, res) => {
+    const limit = typeof req.query.limit === 'string' ? Number(req.query.limit) : undefined;
+    res.json({ object: 'list', data: journal.list(Number.isFinite(limit) ? limit : undefined) });
+  });
+  admin.post('/reset', (_req, res) => {
+    reset();
+    res.json({ reset: true });
+  });
+  admin.get('/threads', (req, res) => {
+    res.json(assistants.listThreads(req.query, 'asc'));
+  });
+  app.use('/_emulator', admin);
+
+  app.use((req, _res, next) => {
+    next(notFound(`Invalid URL (${req.method} ${req.path})`));
+  });
+
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof ApiError) return sendError(res, error);
+    if (
+      typeof error === 'object' &&
+      error !== null &&
+      (error as { type?: unknown }).type === 'entity.parse.failed'
+    ) {
+      return sendError(res, invalidJsonBody());
+    }
+    logger.warn(
+      `emulator: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    sendError(
+      res,
+      new ApiError(
+        500,
+        'The server had an error while processing your request. Sorry about that!',
+        'server_error',
+      ),
+    );
+  });
+
+  function reset(): void {
+    state.clear();
+    faults.clear();
+    journal.clear();
+    clock.reset(0);
+  }
+
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const origin = `http://${host}:${address.port}`;
+  logger.info(`emulator: listening on ${origin}/v1`);
+
+  let closed: Promise<void> | undefined;
+  return {
+    baseUrl: `${origin}/v1`,
+    origin,
+    faults,
+    clock,
+    expireResponse: (id) => responses.expire(id),
+    requests: () => journal.list(),
+    reset,
+    close() {
+      closed ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }).finally(() => stateFile?.flush());
+      return closed;
+    },
+  };
+}
