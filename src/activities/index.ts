@@ -4,7 +4,7 @@ import type { Pool } from '../store/pool.js';
 import type { ConversationKey } from '../workflows/ids.js';
 import type { InboundMessage } from '../workflows/messages.js';
 import { callModel, type CallModelInput } from './model.js';
-import { appendItems } from './transcript.js';
+import { appendItems } from '../store/transcript.js';
 import { withTransaction } from '../store/pool.js';
 
 export interface ActivityDeps {

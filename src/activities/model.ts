@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { APIConnectionError, APIError } from 'openai';
 import { getAgent, type AgentRegistry } from '../agents/registry.js';
 import { withTransaction, type Pool } from '../store/pool.js';
-import { appendItems, loadTurnItems } from './transcript.js';
+import { appendItems, loadTurnItems } from '../store/transcript.js';
 
 export interface CallModelInput {
   conversationId: string;

@@ -1,4 +1,4 @@
-import type { PoolClient } from '../store/pool.js';
+import type { PoolClient } from './pool.js';
 
 /**
  * Appends items to a session with a gapless sequence. `itemKey` makes the write idempotent: a retried
