@@ -1,49 +1,44 @@
 import type OpenAI from 'openai';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Pool } from '../store/pool.js';
-import type { ConversationKey } from '../workflows/ids.js';
-import type { InboundMessage } from '../workflows/messages.js';
-import { callModel, type CallModelInput } from './model.js';
-import { appendItems } from '../store/transcript.js';
-import { withTransaction } from '../store/pool.js';
+import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
+import { callModel, type CallModelInput, type ModelDeps } from './model.js';
+import { runTool, skipTool, type RunToolInput } from './tools.js';
+import {
+  finishTurn,
+  loadAgentSettings,
+  loadConversation,
+  markClosed,
+  recordTurnInput,
+  startSegment,
+  type FinishTurnInput,
+  type RecordTurnInputInput,
+} from './transcript.js';
 
 export interface ActivityDeps {
   pool: Pool;
   openai: OpenAI;
   agents: AgentRegistry;
-}
-
-export interface RecordUserMessageInput {
-  conversationId: string;
-  key: ConversationKey;
-  agent: string;
-  turn: number;
-  message: InboundMessage;
+  /** Outbound senders by channel name; a channel without one is answered through the API only. */
+  senders?: ReadonlyMap<string, ChannelSender>;
+  costOf?: ModelDeps['costOf'];
 }
 
 /** Activities bound to their dependencies; the worker registers the returned object. */
 export function createActivities(deps: ActivityDeps) {
+  const senders = deps.senders ?? new Map<string, ChannelSender>();
   return {
-    async recordUserMessage(input: RecordUserMessageInput): Promise<void> {
-      await withTransaction(deps.pool, async (tx) => {
-        await tx.query(
-          `INSERT INTO conversations (id, tenant, channel, external_id, agent)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-          [input.conversationId, input.key.tenant, input.key.channel, input.key.externalId, input.agent],
-        );
-        await appendItems(tx, input.conversationId, [
-          {
-            itemKey: `t${input.turn}/in/${input.message.id}`,
-            item: {
-              type: 'message',
-              role: 'user',
-              content: [{ type: 'input_text', text: input.message.text }],
-            },
-            turn: input.turn,
-          },
-        ]);
-      });
-    },
+    loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
+    loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
+    recordTurnInput: (input: RecordTurnInputInput) => recordTurnInput(deps, input),
     callModel: (input: CallModelInput) => callModel(deps, input),
+    runTool: (input: RunToolInput) => runTool(deps, input),
+    skipTool: (input: Omit<RunToolInput, 'maxAttempts'> & { reason: string }) => skipTool(deps, input),
+    deliverReply: (input: DeliverReplyInput) => deliverReply({ pool: deps.pool, senders }, input),
+    finishTurn: (input: FinishTurnInput) => finishTurn(deps, input),
+    startSegment: (input: { conversationId: string; segment: number }) => startSegment(deps, input),
+    markClosed: (conversationId: string) => markClosed(deps, conversationId),
   };
 }
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,27 +1,27 @@
-/**
- * Agents are defined in code and looked up by name; the workflow carries only the name, so changing
- * an agent's instructions takes effect on the next turn without touching running workflows.
- */
-export interface AgentDefinition {
-  name: string;
-  model: string;
-  instructions: string;
-}
+import { conciergeAgent } from './concierge/index.js';
+import { defineAgent } from './define.js';
+import type { AgentDefinition } from './types.js';
 
+/**
+ * Agents are defined in code and looked up by name; the workflow carries only the name, so an
+ * agent's instructions or tools can change between turns without touching running workflows.
+ */
 export type AgentRegistry = ReadonlyMap<string, AgentDefinition>;
 
-export const DEFAULT_AGENT = 'assistant';
+export const DEFAULT_AGENT = 'concierge';
+
+export function createRegistry(agents: AgentDefinition[]): AgentRegistry {
+  return new Map(agents.map((a) => [a.name, a]));
+}
 
 export function defaultAgents(model: string): AgentRegistry {
-  return new Map([
-    [
-      DEFAULT_AGENT,
-      {
-        name: DEFAULT_AGENT,
-        model,
-        instructions: 'You are a helpful assistant for a business. Answer briefly and politely.',
-      },
-    ],
+  return createRegistry([
+    defineAgent({
+      name: 'assistant',
+      model,
+      instructions: 'You are a helpful assistant for a business. Answer briefly and politely.',
+    }),
+    conciergeAgent(model),
   ]);
 }
 

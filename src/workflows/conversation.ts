@@ -1,36 +1,36 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
   log,
   proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
+  type ActivityOptions,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
+import type { Activities } from '../activities/index.js';
+import type { CallModelResult } from '../activities/model.js';
+import type { AgentSettings } from '../agents/types.js';
+import { decideBurst } from './burst.js';
+import { ConversationState, type CarriedState } from './conversationState.js';
 import type { ConversationKey } from './ids.js';
 import {
+  closeSignal,
   messageSignal,
+  resetSignal,
   sendMessageUpdate,
   stateQuery,
   validateInboundMessage,
-  type ConversationStatus,
   type InboundMessage,
+  type Strategy,
   type TurnReply,
 } from './messages.js';
 import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
-
-type Activities = ReturnType<typeof createActivities>;
-
-const { recordUserMessage } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
-const { callModel } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
+import { workflowNow } from './time.js';
 
 export interface ConversationInput extends ConversationKey {
   agent: string;
@@ -38,96 +38,59 @@ export interface ConversationInput extends ConversationKey {
   carried?: CarriedState;
 }
 
-export interface CarriedState {
-  turns: number;
-  lastResponseId: string | null;
-  inbox: InboundMessage[];
-  /** Recent message ids, so a retried delivery is still recognised after continue-as-new. */
-  seenIds: string[];
-}
-
-const SEEN_IDS_KEPT = 500;
-const REPLIES_KEPT = 50;
 const IDLE_TIMEOUT = '24 hours';
 
-/** The conversation's state and the rules that change it; the workflow function is only wiring. */
-export class Conversation {
-  turns: number;
-  lastResponseId: string | null;
-  inbox: InboundMessage[];
-  lastError: string | null = null;
-  running = false;
-  private readonly seen: Set<string>;
-  private readonly replies = new Map<string, TurnReply>();
+// Short, local: reads the agent registry in the worker. Retried freely, it has no side effects.
+const { loadAgentSettings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
-  constructor(carried?: CarriedState) {
-    this.turns = carried?.turns ?? 0;
-    this.lastResponseId = carried?.lastResponseId ?? null;
-    this.inbox = carried?.inbox ?? [];
-    this.seen = new Set(carried?.seenIds ?? []);
-    for (const m of this.inbox) this.seen.add(m.id);
-  }
+const bookkeeping: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+};
+const { loadConversation, recordTurnInput, finishTurn, startSegment, markClosed } =
+  proxyActivities<Activities>(bookkeeping);
 
-  /** Returns false for a message id seen before (a channel or client retry). */
-  accept(message: InboundMessage): boolean {
-    if (this.seen.has(message.id)) return false;
-    this.seen.add(message.id);
-    if (this.seen.size > SEEN_IDS_KEPT) this.seen.delete(this.seen.values().next().value as string);
-    this.inbox.push(message);
-    return true;
-  }
-
-  recordReply(reply: TurnReply): void {
-    this.replies.set(reply.messageId, reply);
-    if (this.replies.size > REPLIES_KEPT) this.replies.delete(this.replies.keys().next().value as string);
-  }
-
-  replyFor(messageId: string): TurnReply | undefined {
-    return this.replies.get(messageId);
-  }
-
-  isPending(messageId: string): boolean {
-    return this.inbox.some((m) => m.id === messageId) || this.inFlight === messageId;
-  }
-
-  inFlight: string | null = null;
-
-  status(): ConversationStatus {
-    return {
-      status: this.running ? 'running' : 'idle',
-      inboxLength: this.inbox.length,
-      turns: this.turns,
-      lastResponseId: this.lastResponseId,
-      lastError: this.lastError,
-    };
-  }
-
-  carry(): CarriedState {
-    return {
-      turns: this.turns,
-      lastResponseId: this.lastResponseId,
-      inbox: this.inbox,
-      seenIds: [...this.seen].slice(-SEEN_IDS_KEPT),
-    };
-  }
-}
+// A model call is retried while the API says retrying can help (429s wait out Retry-After, 5xx,
+// connection errors); non-retryable errors fail at once. After 10 minutes the turn gives up.
+const modelOptions: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+const { callModel } = proxyActivities<Activities>(modelOptions);
+const { runTool, skipTool } = proxyActivities<Activities>(bookkeeping);
+const deliveryOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
+};
+const { deliverReply } = proxyActivities<Activities>(deliveryOptions);
 
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
-  const conversation = new Conversation(input.carried);
   const conversationId = workflowInfo().workflowId;
+  const state = new ConversationState(input.carried);
+  let running = false;
+  let collecting = false;
+  // Until the agent's settings are loaded the query reports the default strategy.
+  let strategy: Strategy = 'previous_response_id';
 
   setHandler(messageSignal, (message) => {
-    conversation.accept(message);
+    // A signal cannot be rejected; a malformed one is logged and dropped rather than poisoning a turn.
+    try {
+      validateInboundMessage(message);
+    } catch (err) {
+      log.warn('ignored an invalid message signal', { error: (err as Error).message });
+      return;
+    }
+    state.accept(message, workflowNow());
   });
   setHandler(
     sendMessageUpdate,
-    async (message) => {
-      conversation.accept(message);
-      await condition(
-        () => conversation.replyFor(message.id) !== undefined || !conversation.isPending(message.id),
-      );
+    async (message): Promise<TurnReply> => {
+      state.accept(message, workflowNow());
+      await condition(() => state.replyFor(message.id) !== undefined || !state.isPending(message.id));
       return (
-        conversation.replyFor(message.id) ?? {
+        state.replyFor(message.id) ?? {
           messageId: message.id,
           status: 'duplicate',
           turn: 0,
@@ -138,8 +101,38 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     },
     { validator: (message) => validateInboundMessage(message) },
   );
-  setHandler(stateQuery, () => conversation.status());
+  setHandler(stateQuery, () => ({
+    status:
+      state.closeRequested && !running ? 'closed' : running ? 'running' : collecting ? 'collecting' : 'idle',
+    agent: input.agent,
+    strategy,
+    inboxLength: state.inbox.length,
+    turns: state.turns,
+    segment: state.segment,
+    lastResponseId: state.lastResponseId,
+    usage: state.usage,
+    lastError: state.lastError,
+  }));
+  setHandler(resetSignal, () => {
+    state.resetRequested = true;
+  });
+  setHandler(closeSignal, () => {
+    state.closeRequested = true;
+  });
 
+  const settings = await loadAgentSettings(input.agent);
+  strategy = settings.strategy;
+  if (!input.carried) {
+    // A new run of a known conversation (after an idle timeout or close) picks up its pointer,
+    // segment and counters from Postgres.
+    const saved = await loadConversation(conversationId);
+    if (saved) {
+      state.turns = saved.turns;
+      state.segment = saved.segment;
+      state.lastResponseId = saved.lastResponseId;
+      state.lastError = saved.lastError;
+    }
+  }
   upsertSearchAttributes([
     { key: TENANT, value: input.tenant },
     { key: CHANNEL, value: input.channel },
@@ -147,53 +140,226 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     { key: STATUS, value: 'idle' },
   ]);
 
+  let turnsThisRun = 0;
   for (;;) {
-    const hasWork = await condition(() => conversation.inbox.length > 0, IDLE_TIMEOUT);
-    if (!hasWork) break;
-    const message = conversation.inbox.shift()!;
-    conversation.inFlight = message.id;
-    conversation.running = true;
-    const turn = conversation.turns + 1;
-    try {
-      await recordUserMessage({ conversationId, key: input, agent: input.agent, turn, message });
-      const result = await callModel({
-        conversationId,
-        agent: input.agent,
-        turn,
-        step: 1,
-        previousResponseId: conversation.lastResponseId,
-      });
-      conversation.lastResponseId = result.responseId;
-      conversation.lastError = null;
-      conversation.recordReply({
-        messageId: message.id,
-        status: 'answered',
-        turn,
-        text: result.text,
-        responseId: result.responseId,
-      });
-    } catch (err) {
-      // The turn failed after its retries: the message is not dropped silently, the state says why,
-      // and the next message starts a fresh turn. (The workflow issue adds the agent's apology.)
-      conversation.lastError = err instanceof Error ? err.message : String(err);
-      log.warn('turn failed', { turn, error: conversation.lastError });
-      conversation.recordReply({
-        messageId: message.id,
-        status: 'answered',
-        turn,
-        text: null,
-        responseId: null,
-      });
-    } finally {
-      conversation.turns = turn;
-      conversation.inFlight = null;
-      conversation.running = false;
+    const active = await condition(
+      () => state.inbox.length > 0 || state.closeRequested || state.resetRequested,
+      IDLE_TIMEOUT,
+    );
+    if (!active) break;
+    if (state.resetRequested) {
+      state.startNewSegment();
+      await startSegment({ conversationId, segment: state.segment });
+      setCurrentDetails(`Reset: transcript segment ${state.segment} started after turn ${state.turns}.`);
+      continue;
     }
+    if (state.inbox.length === 0) break; // close requested, nothing left to answer
 
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof conversationWorkflow>({ ...input, carried: conversation.carry() });
+    const count = await collectBurst(state, settings, (c) => (collecting = c));
+    const batch = state.takeBatch(count);
+    running = true;
+    upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
+    const outcome = await runTurn(conversationId, input, settings, state, batch);
+    running = false;
+    upsertSearchAttributes([{ key: STATUS, value: outcome }]);
+    turnsThisRun += 1;
+
+    // Continue-as-new only with an empty inbox: update callers waiting for queued messages keep
+    // their handlers open, and the turn that answers them must run in this run.
+    const due = workflowInfo().continueAsNewSuggested || turnsThisRun >= settings.continueAsNewAfterTurns;
+    if (due && state.inbox.length === 0) {
+      await condition(() => allHandlersFinished() || state.inbox.length > 0);
+      if (state.inbox.length === 0) {
+        await continueAsNew<typeof conversationWorkflow>({ ...input, carried: state.carry() });
+      }
     }
   }
+
+  if (state.closeRequested) {
+    await markClosed(conversationId);
+    upsertSearchAttributes([{ key: STATUS, value: 'closed' }]);
+  }
   await condition(allHandlersFinished);
+}
+
+/** Waits while a burst is still arriving; returns how many waiting messages form this turn. */
+async function collectBurst(
+  state: ConversationState,
+  settings: AgentSettings,
+  setCollecting: (collecting: boolean) => void,
+): Promise<number> {
+  for (;;) {
+    const decision = decideBurst(state.arrivals(), workflowNow(), settings.burst);
+    if (decision.kind === 'take' || state.closeRequested) {
+      setCollecting(false);
+      return state.inbox.length;
+    }
+    if (decision.kind === 'idle') throw new Error('collectBurst called with an empty inbox');
+    setCollecting(true);
+    const waiting = state.inbox.length;
+    await condition(
+      () => state.inbox.length !== waiting || state.closeRequested,
+      decision.untilMs - workflowNow(),
+    );
+  }
+}
+
+type TurnOutcome = 'idle' | 'failed';
+
+async function runTurn(
+  conversationId: string,
+  input: ConversationInput,
+  settings: AgentSettings,
+  state: ConversationState,
+  batch: InboundMessage[],
+): Promise<TurnOutcome> {
+  const turn = state.turns + 1;
+  const key: ConversationKey = { tenant: input.tenant, channel: input.channel, externalId: input.externalId };
+  const common = { conversationId, key, agent: input.agent, turn, segment: state.segment };
+  const user = batch.find((m) => m.user)?.user ?? null;
+  const pointerBefore = state.lastResponseId;
+
+  try {
+    const recorded = await recordTurnInput({
+      ...common,
+      now: new Date(workflowNow()).toISOString(),
+      messages: batch,
+    });
+    if (recorded.items === 0) {
+      // Every message was answered by an earlier run: nothing to say twice.
+      state.finishTurn(state.turns, { status: 'duplicate', turn: state.turns, text: null, responseId: null });
+      return 'idle';
+    }
+
+    let step = 1;
+    let rounds = 0;
+    let previous = state.lastResponseId;
+    let result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'normal' }, state);
+    while (result.functionCalls.length > 0) {
+      const calls = result.functionCalls;
+      previous = result.responseId;
+      if (rounds >= settings.maxToolRounds) {
+        // Out of rounds: answer the pending calls without running them, then make the model reply in words.
+        await Promise.all(
+          calls.map((c) =>
+            skipTool({
+              ...common,
+              user,
+              step,
+              callId: c.callId,
+              name: c.name,
+              arguments: c.arguments,
+              reason: 'the tool round limit was reached.',
+            }),
+          ),
+        );
+        step += 1;
+        result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'final' }, state);
+        break;
+      }
+      rounds += 1;
+      // The model may ask for several tools at once: run them concurrently, each its own activity.
+      await Promise.all(
+        calls.map((c) =>
+          runOneTool(
+            { ...common, user, step, callId: c.callId, name: c.name, arguments: c.arguments },
+            settings,
+          ),
+        ),
+      );
+      step += 1;
+      result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'normal' }, state);
+    }
+    if (result.looksLikeToolJson) {
+      step += 1;
+      result = await modelStep(
+        { ...common, step, previousResponseId: result.responseId, mode: 'rewrite' },
+        state,
+      );
+    }
+
+    state.lastResponseId = result.responseId;
+    state.lastError = null;
+    await finishTurn({ ...common, lastResponseId: result.responseId, error: null, apology: null });
+    await deliver(conversationId, input, turn, result.text);
+    state.finishTurn(turn, { status: 'answered', turn, text: result.text, responseId: result.responseId });
+    setCurrentDetails(
+      `Turn ${turn}: answered in ${step} model step(s), ${rounds} tool round(s)` +
+        `${result.recovered ? `, recovered (${result.recovered})` : ''}. Messages: ${batch.length}.`,
+    );
+    return 'idle';
+  } catch (err) {
+    // The turn failed for good (a non-retryable error, or retries ran out). The user gets the
+    // agent's apology, the error is recorded, and the pointer stays on the last good response so
+    // the next message works.
+    const error = describe(err);
+    log.warn('turn failed', { turn, error });
+    state.lastResponseId = pointerBefore;
+    state.lastError = error;
+    await finishTurn({ ...common, lastResponseId: pointerBefore, error, apology: settings.apologyText });
+    await deliver(conversationId, input, turn, settings.apologyText);
+    state.finishTurn(turn, { status: 'failed', turn, text: settings.apologyText, responseId: null });
+    setCurrentDetails(`Turn ${turn}: failed, apology sent. ${error}`);
+    return 'failed';
+  }
+}
+
+async function modelStep(
+  args: Parameters<Activities['callModel']>[0],
+  state: ConversationState,
+): Promise<CallModelResult> {
+  const summary =
+    args.mode === 'normal' ? `model step ${args.step}` : `model step ${args.step} (${args.mode})`;
+  const result = await callModel.executeWithOptions({ ...modelOptions, summary }, [args]);
+  state.addUsage(result.usage, result.recovered !== null);
+  if (result.recovered)
+    log.info('model call recovered from expired state', { turn: args.turn, recovery: result.recovered });
+  return result;
+}
+
+async function runOneTool(
+  args: Omit<Parameters<Activities['runTool']>[0], 'maxAttempts'>,
+  settings: AgentSettings,
+): Promise<void> {
+  const policy = settings.toolPolicies[args.name] ?? { timeoutMs: 30_000, maxAttempts: 3 };
+  try {
+    await runTool.executeWithOptions(
+      {
+        startToCloseTimeout: policy.timeoutMs,
+        retry: {
+          initialInterval: '1 second',
+          maximumInterval: '30 seconds',
+          maximumAttempts: policy.maxAttempts,
+        },
+        summary: `tool ${args.name}`,
+      },
+      [{ ...args, maxAttempts: policy.maxAttempts }],
+    );
+  } catch (err) {
+    // Timed out on every attempt: the call still needs an output for the model to go on.
+    await skipTool({ ...args, reason: `the tool ${args.name} did not finish (${describe(err)}).` });
+  }
+}
+
+/**
+ * Hands the reply to the channel. A channel that stays down past the delivery retries is recorded
+ * in the ledger and the log; it does not fail the turn (the reply is in the transcript and the
+ * update result) and never takes the workflow down.
+ */
+async function deliver(
+  conversationId: string,
+  input: ConversationInput,
+  turn: number,
+  text: string,
+): Promise<void> {
+  try {
+    await deliverReply({ conversationId, externalId: input.externalId, channel: input.channel, turn, text });
+  } catch (err) {
+    log.error('delivery failed for good', { turn, error: describe(err) });
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
 }

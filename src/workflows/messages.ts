@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { UsageTotals } from './conversationState.js';
 
 /**
  * Message definitions shared by the workflow and its clients (the API, tests, operators' tools).
@@ -17,18 +18,27 @@ export interface InboundMessage {
 
 export interface TurnReply {
   messageId: string;
-  /** 'answered' normally; 'duplicate' when the id was answered before and its reply is no longer held. */
-  status: 'answered' | 'duplicate';
+  /**
+   * 'answered': the model's reply. 'failed': the turn failed for good and `text` is the agent's
+   * apology. 'duplicate': the id was answered before and its reply is no longer held.
+   */
+  status: 'answered' | 'failed' | 'duplicate';
   turn: number;
   text: string | null;
   responseId: string | null;
 }
 
+export type Strategy = 'previous_response_id' | 'conversation' | 'stateless';
+
 export interface ConversationStatus {
-  status: 'idle' | 'running' | 'closed';
+  status: 'idle' | 'collecting' | 'running' | 'closed';
+  agent: string;
+  strategy: Strategy;
   inboxLength: number;
   turns: number;
+  segment: number;
   lastResponseId: string | null;
+  usage: UsageTotals;
   lastError: string | null;
 }
 
@@ -36,8 +46,14 @@ export const messageSignal = defineSignal<[InboundMessage]>('message');
 /** An update rather than a signal when the caller wants the reply: it returns when the turn is done. */
 export const sendMessageUpdate = defineUpdate<TurnReply, [InboundMessage]>('sendMessage');
 export const stateQuery = defineQuery<ConversationStatus>('state');
+/** Starts a new transcript segment: the model forgets, earlier items stay in Postgres. */
+export const resetSignal = defineSignal('reset');
+/** Answers what is already queued, then ends the run. */
+export const closeSignal = defineSignal('close');
 
-/** Shared by the update validator and the API, so both reject the same input the same way. */
+export const MAX_MESSAGE_TEXT = 32_000;
+
+/** Shared by the update validator, the signal handler and the API, so all reject the same input alike. */
 export function validateInboundMessage(message: unknown): asserts message is InboundMessage {
   const m = message as Partial<InboundMessage> | null;
   if (!m || typeof m !== 'object') throw new TypeError('message must be an object');
@@ -46,6 +62,9 @@ export function validateInboundMessage(message: unknown): asserts message is Inb
   }
   if (typeof m.text !== 'string' || m.text.trim().length === 0) {
     throw new TypeError('message.text must be a non-empty string');
+  }
+  if (m.text.length > MAX_MESSAGE_TEXT) {
+    throw new TypeError(`message.text must be at most ${MAX_MESSAGE_TEXT} characters`);
   }
   if (typeof m.receivedAt !== 'string') throw new TypeError('message.receivedAt must be an ISO-8601 string');
 }

@@ -48,3 +48,15 @@ CREATE TABLE deliveries (
   updated_at           timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (conversation_id, turn)
 );
+
+-- Message ids a conversation has accepted, with the turn that answered them: a channel that
+-- redelivers an old message after the workflow's in-memory dedupe set is gone (a new run) is still
+-- recognised.
+CREATE TABLE inbound_messages (
+  conversation_id  text NOT NULL,
+  message_id       text NOT NULL,
+  turn             integer NOT NULL,
+  received_at      timestamptz,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (conversation_id, message_id)
+);

@@ -1,0 +1,141 @@
+import { Context } from '@temporalio/activity';
+import { RunContext } from '@openai/agents';
+import { getAgent, type AgentRegistry } from '../agents/registry.js';
+import type { ToolContext } from '../agents/types.js';
+import { withTransaction, type Pool } from '../store/pool.js';
+import { appendItems } from '../store/transcript.js';
+import type { ConversationKey } from '../workflows/ids.js';
+
+export interface RunToolInput {
+  conversationId: string;
+  key: ConversationKey;
+  user: string | null;
+  agent: string;
+  turn: number;
+  step: number;
+  segment: number;
+  callId: string;
+  name: string;
+  arguments: string;
+  /** The tool's retry budget: on the last attempt a failure becomes the tool's output instead of an error. */
+  maxAttempts: number;
+}
+
+export interface RunToolResult {
+  status: 'completed' | 'failed' | 'skipped';
+}
+
+export interface ToolDeps {
+  pool: Pool;
+  agents: AgentRegistry;
+}
+
+export function idempotencyKey(conversationId: string, turn: number, callId: string): string {
+  return `${conversationId}/${turn}/${callId}`;
+}
+
+/**
+ * Runs one function call and persists its output item, so the next model step (and any later
+ * history rebuild) finds it in Postgres. A tool that throws is retried by Temporal; after the last
+ * attempt the error becomes the output the model sees, and the turn goes on.
+ */
+export async function runTool(deps: ToolDeps, input: RunToolInput): Promise<RunToolResult> {
+  const key = idempotencyKey(input.conversationId, input.turn, input.callId);
+  const done = await deps.pool.query<{ status: RunToolResult['status'] }>(
+    `SELECT status FROM tool_calls WHERE idempotency_key = $1 AND status IN ('completed', 'failed', 'skipped')`,
+    [key],
+  );
+  if (done.rows[0]) return { status: done.rows[0].status };
+
+  await deps.pool.query(
+    `INSERT INTO tool_calls (conversation_id, turn, step, call_id, name, arguments, status, attempts, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', 1, $7)
+     ON CONFLICT (idempotency_key) DO UPDATE SET attempts = tool_calls.attempts + 1, updated_at = now()`,
+    [input.conversationId, input.turn, input.step, input.callId, input.name, input.arguments, key],
+  );
+
+  const agent = getAgent(deps.agents, input.agent);
+  const tool = agent.tools.find((t) => t.name === input.name);
+  if (!tool) {
+    return finish(deps.pool, input, key, 'failed', `Error: there is no tool named "${input.name}".`, 0);
+  }
+  const context: ToolContext = {
+    tenant: input.key.tenant,
+    channel: input.key.channel,
+    conversationId: input.conversationId,
+    externalId: input.key.externalId,
+    user: input.user,
+    turn: input.turn,
+    callId: input.callId,
+    idempotencyKey: key,
+  };
+  const started = Date.now();
+  try {
+    const output = await tool.invoke(new RunContext(context), input.arguments, {
+      toolCall: { type: 'function_call', callId: input.callId, name: input.name, arguments: input.arguments },
+    });
+    const text = typeof output === 'string' ? output : JSON.stringify(output);
+    return finish(deps.pool, input, key, 'completed', text, Date.now() - started);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (Context.current().info.attempt < input.maxAttempts) {
+      await deps.pool.query(
+        'UPDATE tool_calls SET error = $2, updated_at = now() WHERE idempotency_key = $1',
+        [key, message],
+      );
+      throw err;
+    }
+    return finish(
+      deps.pool,
+      input,
+      key,
+      'failed',
+      `Error: the tool ${input.name} failed: ${message}`,
+      Date.now() - started,
+    );
+  }
+}
+
+/**
+ * Answers a function call without running it (the tool round limit was reached, or the tool's
+ * activity gave up): every call needs an output, or the API rejects the next request.
+ */
+export async function skipTool(
+  deps: ToolDeps,
+  input: Omit<RunToolInput, 'maxAttempts'> & { reason: string },
+): Promise<RunToolResult> {
+  const key = idempotencyKey(input.conversationId, input.turn, input.callId);
+  await deps.pool.query(
+    `INSERT INTO tool_calls (conversation_id, turn, step, call_id, name, arguments, status, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6, 'skipped', $7) ON CONFLICT (idempotency_key) DO NOTHING`,
+    [input.conversationId, input.turn, input.step, input.callId, input.name, input.arguments, key],
+  );
+  return finish(deps.pool, { ...input, maxAttempts: 0 }, key, 'skipped', `Not run: ${input.reason}`, 0);
+}
+
+async function finish(
+  pool: Pool,
+  input: RunToolInput,
+  key: string,
+  status: RunToolResult['status'],
+  output: string,
+  durationMs: number,
+): Promise<RunToolResult> {
+  await withTransaction(pool, async (tx) => {
+    await appendItems(tx, input.conversationId, [
+      {
+        itemKey: `t${input.turn}/s${input.step}/tool/${input.callId}`,
+        item: { type: 'function_call_output', call_id: input.callId, output },
+        turn: input.turn,
+        segment: input.segment,
+      },
+    ]);
+    // A concurrent finish (the skip after a give-up racing a late attempt) keeps the first outcome.
+    await tx.query(
+      `UPDATE tool_calls SET status = $2, output = $3, duration_ms = $4, updated_at = now()
+       WHERE idempotency_key = $1 AND status NOT IN ('completed', 'failed', 'skipped')`,
+      [key, status, output, durationMs],
+    );
+  });
+  return { status };
+}

@@ -1,0 +1,198 @@
+import { getAgent, type AgentRegistry } from '../agents/registry.js';
+import { agentSettings } from '../agents/define.js';
+import type { AgentSettings } from '../agents/types.js';
+import { withTransaction, type Pool } from '../store/pool.js';
+import { appendItems } from '../store/transcript.js';
+import type { ConversationKey } from '../workflows/ids.js';
+import type { InboundMessage, Strategy } from '../workflows/messages.js';
+
+export interface TranscriptDeps {
+  pool: Pool;
+  agents: AgentRegistry;
+}
+
+export interface RecordTurnInputInput {
+  conversationId: string;
+  key: ConversationKey;
+  agent: string;
+  turn: number;
+  segment: number;
+  /** Workflow time at the start of the turn, for the agent's contextualize hook. */
+  now: string;
+  messages: InboundMessage[];
+}
+
+export interface RecordTurnInputResult {
+  /** Ids answered by an earlier turn (redelivered after the workflow forgot them): not part of this turn. */
+  duplicates: string[];
+  items: number;
+}
+
+/**
+ * Persists a turn's input: the agent's contextualize hook turns the messages into input items, kept
+ * exactly as it built them. Idempotent: a retry finds the same message ids and item keys.
+ */
+export async function recordTurnInput(
+  deps: TranscriptDeps,
+  input: RecordTurnInputInput,
+): Promise<RecordTurnInputResult> {
+  const agent = getAgent(deps.agents, input.agent);
+  return withTransaction(deps.pool, async (tx) => {
+    await tx.query(
+      `INSERT INTO conversations (id, tenant, channel, external_id, agent, strategy, segment)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+      [
+        input.conversationId,
+        input.key.tenant,
+        input.key.channel,
+        input.key.externalId,
+        agent.name,
+        agent.strategy,
+        input.segment,
+      ],
+    );
+    const ids = input.messages.map((m) => m.id);
+    await tx.query(
+      `INSERT INTO inbound_messages (conversation_id, message_id, turn, received_at)
+       SELECT $1, unnest($2::text[]), $3, unnest($4::timestamptz[]) ON CONFLICT DO NOTHING`,
+      [input.conversationId, ids, input.turn, input.messages.map((m) => safeTime(m.receivedAt))],
+    );
+    const { rows } = await tx.query<{ message_id: string; turn: number }>(
+      'SELECT message_id, turn FROM inbound_messages WHERE conversation_id = $1 AND message_id = ANY($2::text[])',
+      [input.conversationId, ids],
+    );
+    const earlier = new Set(rows.filter((r) => r.turn !== input.turn).map((r) => r.message_id));
+    const fresh = input.messages.filter((m) => !earlier.has(m.id));
+    if (fresh.length === 0) return { duplicates: [...earlier], items: 0 };
+    const user = fresh.find((m) => m.user)?.user ?? null;
+    const items = agent.contextualize(fresh, {
+      now: input.now,
+      timeZone: agent.timeZone,
+      tenant: input.key.tenant,
+      channel: input.key.channel,
+      conversationId: input.conversationId,
+      user,
+      turn: input.turn,
+      agent: agent.name,
+    });
+    await appendItems(
+      tx,
+      input.conversationId,
+      items.map((item, i) => ({
+        itemKey: `t${input.turn}/in/${i}`,
+        item: item as unknown as Record<string, unknown>,
+        turn: input.turn,
+        segment: input.segment,
+      })),
+    );
+    return { duplicates: [...earlier], items: items.length };
+  });
+}
+
+function safeTime(iso: string): string | null {
+  return Number.isNaN(Date.parse(iso)) ? null : iso;
+}
+
+export interface SavedConversation {
+  turns: number;
+  segment: number;
+  lastResponseId: string | null;
+  lastError: string | null;
+  strategy: Strategy;
+}
+
+/** What a new run needs to pick up where the last one stopped (after an idle timeout or a close). */
+export async function loadConversation(
+  deps: TranscriptDeps,
+  conversationId: string,
+): Promise<SavedConversation | null> {
+  const { rows } = await deps.pool.query<{
+    turns: number;
+    segment: number;
+    last_response_id: string | null;
+    last_error: string | null;
+    strategy: Strategy;
+  }>('SELECT turns, segment, last_response_id, last_error, strategy FROM conversations WHERE id = $1', [
+    conversationId,
+  ]);
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    turns: row.turns,
+    segment: row.segment,
+    lastResponseId: row.last_response_id,
+    lastError: row.last_error,
+    strategy: row.strategy,
+  };
+}
+
+export function loadAgentSettings(deps: TranscriptDeps, agent: string): AgentSettings {
+  return agentSettings(getAgent(deps.agents, agent));
+}
+
+export interface FinishTurnInput {
+  conversationId: string;
+  key: ConversationKey;
+  agent: string;
+  turn: number;
+  segment: number;
+  lastResponseId: string | null;
+  error: string | null;
+  /** For a failed turn: the apology the user gets, kept in the transcript like any reply. */
+  apology: string | null;
+}
+
+export async function finishTurn(deps: TranscriptDeps, input: FinishTurnInput): Promise<void> {
+  await withTransaction(deps.pool, async (tx) => {
+    await tx.query(
+      `INSERT INTO conversations (id, tenant, channel, external_id, agent, segment)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+      [
+        input.conversationId,
+        input.key.tenant,
+        input.key.channel,
+        input.key.externalId,
+        input.agent,
+        input.segment,
+      ],
+    );
+    await tx.query(
+      `UPDATE conversations SET turns = GREATEST(turns, $2), last_response_id = $3, last_error = $4,
+         segment = $5, status = 'active', updated_at = now() WHERE id = $1`,
+      [input.conversationId, input.turn, input.lastResponseId, input.error, input.segment],
+    );
+    if (input.apology) {
+      await appendItems(tx, input.conversationId, [
+        {
+          itemKey: `t${input.turn}/apology`,
+          item: {
+            type: 'message',
+            role: 'assistant',
+            status: 'incomplete',
+            content: [{ type: 'output_text', text: input.apology, annotations: [] }],
+          },
+          turn: input.turn,
+          segment: input.segment,
+        },
+      ]);
+    }
+  });
+}
+
+/** A new transcript segment: no server-side pointer, a fresh OpenAI conversation; old items stay. */
+export async function startSegment(
+  deps: TranscriptDeps,
+  input: { conversationId: string; segment: number },
+): Promise<void> {
+  await deps.pool.query(
+    `UPDATE conversations SET segment = GREATEST(segment, $2), last_response_id = NULL, openai_conversation_id = NULL,
+       updated_at = now() WHERE id = $1`,
+    [input.conversationId, input.segment],
+  );
+}
+
+export async function markClosed(deps: TranscriptDeps, conversationId: string): Promise<void> {
+  await deps.pool.query(`UPDATE conversations SET status = 'closed', updated_at = now() WHERE id = $1`, [
+    conversationId,
+  ]);
+}

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import type { AgentDefinition, AgentSettings, ContextualizeHook, ToolPolicy } from './types.js';
+
+export const DEFAULT_TOOL_POLICY: ToolPolicy = { timeoutMs: 30_000, maxAttempts: 3 };
+
+/** The default hook: each message becomes one user message, text unchanged. */
+export const plainMessages: ContextualizeHook = (messages) =>
+  messages.map((m) => ({ role: 'user', content: [{ type: 'input_text', text: m.text }], type: 'message' }));
+
+type Required_ = Pick<AgentDefinition, 'name' | 'model' | 'instructions'>;
+
+/** Fills defaults and checks what would otherwise fail at the first turn. */
+export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDefinition {
+  const agent: AgentDefinition = {
+    tools: [],
+    toolPolicies: {},
+    modelSettings: {},
+    strategy: 'previous_response_id',
+    timeZone: 'UTC',
+    apologyText:
+      'Sorry, something went wrong on our side and I could not answer. Please try again in a moment.',
+    burst: { quietMs: 0, maxWaitMs: 0 },
+    maxToolRounds: 5,
+    historyTokenBudget: 16_000,
+    recovery: 'items',
+    contextualize: plainMessages,
+    continueAsNewAfterTurns: 500,
+    ...def,
+  };
+  const problems: string[] = [];
+  if (!/^[\w.-]{1,64}$/.test(agent.name)) problems.push('name must be 1-64 letters, digits, "_", "-" or "."');
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: agent.timeZone });
+  } catch {
+    problems.push(`timeZone "${agent.timeZone}" is not an IANA time zone (e.g. "Europe/Berlin")`);
+  }
+  const names = agent.tools.map((t) => t.name);
+  for (const name of new Set(names)) {
+    if (names.filter((n) => n === name).length > 1) problems.push(`tool "${name}" is defined twice`);
+  }
+  for (const name of Object.keys(agent.toolPolicies)) {
+    if (!names.includes(name)) problems.push(`toolPolicies names "${name}", which is not one of its tools`);
+  }
+  if (agent.maxToolRounds < 1) problems.push('maxToolRounds must be at least 1');
+  if (agent.burst.quietMs < 0 || agent.burst.maxWaitMs < 0) problems.push('burst times must not be negative');
+  if (problems.length) throw new Error(`Agent "${agent.name}" is invalid: ${problems.join('; ')}`);
+  return agent;
+}
+
+export function instructionsFromFile(url: URL): string {
+  return readFileSync(url, 'utf8').trim();
+}
+
+export function agentSettings(agent: AgentDefinition): AgentSettings {
+  return {
+    strategy: agent.strategy,
+    burst: agent.burst,
+    maxToolRounds: agent.maxToolRounds,
+    apologyText: agent.apologyText,
+    continueAsNewAfterTurns: agent.continueAsNewAfterTurns,
+    toolPolicies: Object.fromEntries(
+      agent.tools.map((t) => [t.name, { ...DEFAULT_TOOL_POLICY, ...agent.toolPolicies[t.name] }]),
+    ),
+  };
+}

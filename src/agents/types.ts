@@ -1,0 +1,89 @@
+import type { FunctionTool } from '@openai/agents';
+import type OpenAI from 'openai';
+import type { BurstSettings } from '../workflows/burst.js';
+import type { InboundMessage, Strategy } from '../workflows/messages.js';
+
+/** Wire-shaped input items (the Responses API's own type). */
+export type InputItem = OpenAI.Responses.ResponseInputItem;
+
+/**
+ * What a tool learns about the conversation from the runtime, not from the model: the model never
+ * has to pass these and cannot override them (they are not tool parameters).
+ */
+export interface ToolContext {
+  tenant: string;
+  channel: string;
+  conversationId: string;
+  externalId: string;
+  user: string | null;
+  turn: number;
+  callId: string;
+  /** `{workflowId}/{turn}/{callId}`: the same on every retry of this call; make side effects once per key. */
+  idempotencyKey: string;
+}
+
+export interface TurnContext {
+  /** Workflow time at the start of the turn (ISO-8601): deterministic under replay, unlike the clock. */
+  now: string;
+  timeZone: string;
+  tenant: string;
+  channel: string;
+  conversationId: string;
+  user: string | null;
+  turn: number;
+  agent: string;
+}
+
+/**
+ * Builds a turn's model input from its messages. Whatever it returns is what the model receives
+ * and what the transcript keeps, item for item.
+ */
+export type ContextualizeHook = (messages: InboundMessage[], ctx: TurnContext) => InputItem[];
+
+export interface ToolPolicy {
+  timeoutMs: number;
+  maxAttempts: number;
+}
+
+export interface ModelSettings {
+  reasoning?: { effort?: 'minimal' | 'low' | 'medium' | 'high' };
+  include?: OpenAI.Responses.ResponseIncludable[];
+  /** Stored responses are needed for chaining; the stateless strategy sends store=false. */
+  store?: boolean;
+  maxOutputTokens?: number;
+  temperature?: number;
+}
+
+/** How expired server-side state is replaced: as input items, or as text appended to the instructions. */
+export type RecoveryMode = 'items' | 'instructions';
+
+export interface AgentDefinition {
+  name: string;
+  model: string;
+  instructions: string;
+  // Tools of any parameter shape; they all receive a ToolContext.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  tools: FunctionTool<ToolContext, any, any>[];
+  toolPolicies: Record<string, ToolPolicy>;
+  modelSettings: ModelSettings;
+  strategy: Strategy;
+  timeZone: string;
+  apologyText: string;
+  burst: BurstSettings;
+  maxToolRounds: number;
+  /** Token budget of history re-sent on recovery and by the stateless strategy. */
+  historyTokenBudget: number;
+  recovery: RecoveryMode;
+  contextualize: ContextualizeHook;
+  continueAsNewAfterTurns: number;
+}
+
+/** The part of an agent the workflow needs: small, serialisable, read once per run. */
+export interface AgentSettings {
+  strategy: Strategy;
+  burst: BurstSettings;
+  maxToolRounds: number;
+  apologyText: string;
+  continueAsNewAfterTurns: number;
+  toolPolicies: Record<string, ToolPolicy>;
+}

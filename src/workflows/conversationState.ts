@@ -1,0 +1,142 @@
+import type { InboundMessage, TurnReply } from './messages.js';
+
+/**
+ * A conversation's orchestration state and the rules that change it. Plain TypeScript (no
+ * Temporal imports) so it is unit-tested directly; the workflow function is only wiring.
+ * Nothing here holds transcript content beyond the waiting messages and recent replies.
+ */
+
+export interface InboxEntry {
+  message: InboundMessage;
+  /** Workflow time when the message was accepted (burst timing uses it, not the client's clock). */
+  arrivedAtMs: number;
+}
+
+export interface UsageTotals {
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  modelCalls: number;
+  recoveries: number;
+}
+
+/** What crosses continue-as-new; bounded whatever the conversation's length. */
+export interface CarriedState {
+  turns: number;
+  segment: number;
+  lastResponseId: string | null;
+  lastError: string | null;
+  usage: UsageTotals;
+  inbox: InboxEntry[];
+  /** Most recent message ids, so a redelivered message is still recognised after continue-as-new. */
+  seenIds: string[];
+  /** Replies still held for update callers that may retry. */
+  replies: TurnReply[];
+}
+
+export const SEEN_IDS_KEPT = 1_000;
+export const REPLIES_KEPT = 100;
+
+export function emptyUsage(): UsageTotals {
+  return { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, modelCalls: 0, recoveries: 0 };
+}
+
+export class ConversationState {
+  turns: number;
+  segment: number;
+  lastResponseId: string | null;
+  lastError: string | null;
+  usage: UsageTotals;
+  inbox: InboxEntry[];
+  /** Message ids of the turn being answered. */
+  inFlight: string[] = [];
+  closeRequested = false;
+  resetRequested = false;
+  private readonly seen: Set<string>;
+  private readonly replies = new Map<string, TurnReply>();
+
+  constructor(carried?: Partial<CarriedState>) {
+    this.turns = carried?.turns ?? 0;
+    this.segment = carried?.segment ?? 0;
+    this.lastResponseId = carried?.lastResponseId ?? null;
+    this.lastError = carried?.lastError ?? null;
+    this.usage = { ...emptyUsage(), ...carried?.usage };
+    this.inbox = [...(carried?.inbox ?? [])];
+    this.seen = new Set(carried?.seenIds ?? []);
+    for (const e of this.inbox) this.seen.add(e.message.id);
+    for (const r of carried?.replies ?? []) this.replies.set(r.messageId, r);
+  }
+
+  /** Queues a message; false for an id seen before (a channel's or client's retry). */
+  accept(message: InboundMessage, nowMs: number): boolean {
+    if (this.seen.has(message.id)) return false;
+    this.seen.add(message.id);
+    if (this.seen.size > SEEN_IDS_KEPT) this.seen.delete(this.seen.values().next().value as string);
+    this.inbox.push({ message, arrivedAtMs: nowMs });
+    return true;
+  }
+
+  arrivals(): number[] {
+    return this.inbox.map((e) => e.arrivedAtMs);
+  }
+
+  /** Removes the first `count` waiting messages for a turn; later arrivals wait for the next one. */
+  takeBatch(count: number): InboundMessage[] {
+    const batch = this.inbox.splice(0, count).map((e) => e.message);
+    this.inFlight = batch.map((m) => m.id);
+    return batch;
+  }
+
+  /** Every message of a burst gets the turn's one reply. */
+  finishTurn(turn: number, reply: Omit<TurnReply, 'messageId'>): void {
+    for (const id of this.inFlight) {
+      this.replies.set(id, { ...reply, messageId: id });
+      if (this.replies.size > REPLIES_KEPT) this.replies.delete(this.replies.keys().next().value as string);
+    }
+    this.inFlight = [];
+    this.turns = turn;
+  }
+
+  replyFor(messageId: string): TurnReply | undefined {
+    return this.replies.get(messageId);
+  }
+
+  isPending(messageId: string): boolean {
+    return this.inFlight.includes(messageId) || this.inbox.some((e) => e.message.id === messageId);
+  }
+
+  hasSeen(messageId: string): boolean {
+    return this.seen.has(messageId);
+  }
+
+  addUsage(
+    usage: { inputTokens: number; cachedInputTokens: number; outputTokens: number },
+    recovered: boolean,
+  ): void {
+    this.usage.inputTokens += usage.inputTokens;
+    this.usage.cachedInputTokens += usage.cachedInputTokens;
+    this.usage.outputTokens += usage.outputTokens;
+    this.usage.modelCalls += 1;
+    if (recovered) this.usage.recoveries += 1;
+  }
+
+  /** A new transcript segment: the model starts fresh; earlier items stay in Postgres. */
+  startNewSegment(): void {
+    this.segment += 1;
+    this.lastResponseId = null;
+    this.resetRequested = false;
+  }
+
+  carry(): CarriedState {
+    return {
+      turns: this.turns,
+      segment: this.segment,
+      lastResponseId: this.lastResponseId,
+      lastError: this.lastError,
+      usage: { ...this.usage },
+      inbox: [...this.inbox],
+      seenIds: [...this.seen].slice(-SEEN_IDS_KEPT),
+      replies: [...this.replies.values()],
+    };
+  }
+}
