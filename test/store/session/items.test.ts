@@ -246,7 +246,7 @@ describe('item conversion (Agents SDK <-> Responses wire)', () => {
   it.each(cases)('$name: round trip gives back the same item', ({ item }) => {
     const { wire, patch } = toStoredItem(item);
     // Stored as JSON, as the database does.
-    const stored = JSON.parse(JSON.stringify({ wire, patch })) as typeof stored;
+    const stored = JSON.parse(JSON.stringify({ wire, patch })) as ReturnType<typeof toStoredItem>;
     expect(fromStoredItem(stored.wire, stored.patch)).toStrictEqual(JSON.parse(JSON.stringify(item)));
   });
 
