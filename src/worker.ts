@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type OpenAI from 'openai';
-import { createActivities } from './activities/index.js';
+import { createActivities, type ActivityDeps } from './activities/index.js';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
@@ -18,6 +18,7 @@ export interface WorkerDeps {
   pool: Pool;
   openai: OpenAI;
   agents: AgentRegistry;
+  senders?: ActivityDeps['senders'];
   /** A pre-built bundle (tests build one per run); otherwise the worker bundles src/workflows. */
   workflowBundle?: WorkflowBundle;
 }
@@ -28,7 +29,12 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     workflowBundle: deps.workflowBundle ?? (await bundleWorkflows()),
-    activities: createActivities({ pool: deps.pool, openai: deps.openai, agents: deps.agents }),
+    activities: createActivities({
+      pool: deps.pool,
+      openai: deps.openai,
+      agents: deps.agents,
+      ...(deps.senders ? { senders: deps.senders } : {}),
+    }),
   });
 }
 

@@ -64,6 +64,18 @@ export const REWRITE_REQUEST =
 const CONVERSATION_ITEMS_PER_CALL = 20;
 
 export async function callModel(deps: ModelDeps, input: CallModelInput): Promise<CallModelResult> {
+  // Heartbeats while the model thinks: if this worker dies, Temporal retries the call elsewhere
+  // after the heartbeat timeout instead of the whole start-to-close timeout.
+  const context = Context.current();
+  const heartbeat = setInterval(() => context.heartbeat(), 2_000);
+  try {
+    return await callModelOnce(deps, input);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<CallModelResult> {
   const agent = getAgent(deps.agents, input.agent);
 
   // A retry after a call that succeeded (its result lost with the worker) must not call the model
@@ -326,6 +338,13 @@ async function loadStepInput(pool: Pool, input: CallModelInput): Promise<Record<
     [input.conversationId, input.turn, prefix],
   );
   const items = rows.map((r) => r.item);
+  if (input.mode !== 'rewrite' && input.step > 1) {
+    // Tools finish in any order; the model gets their outputs in the order it asked for them.
+    const calls = (await loadOutputItems(pool, { ...input, step: input.step - 1 }))
+      .filter((i) => i.type === 'function_call')
+      .map((i) => i.call_id);
+    items.sort((a, b) => calls.indexOf(a.call_id) - calls.indexOf(b.call_id));
+  }
   // Function outputs are stored with their call's metadata; the API takes call_id and output only.
   return items.map((i) =>
     i.type === 'function_call_output' ? { type: i.type, call_id: i.call_id, output: i.output } : i,

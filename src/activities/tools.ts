@@ -107,7 +107,7 @@ export async function skipTool(
   const key = idempotencyKey(input.conversationId, input.turn, input.callId);
   await deps.pool.query(
     `INSERT INTO tool_calls (conversation_id, turn, step, call_id, name, arguments, status, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, 'skipped', $7) ON CONFLICT (idempotency_key) DO NOTHING`,
+     VALUES ($1, $2, $3, $4, $5, $6, 'running', $7) ON CONFLICT (idempotency_key) DO NOTHING`,
     [input.conversationId, input.turn, input.step, input.callId, input.name, input.arguments, key],
   );
   return finish(deps.pool, { ...input, maxAttempts: 0 }, key, 'skipped', `Not run: ${input.reason}`, 0);

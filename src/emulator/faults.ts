@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ApiError } from './errors.js';
 
-export type FaultKind = 'rate_limit' | 'quota' | 'server_error' | 'latency' | 'drop_connection';
+export type FaultKind = 'rate_limit' | 'quota' | 'server_error' | 'latency' | 'drop_connection' | 'error';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -12,6 +12,12 @@ export interface FaultRule {
   retryAfterSeconds?: number;
   retryAfterMs?: number;
   latencyMs?: number;
+  /**
+   * For kind 'error': any status and error body, to reproduce what compatible backends and proxies
+   * send (e.g. the variants of an expired previous response in the API notes).
+   */
+  errorStatus?: number;
+  error?: { message: string; type?: string; code?: string | null; param?: string | null };
 }
 
 export interface ActiveFault extends FaultRule {
@@ -29,7 +35,7 @@ export interface FaultController {
 
 export const faultRuleSchema = z
   .object({
-    kind: z.enum(['rate_limit', 'quota', 'server_error', 'latency', 'drop_connection']),
+    kind: z.enum(['rate_limit', 'quota', 'server_error', 'latency', 'drop_connection', 'error']),
     match: z
       .object({
         method: z.string().optional(),
@@ -43,8 +49,21 @@ export const faultRuleSchema = z
     retryAfterSeconds: z.number().min(0).optional(),
     retryAfterMs: z.number().min(0).optional(),
     latencyMs: z.number().min(0).optional(),
+    errorStatus: z.number().int().min(400).max(599).optional(),
+    error: z
+      .object({
+        message: z.string(),
+        type: z.string().optional(),
+        code: z.string().nullable().optional(),
+        param: z.string().nullable().optional(),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.kind !== 'error' || (r.errorStatus !== undefined && r.error !== undefined), {
+    message: "kind 'error' needs errorStatus and error",
+  });
 
 /** What the HTTP layer must do for one request, decided from the active rules. */
 export type FaultAction =
@@ -133,6 +152,14 @@ export function faultError(rule: FaultRule): ApiError {
         headers,
       );
     }
+    case 'error':
+      return new ApiError(
+        rule.errorStatus ?? 400,
+        rule.error?.message ?? 'Injected error.',
+        rule.error?.type ?? 'invalid_request_error',
+        rule.error?.param ?? null,
+        rule.error?.code ?? null,
+      );
     case 'quota':
       return new ApiError(
         429,

@@ -32,10 +32,16 @@ export const FIRST_MESSAGE_PREVIEW_CHARS = 60;
 export function runModel(input: ModelInput): PlannedOutput[] {
   const { context } = input;
   const trailingOutputs = trailingFunctionOutputs(context);
-  if (trailingOutputs.length > 0) return [{ kind: 'text', text: toolResultsText(context, trailingOutputs) }];
+  const looping = /\bkeep calling\b/i.test(userTexts(context).at(-1) ?? '') && input.toolChoice !== 'none';
+  if (trailingOutputs.length > 0 && !looping) {
+    return [{ kind: 'text', text: toolResultsText(context, trailingOutputs) }];
+  }
 
   const calls = planToolCalls(input);
   if (calls.length > 0) return calls;
+
+  const rawJson = rawToolJson(input);
+  if (rawJson) return [{ kind: 'text', text: rawJson }];
 
   return [{ kind: 'text', text: echoText(input) }];
 }
@@ -97,10 +103,12 @@ function planToolCalls(input: ModelInput): PlannedOutput[] {
   if (toolChoice === 'none' || tools.length === 0) return [];
   const userIdx = lastUserIndex(context);
   if (userIdx < 0) return [];
-  // Once the current user turn has any tool output, the model answers instead of looping.
-  if (context.slice(userIdx + 1).some((i) => i.type === 'function_call_output')) return [];
-
   const text = userTexts(context).at(-1) ?? '';
+  // Once the current user turn has any tool output, the model answers instead of looping, unless
+  // the user asks it to `keep calling` (a rule for testing tool round limits).
+  const looping = /\bkeep calling\b/i.test(text);
+  if (!looping && context.slice(userIdx + 1).some((i) => i.type === 'function_call_output')) return [];
+
   const named = findToolMentions(
     text,
     tools.map((t) => t.name),
@@ -128,6 +136,18 @@ function planToolCalls(input: ModelInput): PlannedOutput[] {
       arguments: JSON.stringify(args ?? placeholderArguments(tool?.parameters ?? null)),
     };
   });
+}
+
+/**
+ * `raw json` in the latest user text makes the model write a tool call out as JSON text instead of
+ * calling it (the mistake an output guard exists for). Not when tools are forbidden
+ * (tool_choice 'none'), so a rewrite request gets a plain answer.
+ */
+function rawToolJson(input: ModelInput): string | undefined {
+  const text = userTexts(input.context).at(-1) ?? '';
+  const tool = input.tools[0];
+  if (!tool || input.toolChoice === 'none' || !/\braw json\b/i.test(text)) return undefined;
+  return JSON.stringify({ name: tool.name, arguments: placeholderArguments(tool.parameters ?? null) });
 }
 
 /** Finds `call <name>` for offered names, in text order, each with an optional `{...}` JSON object after it. */

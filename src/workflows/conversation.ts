@@ -54,6 +54,7 @@ const { loadConversation, recordTurnInput, finishTurn, startSegment, markClosed 
 // connection errors); non-retryable errors fail at once. After 10 minutes the turn gives up.
 const modelOptions: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 };

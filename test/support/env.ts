@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
+import type { ChannelSender } from '../../src/activities/delivery.js';
 import { defaultAgents, type AgentRegistry } from '../../src/agents/registry.js';
 import { createOpenAIClient } from '../../src/openaiClient.js';
 import { migrate } from '../../src/store/migrate.js';
@@ -64,6 +65,7 @@ export async function startTestWorker(options: {
   taskQueue: string;
   openaiBaseUrl?: string;
   agents?: AgentRegistry;
+  senders?: ReadonlyMap<string, ChannelSender>;
 }): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await createWorker({
@@ -77,6 +79,7 @@ export async function startTestWorker(options: {
     }),
     agents: options.agents ?? defaultAgents('gpt-5-mini'),
     workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
+    ...(options.senders ? { senders: options.senders } : {}),
   });
   const running = worker.run();
   return {

@@ -29,6 +29,9 @@ describe('decideBurst', () => {
   });
 
   it('a maxWait shorter than the quiet window caps the wait', () => {
-    expect(decideBurst([0], 0, { quietMs: 5_000, maxWaitMs: 1_000 })).toEqual({ kind: 'wait', untilMs: 1_000 });
+    expect(decideBurst([0], 0, { quietMs: 5_000, maxWaitMs: 1_000 })).toEqual({
+      kind: 'wait',
+      untilMs: 1_000,
+    });
   });
 });

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import {
+  estimateTokens,
+  historyAsText,
+  looksLikeRawToolCall,
+  outputText,
+  sanitizeForInput,
+  trimToBudget,
+} from '../../src/activities/history.js';
+
+const user = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
+const assistant = (text: string) => ({
+  type: 'message',
+  id: 'msg_1',
+  status: 'completed',
+  role: 'assistant',
+  content: [{ type: 'output_text', text, annotations: [] }],
+});
+const call = (id: string) => ({
+  type: 'function_call',
+  id: `fc_${id}`,
+  call_id: id,
+  name: 'get_weather',
+  arguments: '{"city":"Rome"}',
+  status: 'completed',
+});
+const output = (id: string) => ({ type: 'function_call_output', call_id: id, output: '{"temp":21}' });
+
+describe('sanitizeForInput', () => {
+  it('drops server ids and reasoning items, keeps messages and paired calls', () => {
+    const items = [
+      user('hi'),
+      { type: 'reasoning', id: 'rs_1', summary: [] },
+      call('c1'),
+      output('c1'),
+      assistant('sunny'),
+    ];
+    expect(sanitizeForInput(items)).toEqual([
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] },
+      { type: 'function_call', call_id: 'c1', name: 'get_weather', arguments: '{"city":"Rome"}' },
+      { type: 'function_call_output', call_id: 'c1', output: '{"temp":21}' },
+      {
+        type: 'message',
+        role: 'assistant',
+        content: [{ type: 'output_text', text: 'sunny', annotations: [] }],
+      },
+    ]);
+  });
+
+  it('drops a call without its output and an output without its call (the API rejects both)', () => {
+    expect(sanitizeForInput([call('c1'), output('c2'), user('next')])).toEqual([
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'next' }] },
+    ]);
+  });
+});
+
+describe('trimToBudget', () => {
+  const items = Array.from({ length: 10 }, (_, i) => user(`message number ${i} `.repeat(10)));
+  const each = estimateTokens(items[0]!);
+
+  it('keeps the newest items that fit, oldest first', () => {
+    const kept = trimToBudget(items, each * 3);
+    expect(kept).toEqual(items.slice(7));
+  });
+
+  it('always keeps the tail (the step being sent), even over budget', () => {
+    expect(trimToBudget(items, 1, 2)).toEqual(items.slice(8));
+  });
+
+  it('never opens the window on a tool output whose call was cut off', () => {
+    const seq = [user('a'), call('c1'), output('c1'), assistant('b'), user('c')];
+    const budget = estimateTokens(seq[2]!) + estimateTokens(seq[3]!) + estimateTokens(seq[4]!);
+    expect(trimToBudget(seq, budget).map((i) => i.type)).toEqual(['message', 'message']);
+  });
+});
+
+describe('outputText and historyAsText', () => {
+  it('reads the final text the way the SDKs do', () => {
+    expect(outputText([call('c1'), assistant('Hello'), assistant(' world')])).toBe('Hello world');
+  });
+  it('renders history for the instructions-mode recovery', () => {
+    expect(historyAsText([user('hi'), call('c1'), output('c1'), assistant('sunny')])).toBe(
+      'User: hi\nTool call get_weather({"city":"Rome"})\nTool result: {"temp":21}\nAssistant: sunny',
+    );
+  });
+});
+
+describe('looksLikeRawToolCall (the output guard)', () => {
+  const tools = ['book_table', 'check_availability'];
+  it.each([
+    '{"name":"book_table","arguments":{"date":"2026-11-22"}}',
+    '```json\n{"tool":"check_availability","parameters":{}}\n```',
+    '[{"type":"function_call","name":"book_table","arguments":"{}"}]',
+    '{"function":{"name":"book_table"},"arguments":"{}"}',
+  ])('flags %s', (text) => {
+    expect(looksLikeRawToolCall(text, tools)).toBe(true);
+  });
+  it.each([
+    'Your table is booked for 19:00.',
+    '{"confirmed": true}',
+    'Use {name} as a placeholder',
+    '{not json',
+  ])('lets %s through', (text) => {
+    expect(looksLikeRawToolCall(text, tools)).toBe(false);
+  });
+});

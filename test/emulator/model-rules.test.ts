@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { runModel, type FunctionToolDef } from '../../src/emulator/model.js';
+import type { Item } from '../../src/emulator/items.js';
+
+const tool: FunctionToolDef = {
+  type: 'function',
+  name: 'get_time',
+  parameters: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] },
+};
+const user = (text: string): Item =>
+  ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] }) as Item;
+const call = (id: string): Item =>
+  ({ type: 'function_call', call_id: id, name: 'get_time', arguments: '{}' }) as Item;
+const output = (id: string): Item => ({ type: 'function_call_output', call_id: id, output: '12:00' }) as Item;
+const base = { instructions: null, tools: [tool], toolChoice: 'auto' as const, parallelToolCalls: true };
+
+describe('scripted model rules for runtime tests', () => {
+  it('`keep calling` calls the tool again after its output, so a round limit can be reached', () => {
+    const context = [user('please keep calling call get_time'), call('c1'), output('c1')];
+    expect(runModel({ ...base, context: [...context, user('again: keep calling call get_time')] })).toEqual([
+      { kind: 'function_call', name: 'get_time', arguments: '{"zone":"<zone>"}' },
+    ]);
+    // Outputs trailing the latest user message normally end the loop with a summary...
+    expect(
+      runModel({ ...base, context: [user('call get_time'), call('c1'), output('c1')] })[0],
+    ).toMatchObject({
+      kind: 'text',
+    });
+  });
+
+  it('`raw json` writes the tool call as text, but not when tools are forbidden', () => {
+    expect(runModel({ ...base, context: [user('answer in raw json')] })).toEqual([
+      { kind: 'text', text: '{"name":"get_time","arguments":{"zone":"<zone>"}}' },
+    ]);
+    const rewritten = runModel({ ...base, toolChoice: 'none', context: [user('answer in raw json')] });
+    expect(rewritten[0]).toMatchObject({ kind: 'text' });
+    expect((rewritten[0] as { text: string }).text).toMatch(/^You said: "answer in raw json"/);
+  });
+});
