@@ -1,0 +1,186 @@
+import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { estimateTokens } from '../../src/activities/history.js';
+import type { FaultRule } from '../../src/emulator/faults.js';
+import { responseRequests, seen, startHarness, testAgent, type Harness } from './harness.js';
+
+/** Server-side state gone mid-conversation: every variant recovers from the Postgres transcript. */
+let h: Harness;
+const BUDGET = 120;
+beforeAll(async () => {
+  h = await startHarness({
+    agents: [
+      testAgent('chain'),
+      testAgent('instr', { recovery: 'instructions' }),
+      testAgent('tight', { historyTokenBudget: BUDGET }),
+      testAgent('conv', { strategy: 'conversation' }),
+      testAgent('stateless', { strategy: 'stateless' }),
+    ],
+  });
+});
+afterAll(async () => h?.close());
+afterEach(() => h.emulator.faults.clear());
+
+async function modelCalls(conversationId: string) {
+  const { rows } = await h.db.pool.query<{
+    turn: number;
+    recovered: boolean;
+    recovery: string | null;
+    input_tokens: number;
+  }>(
+    'SELECT turn, recovered, recovery, input_tokens FROM model_calls WHERE conversation_id = $1 ORDER BY turn, step',
+    [conversationId],
+  );
+  return rows;
+}
+
+const onChainedCall = { path: '^/v1/responses$', bodyIncludes: '"previous_response_id"' };
+
+describe('expiry recovery (previous_response_id)', () => {
+  const variants: [string, (h: Harness, lastResponseId: string) => void][] = [
+    ['expired after 30 days (emulator clock)', (h) => h.emulator.clock.advance(31 * 24 * 3600 * 1000)],
+    [
+      'deleted or force-expired (live 400 previous_response_not_found)',
+      (h, id) => h.emulator.expireResponse(id),
+    ],
+    [
+      "a proxy's 400 Invalid 'previous_response_id'",
+      (h) =>
+        h.emulator.faults.add({
+          kind: 'error',
+          errorStatus: 400,
+          error: { message: "Invalid 'previous_response_id'.", code: 'invalid_request_error', param: null },
+          match: onChainedCall,
+        } as FaultRule),
+    ],
+    [
+      "a backend's 'has expired' message",
+      (h, id) =>
+        h.emulator.faults.add({
+          kind: 'error',
+          errorStatus: 400,
+          error: { message: `Response with id '${id}' has expired.` },
+          match: onChainedCall,
+        } as FaultRule),
+    ],
+    [
+      'a 404 on the response id',
+      (h, id) =>
+        h.emulator.faults.add({
+          kind: 'error',
+          errorStatus: 404,
+          error: { message: `Response with id '${id}' not found.`, code: null },
+          match: onChainedCall,
+        } as FaultRule),
+    ],
+  ];
+
+  it.each(variants)(
+    '%s: the turn re-sends the history and the model still remembers',
+    async (_name, expire) => {
+      const c = h.conversation('chain');
+      await c.send('I am Grace.');
+      const second = await c.send('I like compilers.');
+      expire(h, second.responseId!);
+
+      const third = await c.send('Who am I?');
+      expect(third.status).toBe('answered');
+      expect(seen(third.text)).toEqual({ userMessages: 3, first: 'I am Grace.' });
+      const recovery = responseRequests(h.emulator).at(-1)!;
+      expect(recovery.previous_response_id).toBeUndefined();
+      // The whole history from Postgres: three user messages and the two replies in between.
+    expect((recovery.input as unknown[]).length).toBe(5);
+      expect(await modelCalls(c.workflowId)).toEqual([
+        expect.objectContaining({ turn: 1, recovered: false }),
+        expect.objectContaining({ turn: 2, recovered: false }),
+        expect.objectContaining({ turn: 3, recovered: true, recovery: 'history_items' }),
+      ]);
+      expect((await c.state()).usage.recoveries).toBe(1);
+
+      // The next turn chains on the recovered response again.
+      const fourth = await c.send('And now?');
+      expect(responseRequests(h.emulator).at(-1)!.previous_response_id).toBe(third.responseId);
+      expect(seen(fourth.text).userMessages).toBe(4);
+      },
+  );
+
+  it('option: recovery through the instructions instead of input items', async () => {
+    const c = h.conversation('instr');
+    await c.send('My dog is called Rex.');
+    const second = await c.send('He is three.');
+    h.emulator.expireResponse(second.responseId!);
+    const third = await c.send('What is his name?');
+    const request = responseRequests(h.emulator).at(-1)!;
+    expect(request.instructions).toContain('The conversation so far (restored from the transcript):');
+    expect(request.instructions).toContain('User: My dog is called Rex.');
+    expect(request.instructions).toContain('User: He is three.');
+    expect(request.input).toEqual([
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'What is his name?' }] },
+    ]);
+    expect(seen(third.text).userMessages).toBe(1);
+    expect((await modelCalls(c.workflowId)).at(-1)).toMatchObject({
+      recovered: true,
+      recovery: 'history_instructions',
+    });
+  });
+
+  it('the re-sent history is bounded by the token budget, newest first', async () => {
+    const c = h.conversation('tight');
+    for (let i = 1; i <= 8; i++) await c.send(`message ${i}: ${'lorem ipsum '.repeat(10)}`);
+    const last = await c.send('the newest');
+    h.emulator.expireResponse(last.responseId!);
+    const recovered = await c.send('after expiry');
+    const input = responseRequests(h.emulator).at(-1)!.input as Record<string, unknown>[];
+    const tokens = input.reduce((sum, item) => sum + estimateTokens(item), 0);
+    expect(tokens).toBeLessThanOrEqual(BUDGET);
+    expect(seen(recovered.text).userMessages).toBeLessThan(10);
+    expect(seen(recovered.text).userMessages).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(input.at(-1))).toContain('after expiry');
+    expect(input[0]!.type).toBe('message');
+  });
+});
+
+describe('strategies', () => {
+  it('conversation: an OpenAI conversation holds the state; a deleted one is recreated and seeded', async () => {
+    const c = h.conversation('conv');
+    for (let i = 1; i <= 11; i++) await c.send(`line ${i}`);
+    const { rows } = await h.db.pool.query<{ openai_conversation_id: string }>(
+      'SELECT openai_conversation_id FROM conversations WHERE id = $1',
+      [c.workflowId],
+    );
+    const conversationId = rows[0]!.openai_conversation_id;
+    expect(conversationId).toMatch(/^conv_/);
+    const chained = responseRequests(h.emulator).slice(-11);
+    expect(new Set(chained.map((r) => r.conversation))).toEqual(new Set([conversationId]));
+    expect(chained.every((r) => r.previous_response_id === undefined)).toBe(true);
+
+    const openai = new OpenAI({ baseURL: h.emulator.baseUrl, apiKey: 'test', maxRetries: 0 });
+    await openai.conversations.delete(conversationId);
+    const before = h.emulator.requests().length;
+    const reply = await c.send('still there?');
+    expect(seen(reply.text)).toEqual({ userMessages: 12, first: 'line 1' });
+    const seeding = h.emulator
+      .requests()
+      .slice(before)
+      .filter((r) => /^\/v1\/conversations\/[^/]+\/items$/.test(r.path) && r.method === 'POST');
+    // 22 earlier items (11 turns), at most 20 per call.
+    expect(seeding.map((r) => (r.body as { items: unknown[] }).items.length)).toEqual([20, 2]);
+    expect((await modelCalls(c.workflowId)).at(-1)).toMatchObject({
+      recovered: true,
+      recovery: 'conversation_recreated',
+    });
+  });
+
+  it('stateless: the history comes from Postgres on every call, store=false', async () => {
+    const c = h.conversation('stateless');
+    await c.send('alpha');
+    await c.send('beta');
+    const third = await c.send('gamma');
+    expect(seen(third.text)).toEqual({ userMessages: 3, first: 'alpha' });
+    const requests = responseRequests(h.emulator).slice(-3);
+    expect(requests.map((r) => r.store)).toEqual([false, false, false]);
+    expect(requests.map((r) => (r.input as unknown[]).length)).toEqual([1, 3, 5]);
+    expect(requests.every((r) => r.previous_response_id === undefined)).toBe(true);
+    expect((await c.state()).strategy).toBe('stateless');
+  });
+});
