@@ -21,11 +21,10 @@ export interface DeliverReplyInput {
   externalId: string;
   channel: string;
   turn: number;
-  text: string;
 }
 
 export interface DeliverReplyResult {
-  status: 'sent' | 'already_sent' | 'no_sender';
+  status: 'sent' | 'already_sent' | 'no_sender' | 'nothing_to_send';
 }
 
 /**
@@ -48,11 +47,14 @@ export async function deliverReply(
   const status = rows[0]?.status;
   if (status === 'sent') return { status: 'already_sent' };
   if (!sender) return { status: 'no_sender' };
+  // The reply is read from the transcript, not passed in: it stays out of workflow history.
+  const text = await replyText(deps.pool, input.conversationId, input.turn);
+  if (text === null) return { status: 'nothing_to_send' };
   try {
     const providerMessageId = await sender.send({
       conversationId: input.conversationId,
       externalId: input.externalId,
-      text: input.text,
+      text,
       idempotencyKey: `${input.conversationId}/${input.turn}`,
     });
     await withTransaction(deps.pool, (tx) =>
@@ -70,4 +72,19 @@ export async function deliverReply(
     );
     throw err;
   }
+}
+
+/** The turn's reply: its last assistant message (the final answer, or the apology of a failed turn). */
+async function replyText(pool: Pool, conversationId: string, turn: number): Promise<string | null> {
+  const { rows } = await pool.query<{ item: { content?: { type?: string; text?: string }[] } }>(
+    `SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND type = 'message' AND role = 'assistant'
+     ORDER BY seq DESC LIMIT 1`,
+    [conversationId, turn],
+  );
+  const content = rows[0]?.item.content;
+  if (!content) return null;
+  return content
+    .filter((p) => p.type === 'output_text')
+    .map((p) => p.text ?? '')
+    .join('');
 }

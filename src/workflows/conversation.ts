@@ -282,7 +282,7 @@ async function runTurn(
     state.lastResponseId = result.responseId;
     state.lastError = null;
     await finishTurn({ ...common, lastResponseId: result.responseId, error: null, apology: null });
-    await deliver(conversationId, input, turn, result.text);
+    await deliver(conversationId, input, turn);
     state.finishTurn(turn, { status: 'answered', turn, text: result.text, responseId: result.responseId });
     setCurrentDetails(
       `Turn ${turn}: answered in ${step} model step(s), ${rounds} tool round(s)` +
@@ -298,7 +298,7 @@ async function runTurn(
     state.lastResponseId = pointerBefore;
     state.lastError = error;
     await finishTurn({ ...common, lastResponseId: pointerBefore, error, apology: settings.apologyText });
-    await deliver(conversationId, input, turn, settings.apologyText);
+    await deliver(conversationId, input, turn);
     state.finishTurn(turn, { status: 'failed', turn, text: settings.apologyText, responseId: null });
     setCurrentDetails(`Turn ${turn}: failed, apology sent. ${error}`);
     return 'failed';
@@ -347,14 +347,9 @@ async function runOneTool(
  * in the ledger and the log; it does not fail the turn (the reply is in the transcript and the
  * update result) and never takes the workflow down.
  */
-async function deliver(
-  conversationId: string,
-  input: ConversationInput,
-  turn: number,
-  text: string,
-): Promise<void> {
+async function deliver(conversationId: string, input: ConversationInput, turn: number): Promise<void> {
   try {
-    await deliverReply({ conversationId, externalId: input.externalId, channel: input.channel, turn, text });
+    await deliverReply({ conversationId, externalId: input.externalId, channel: input.channel, turn });
   } catch (err) {
     log.error('delivery failed for good', { turn, error: describe(err) });
   }

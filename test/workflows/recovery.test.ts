@@ -89,7 +89,7 @@ describe('expiry recovery (previous_response_id)', () => {
       const recovery = responseRequests(h.emulator).at(-1)!;
       expect(recovery.previous_response_id).toBeUndefined();
       // The whole history from Postgres: three user messages and the two replies in between.
-    expect((recovery.input as unknown[]).length).toBe(5);
+      expect((recovery.input as unknown[]).length).toBe(5);
       expect(await modelCalls(c.workflowId)).toEqual([
         expect.objectContaining({ turn: 1, recovered: false }),
         expect.objectContaining({ turn: 2, recovered: false }),
@@ -101,7 +101,7 @@ describe('expiry recovery (previous_response_id)', () => {
       const fourth = await c.send('And now?');
       expect(responseRequests(h.emulator).at(-1)!.previous_response_id).toBe(third.responseId);
       expect(seen(fourth.text).userMessages).toBe(4);
-      },
+    },
   );
 
   it('option: recovery through the instructions instead of input items', async () => {
