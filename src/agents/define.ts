@@ -25,6 +25,7 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
     recovery: 'items',
     contextualize: plainMessages,
     continueAsNewAfterTurns: 500,
+    idleTimeoutMs: 24 * 3600 * 1000,
     ...def,
   };
   const problems: string[] = [];
@@ -42,6 +43,7 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
     if (!names.includes(name)) problems.push(`toolPolicies names "${name}", which is not one of its tools`);
   }
   if (agent.maxToolRounds < 1) problems.push('maxToolRounds must be at least 1');
+  if (agent.idleTimeoutMs < 1_000) problems.push('idleTimeoutMs must be at least 1000');
   if (agent.burst.quietMs < 0 || agent.burst.maxWaitMs < 0) problems.push('burst times must not be negative');
   if (problems.length) throw new Error(`Agent "${agent.name}" is invalid: ${problems.join('; ')}`);
   return agent;
@@ -58,6 +60,7 @@ export function agentSettings(agent: AgentDefinition): AgentSettings {
     maxToolRounds: agent.maxToolRounds,
     apologyText: agent.apologyText,
     continueAsNewAfterTurns: agent.continueAsNewAfterTurns,
+    idleTimeoutMs: agent.idleTimeoutMs,
     toolPolicies: Object.fromEntries(
       agent.tools.map((t) => [t.name, { ...DEFAULT_TOOL_POLICY, ...agent.toolPolicies[t.name] }]),
     ),

@@ -76,6 +76,8 @@ export interface AgentDefinition {
   recovery: RecoveryMode;
   contextualize: ContextualizeHook;
   continueAsNewAfterTurns: number;
+  /** A run with no message for this long completes; the next message starts a run restored from Postgres. */
+  idleTimeoutMs: number;
 }
 
 /** The part of an agent the workflow needs: small, serialisable, read once per run. */
@@ -85,5 +87,6 @@ export interface AgentSettings {
   maxToolRounds: number;
   apologyText: string;
   continueAsNewAfterTurns: number;
+  idleTimeoutMs: number;
   toolPolicies: Record<string, ToolPolicy>;
 }

@@ -38,8 +38,6 @@ export interface ConversationInput extends ConversationKey {
   carried?: CarriedState;
 }
 
-const IDLE_TIMEOUT = '24 hours';
-
 // Short, local: reads the agent registry in the worker. Retried freely, it has no side effects.
 const { loadAgentSettings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
@@ -72,6 +70,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   const state = new ConversationState(input.carried);
   let running = false;
   let collecting = false;
+  /** Message ids whose update callers are waiting for the reply. */
+  const awaitingReply = new Set<string>();
   // Until the agent's settings are loaded the query reports the default strategy.
   let strategy: Strategy = 'previous_response_id';
 
@@ -89,7 +89,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     sendMessageUpdate,
     async (message): Promise<TurnReply> => {
       state.accept(message, workflowNow());
+      awaitingReply.add(message.id);
       await condition(() => state.replyFor(message.id) !== undefined || !state.isPending(message.id));
+      awaitingReply.delete(message.id);
       return (
         state.replyFor(message.id) ?? {
           messageId: message.id,
@@ -145,7 +147,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   for (;;) {
     const active = await condition(
       () => state.inbox.length > 0 || state.closeRequested || state.resetRequested,
-      IDLE_TIMEOUT,
+      settings.idleTimeoutMs,
     );
     if (!active) break;
     if (state.resetRequested) {
@@ -165,12 +167,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     upsertSearchAttributes([{ key: STATUS, value: outcome }]);
     turnsThisRun += 1;
 
-    // Continue-as-new only with an empty inbox: update callers waiting for queued messages keep
-    // their handlers open, and the turn that answers them must run in this run.
+    // Continue-as-new once no update caller waits on a queued message (its handler must finish in
+    // this run); messages that came as signals travel in the carried inbox.
     const due = workflowInfo().continueAsNewSuggested || turnsThisRun >= settings.continueAsNewAfterTurns;
-    if (due && state.inbox.length === 0) {
-      await condition(() => allHandlersFinished() || state.inbox.length > 0);
-      if (state.inbox.length === 0) {
+    if (due) {
+      const waitedOn = () => state.inbox.some((e) => awaitingReply.has(e.message.id));
+      await condition(() => allHandlersFinished() || waitedOn());
+      if (allHandlersFinished()) {
         await continueAsNew<typeof conversationWorkflow>({ ...input, carried: state.carry() });
       }
     }
