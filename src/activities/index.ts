@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Pool } from '../store/pool.js';
+import { costOf } from '../usage/cost.js';
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
@@ -31,7 +32,8 @@ export function createActivities(deps: ActivityDeps) {
     loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
     loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
     recordTurnInput: (input: RecordTurnInputInput) => recordTurnInput(deps, input),
-    callModel: (input: CallModelInput) => callModel(deps, input),
+    callModel: (input: CallModelInput) =>
+      callModel({ ...deps, costOf: deps.costOf ?? ((m, u) => costOf(m, u)) }, input),
     runTool: (input: RunToolInput) => runTool(deps, input),
     skipTool: (input: Omit<RunToolInput, 'maxAttempts'> & { reason: string }) => skipTool(deps, input),
     deliverReply: (input: DeliverReplyInput) => deliverReply({ pool: deps.pool, senders }, input),

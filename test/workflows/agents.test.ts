@@ -8,6 +8,7 @@ import { BookingLedger } from '../../src/agents/concierge/tools.js';
 import { defineAgent } from '../../src/agents/define.js';
 import {
   MODEL,
+  recordHistory,
   responseRequests,
   seen,
   startHarness,
@@ -103,6 +104,7 @@ describe('the example agent (concierge)', () => {
       conversation: c.input.externalId,
       turn: '1',
     });
+    await recordHistory('v1-concierge', c.handle);
   });
 });
 
@@ -155,6 +157,7 @@ describe('long life', () => {
     const c = h.conversation('idle');
     await c.send('before the nap');
     await c.handle.result(); // completes after idleTimeoutMs
+    await recordHistory('v1-idle-timeout', c.handle);
     const after = await c.send('after the nap');
     expect(after.turn).toBe(2);
     expect(seen(after.text)).toEqual({ userMessages: 2, first: 'before the nap' });

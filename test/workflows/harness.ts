@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { temporal } from '@temporalio/proto';
 import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@temporalio/client';
 import { tool } from '@openai/agents';
 import { z } from 'zod';
@@ -203,4 +205,25 @@ export function responseRequests(emulator: Emulator): Record<string, unknown>[] 
     .requests()
     .filter((r) => r.method === 'POST' && r.path === '/v1/responses')
     .map((r) => r.body as Record<string, unknown>);
+}
+
+/**
+ * With RECORD_HISTORIES=1, saves a workflow's history to test/fixtures/histories/<name>.json for the
+ * replay test, which then guards it against non-deterministic changes to the workflow code. Record
+ * once per shipped workflow version; never overwrite an old recording (add a new name instead).
+ */
+export async function recordHistory(name: string, handle: WorkflowHandle, runId?: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await (runId ? handle.client.getHandle(handle.workflowId, runId) : handle).fetchHistory();
+  const path = new URL(`../fixtures/histories/${name}.json`, import.meta.url);
+  // Binary protobuf (base64): exact, and independent of the SDK's JSON conventions.
+  const encoded = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('base64');
+  writeFileSync(
+    path,
+    JSON.stringify(
+      { workflowId: handle.workflowId, recordedAt: new Date().toISOString(), history: encoded },
+      null,
+      2,
+    ) + '\n',
+  );
 }

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { estimateTokens } from '../../src/activities/history.js';
 import type { FaultRule } from '../../src/emulator/faults.js';
-import { responseRequests, seen, startHarness, testAgent, type Harness } from './harness.js';
+import { recordHistory, responseRequests, seen, startHarness, testAgent, type Harness } from './harness.js';
 
 /** Server-side state gone mid-conversation: every variant recovers from the Postgres transcript. */
 let h: Harness;
@@ -101,6 +101,7 @@ describe('expiry recovery (previous_response_id)', () => {
       const fourth = await c.send('And now?');
       expect(responseRequests(h.emulator).at(-1)!.previous_response_id).toBe(third.responseId);
       expect(seen(fourth.text).userMessages).toBe(4);
+      if (_name.startsWith('deleted')) await recordHistory('v1-expiry-recovery', c.handle);
     },
   );
 
@@ -169,6 +170,7 @@ describe('strategies', () => {
       recovered: true,
       recovery: 'conversation_recreated',
     });
+    await recordHistory('v1-conversation-strategy', c.handle);
   });
 
   it('stateless: the history comes from Postgres on every call, store=false', async () => {

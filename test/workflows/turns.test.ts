@@ -3,6 +3,7 @@ import type { ChannelSender } from '../../src/activities/delivery.js';
 import { REWRITE_REQUEST } from '../../src/activities/model.js';
 import { closeSignal, resetSignal } from '../../src/workflows/messages.js';
 import {
+  recordHistory,
   responseRequests,
   seen,
   startHarness,
@@ -69,6 +70,13 @@ describe('turns', () => {
     });
     expect(state.usage.modelCalls).toBe(3);
     expect(state.usage.inputTokens).toBeGreaterThan(0);
+    // Every call is priced from config/prices.json (gpt-5-mini has a price there).
+    const costs = await rows<{ cost_usd: string | null }>(
+      'SELECT cost_usd FROM model_calls WHERE conversation_id = $1',
+      [c.workflowId],
+    );
+    expect(costs.map((r) => Number(r.cost_usd) > 0)).toEqual([true, true, true]);
+    await recordHistory('v1-chained-turns', c.handle);
   });
 
   it('runs two tool calls concurrently, each with the conversation identity and an idempotency key', async () => {
@@ -96,6 +104,7 @@ describe('turns', () => {
       });
       expect(run.context.idempotencyKey).toBe(`${c.workflowId}/1/${run.context.callId}`);
     }
+    await recordHistory('v1-parallel-tools', c.handle);
     const items = await rows<{ type: string }>(
       'SELECT type FROM session_items WHERE session_id = $1 ORDER BY seq',
       [c.workflowId],
@@ -133,6 +142,7 @@ describe('turns', () => {
     expect(skipped).toEqual([{ status: 'skipped', output: 'Not run: the tool round limit was reached.' }]);
     // The chain stays valid: the next turn works.
     expect((await c.send('thanks')).status).toBe('answered');
+    await recordHistory('v1-tool-round-limit', c.handle);
   });
 
   it('the output guard asks once for a rewrite when the reply is raw tool-call JSON', async () => {
@@ -143,6 +153,7 @@ describe('turns', () => {
     expect(guarded!.tool_choice).toBe('auto');
     expect(rewrite!.tool_choice).toBe('none');
     expect(JSON.stringify(rewrite!.input)).toContain(REWRITE_REQUEST);
+    await recordHistory('v1-output-guard', c.handle);
   });
 
   it('answers a burst of three messages in one turn, every sender getting the reply', async () => {
@@ -162,6 +173,7 @@ describe('turns', () => {
       'tomorrow at eight',
     ]);
     expect((await c.state()).turns).toBe(1);
+    await recordHistory('v1-burst', c.handle);
   });
 
   it('a message arriving during a turn waits for the next turn', async () => {
@@ -223,6 +235,7 @@ describe('turns', () => {
       [c.workflowId],
     );
     expect(apology[0]!.item.content[0]!.text).toBe(testAgent('x').apologyText);
+    await recordHistory(`v1-failed-turn-${fault.kind}`, c.handle);
   });
 
   it('answers a message id once: signal twice, update twice, and after the run ended', async () => {
@@ -265,6 +278,7 @@ describe('turns', () => {
     const state = await c.state();
     expect(state).toMatchObject({ turns: 3, lastResponseId: three.responseId });
     expect(state.usage.modelCalls).toBe(3);
+    await recordHistory('v1-continue-as-new', c.handle, runBefore);
   });
 
   it('reset starts a new segment: the model forgets, Postgres keeps the old items', async () => {
@@ -280,6 +294,7 @@ describe('turns', () => {
     );
     expect(segments.map((s) => s.segment)).toEqual([0, 0, 1, 1]);
     expect((await c.state()).segment).toBe(1);
+    await recordHistory('v1-reset', c.handle);
   });
 
   it('close answers what is queued and ends the run; the next message restores state from Postgres', async () => {
@@ -292,6 +307,7 @@ describe('turns', () => {
       [c.workflowId],
     );
     expect(status).toEqual([{ status: 'closed', turns: 1 }]);
+    await recordHistory('v1-close', c.handle);
     const next = await c.send('second run');
     expect(next.turn).toBe(2);
     expect(seen(next.text)).toEqual({ userMessages: 2, first: 'first run' });
