@@ -36,6 +36,21 @@ const optionalString = z
   .transform((v) => (v === '' ? undefined : v))
   .optional();
 
+// Shared secrets people paste from a console: long enough to be worth something.
+const secret = z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional();
+
+/** `a, b,c` -> ['a', 'b', 'c']; unset -> []. */
+const list = z
+  .string()
+  .trim()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .optional();
+
 const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.optional(),
   TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
@@ -55,6 +70,24 @@ const envSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   THREADLINE_DATA_DIR: z.string().trim().min(1).default('.data'),
   REPLY_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
+  ADMIN_API_KEY: z.string().trim().min(32, { message: 'must be at least 32 characters' }).optional(),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  CORS_ORIGINS: list,
+  EVENTS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  WHATSAPP_APP_SECRET: secret,
+  WHATSAPP_VERIFY_TOKEN: secret,
+  WHATSAPP_ACCESS_TOKEN: optionalString,
+  WHATSAPP_PHONE_NUMBER_ID: optionalString,
+  WHATSAPP_API_BASE_URL: httpUrl.default('https://graph.facebook.com/v23.0'),
+  WHATSAPP_TENANT: z.string().trim().min(1).default('default'),
+  WEBHOOK_SECRET: secret,
+  WEBHOOK_CHANNELS: list,
+  WEBHOOK_TENANT: z.string().trim().min(1).default('default'),
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  CALLBACK_URL: httpUrl.optional(),
+  WORKER_METRICS_ADDRESS: hostPort.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -82,9 +115,48 @@ export interface Config {
     model: string;
     emulatorPort: number;
   };
-  api: { port: number; host: string; replyWaitMs: number };
+  api: {
+    port: number;
+    host: string;
+    replyWaitMs: number;
+    bodyLimitBytes: number;
+    /** The operators' key: manages API keys and may act for any tenant. Unset: no admin access. */
+    adminApiKey: string | undefined;
+    rateLimitPerMinute: number;
+    /** Origins allowed by CORS; empty means no CORS headers at all. */
+    corsOrigins: string[];
+    eventsPollMs: number;
+    shutdownGraceMs: number;
+  };
+  channels: ChannelsConfig;
+  /** host:port for the standalone worker's Prometheus exporter (Temporal SDK metrics); unset: off. */
+  workerMetricsAddress: string | undefined;
   dataDir: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+export interface WhatsAppConfig {
+  appSecret: string;
+  verifyToken: string;
+  /** Outbound needs both; without them WhatsApp is inbound only. */
+  accessToken: string | undefined;
+  phoneNumberId: string | undefined;
+  apiBaseUrl: string;
+  tenant: string;
+}
+
+export interface WebhookConfig {
+  secret: string;
+  channels: string[];
+  tenant: string;
+  toleranceSeconds: number;
+  /** Replies to these channels are POSTed here, signed with the same secret. */
+  callbackUrl: string | undefined;
+}
+
+export interface ChannelsConfig {
+  whatsapp: WhatsAppConfig | undefined;
+  webhook: WebhookConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -110,6 +182,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const e = parsed.data;
+  const problems = channelProblems(e);
+  if (problems.length) throw new ConfigError(problems);
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -127,8 +201,57 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       model: e.OPENAI_MODEL,
       emulatorPort: e.EMULATOR_PORT,
     },
-    api: { port: e.PORT, host: e.HOST, replyWaitMs: e.REPLY_WAIT_MS },
+    api: {
+      port: e.PORT,
+      host: e.HOST,
+      replyWaitMs: e.REPLY_WAIT_MS,
+      bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
+      adminApiKey: e.ADMIN_API_KEY,
+      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      corsOrigins: e.CORS_ORIGINS ?? [],
+      eventsPollMs: e.EVENTS_POLL_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
+    channels: {
+      whatsapp:
+        e.WHATSAPP_APP_SECRET && e.WHATSAPP_VERIFY_TOKEN
+          ? {
+              appSecret: e.WHATSAPP_APP_SECRET,
+              verifyToken: e.WHATSAPP_VERIFY_TOKEN,
+              accessToken: e.WHATSAPP_ACCESS_TOKEN,
+              phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID,
+              apiBaseUrl: e.WHATSAPP_API_BASE_URL.replace(/\/+$/, ''),
+              tenant: e.WHATSAPP_TENANT,
+            }
+          : undefined,
+      webhook: e.WEBHOOK_SECRET
+        ? {
+            secret: e.WEBHOOK_SECRET,
+            channels: e.WEBHOOK_CHANNELS ?? [],
+            tenant: e.WEBHOOK_TENANT,
+            toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
+            callbackUrl: e.CALLBACK_URL,
+          }
+        : undefined,
+    },
+    workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
     dataDir: e.THREADLINE_DATA_DIR,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** Channel variables only make sense together; half a configuration is a mistake worth stopping for. */
+function channelProblems(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (Boolean(e.WHATSAPP_APP_SECRET) !== Boolean(e.WHATSAPP_VERIFY_TOKEN))
+    problems.push('WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN must be set together (both enable the webhook)');
+  if (Boolean(e.WHATSAPP_ACCESS_TOKEN) !== Boolean(e.WHATSAPP_PHONE_NUMBER_ID))
+    problems.push('WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID must be set together (both enable replies)');
+  if (e.WEBHOOK_SECRET && !e.WEBHOOK_CHANNELS?.length)
+    problems.push('WEBHOOK_CHANNELS must name the channels the signed webhook serves, e.g. WEBHOOK_CHANNELS=sms,telegram');
+  if (e.WEBHOOK_CHANNELS?.includes('whatsapp'))
+    problems.push('WEBHOOK_CHANNELS must not include whatsapp: it has its own webhook');
+  if ((e.WEBHOOK_CHANNELS?.length || e.CALLBACK_URL) && !e.WEBHOOK_SECRET)
+    problems.push('WEBHOOK_SECRET is required with WEBHOOK_CHANNELS or CALLBACK_URL (it signs both directions)');
+  return problems;
 }

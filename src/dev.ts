@@ -4,7 +4,9 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { DEFAULT_AGENT, defaultAgents } from './agents/registry.js';
 import { createApp } from './api/app.js';
-import { listen } from './api/server.js';
+import { ensureDevApiKey } from './api/devKey.js';
+import { appOptions, listen } from './api/server.js';
+import { buildSenders } from './channels/senders.js';
 import { loadConfig, type Config } from './config.js';
 import { startEmulator } from './emulator/server.js';
 import { createLogger } from './logger.js';
@@ -143,6 +145,7 @@ async function main(config: Config): Promise<void> {
       pool,
       openai,
       agents: defaultAgents(config.openai.model),
+      senders: buildSenders(config.channels),
     });
     const workerDone = worker.run();
     stops.push({
@@ -154,14 +157,9 @@ async function main(config: Config): Promise<void> {
     });
 
     // API
-    const app = createApp({
-      client,
-      taskQueue: config.temporal.taskQueue,
-      agent: DEFAULT_AGENT,
-      replyWaitMs: config.api.replyWaitMs,
-      log,
-    });
-    const http = await listen(app, config.api.host, config.api.port);
+    const devKey = await ensureDevApiKey(pool, dataDir);
+    const app = createApp({ ...appOptions(config), client, pool, agent: DEFAULT_AGENT, log });
+    const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
     stops.push({ name: 'API', stop: () => http.stop() });
 
     say('');
@@ -172,10 +170,13 @@ async function main(config: Config): Promise<void> {
       `  Postgres       ${databaseNote}${migrated.applied.length ? ` (applied ${migrated.applied.join(', ')})` : ''}`,
     );
     say(`  Model          ${openaiNote}`);
+    say(`  API key        ${devKey.key}   (tenant default, saved in ${devKey.file})`);
+    say(`  API docs       ${http.url}/openapi.json`);
     say('');
     say('Try it:');
     say(
       `  curl -s -X POST '${http.url}/v1/conversations/web/demo-1/messages?wait=true' ` +
+        `-H 'authorization: Bearer ${devKey.key}' ` +
         `-H 'content-type: application/json' -d '{"text":"Hello! What can you do?"}'`,
     );
     say('');

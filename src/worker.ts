@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type OpenAI from 'openai';
 import { createActivities, type ActivityDeps } from './activities/index.js';
+import { buildSenders } from './channels/senders.js';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
@@ -50,6 +51,11 @@ export async function bundleWorkflows(): Promise<WorkflowBundle> {
 /** `npm run worker`: a worker against an existing Temporal server and PostgreSQL (production shape). */
 async function main(config: Config): Promise<void> {
   const log = createLogger(config.logLevel, 'worker');
+  if (config.workerMetricsAddress) {
+    // The SDK's own Prometheus exporter: activity attempts and failures by activity type
+    // (callModel failures are model call errors), task latencies, worker slots.
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } } });
+  }
   if (!config.database.url)
     throw new Error('DATABASE_URL is required for a standalone worker (npm run dev embeds one).');
   const pool = createPool(config.database.url, config.database.poolSize);
@@ -66,6 +72,7 @@ async function main(config: Config): Promise<void> {
     pool,
     openai: createOpenAIClient(config.openai),
     agents: defaultAgents(config.openai.model),
+    senders: buildSenders(config.channels),
   });
   log.info({ address, taskQueue: config.temporal.taskQueue }, 'worker started');
   // Worker.run() resolves after SIGINT/SIGTERM, once in-flight tasks have drained.

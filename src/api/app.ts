@@ -1,25 +1,140 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import type { ChannelsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { errorHandler, notFound } from './errors.js';
-import { healthRouter } from './routes/health.js';
-import { messagesRouter } from './routes/messages.js';
+import { createApiMetrics, type ApiMetrics } from '../metrics/http.js';
+import { cachedSnapshot } from '../metrics/postgres.js';
+import type { Pool } from '../store/pool.js';
+import { signedWebhookRoutes } from '../channels/webhook/inbound.js';
+import { whatsappRoutes } from '../channels/whatsapp/webhook.js';
+import { authenticate, principalOf, type Access } from './auth.js';
+import { cors } from './cors.js';
+import { errorHandler, notFound, tooManyRequests } from './errors.js';
+import { buildOpenApi } from './openapi.js';
+import { RateLimiter } from './rateLimit.js';
+import { requestLog } from './requestLog.js';
+import { Routes, type RouteSpec } from './route.js';
+import { adminRoutes } from './routes/admin.js';
+import { conversationsRoutes } from './routes/conversations.js';
+import { eventsRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { messagesRoutes } from './routes/messages.js';
 
 export interface AppDeps {
   client: Client;
+  pool: Pool;
   taskQueue: string;
   agent: string;
   replyWaitMs: number;
   log: Logger;
+  /** The operators' key (ADMIN_API_KEY). Unset: admin routes answer 401/403 to everyone. */
+  adminApiKey?: string | undefined;
+  rateLimitPerMinute?: number;
+  corsOrigins?: readonly string[];
+  bodyLimitBytes?: number;
+  eventsPollMs?: number;
+  channels?: ChannelsConfig;
+  metrics?: ApiMetrics;
+}
+
+export interface AppLocals {
+  /** Aborted by `listen(...).stop()`: event streams end and /readyz answers 503 while draining. */
+  closing: AbortController;
+  specs: RouteSpec[];
 }
 
 /** The HTTP API. Stateless: run as many instances as needed behind a load balancer. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
+  const closing = new AbortController();
+  const bodyLimitBytes = deps.bodyLimitBytes ?? 262_144;
+  const metrics = deps.metrics ?? createApiMetrics();
+  const limiter = new RateLimiter(deps.rateLimitPerMinute ?? 600);
+
+  const rateLimit: RequestHandler = (_req, res, next) => {
+    const p = principalOf(res);
+    const r = limiter.take(p.kind === 'admin' ? 'admin' : p.keyId);
+    res.set('x-ratelimit-remaining', String(r.remaining));
+    if (!r.allowed) throw tooManyRequests(r.retryAfterSeconds);
+    next();
+  };
+  const guard = (access: Access | 'none' | 'signature'): RequestHandler[] =>
+    access === 'key' || access === 'admin'
+      ? [authenticate({ pool: deps.pool, adminApiKey: deps.adminApiKey }, access), rateLimit]
+      : [];
+
+  const operations = new Routes(guard);
+  const channels = new Routes(guard);
+  const api = new Routes(guard);
+
+  healthRoutes(operations, { client: deps.client, pool: deps.pool, closing: closing.signal });
+  const postgresMetrics = cachedSnapshot(deps.pool);
+  operations.add(
+    {
+      method: 'get',
+      path: '/metrics',
+      operationId: 'metrics',
+      tag: 'Operations',
+      summary: 'Prometheus metrics',
+      description:
+        'Per instance: HTTP requests and webhook events. Cluster-wide, read from Postgres at scrape time: model ' +
+        'calls, latency, tokens, cost, expiry recoveries, tool calls and errors, deliveries, turn latency.',
+      access: 'none',
+      responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
+    },
+    async (_input, _req, res) => {
+      const [own, fromPostgres] = await Promise.all([metrics.registry.metrics(), postgresMetrics()]);
+      res.type(metrics.registry.contentType).send(own + fromPostgres);
+    },
+  );
+  let openapi: unknown;
+  operations.add(
+    {
+      method: 'get',
+      path: '/openapi.json',
+      operationId: 'openapi',
+      tag: 'Operations',
+      summary: 'This document',
+      access: 'none',
+      responses: { 200: { description: 'OpenAPI 3.1', schema: z.record(z.string(), z.unknown()) } },
+    },
+    (_input, _req, res) => {
+      openapi ??= buildOpenApi(specs, { title: 'Threadline API', version: '1.0.0' });
+      res.json(openapi);
+    },
+  );
+
+  const common = { client: deps.client, pool: deps.pool, taskQueue: deps.taskQueue, agent: deps.agent, bodyLimitBytes };
+  if (deps.channels?.whatsapp)
+    whatsappRoutes(channels, {
+      ...common,
+      config: deps.channels.whatsapp,
+      onEvent: (kind) => metrics.webhookEvents.inc({ channel: 'whatsapp', kind }),
+    });
+  if (deps.channels?.webhook) signedWebhookRoutes(channels, { ...common, config: deps.channels.webhook });
+
+  messagesRoutes(api, deps);
+  conversationsRoutes(api, deps);
+  eventsRoutes(api, { client: deps.client, pool: deps.pool, pollMs: deps.eventsPollMs ?? 500, closing: closing.signal });
+  adminRoutes(api, deps);
+
+  const specs = [...operations.specs, ...channels.specs, ...api.specs];
+  const locals: AppLocals = { closing, specs };
+  Object.assign(app.locals, locals);
+
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '256kb' }));
-  app.use(healthRouter());
-  app.use(messagesRouter(deps));
+  app.set('query parser', 'simple');
+  app.use(requestLog(deps.log));
+  app.use(metrics.middleware);
+  app.use(helmet());
+  app.use(cors(deps.corsOrigins ?? []));
+  app.use(operations.router);
+  // Webhooks read their raw bytes (the signature covers them), so they come before the JSON parser.
+  app.use(channels.router);
+  app.use(express.json({ limit: bodyLimitBytes }));
+  app.use(api.router);
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

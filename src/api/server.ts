@@ -1,16 +1,23 @@
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import type { Express } from 'express';
 import { DEFAULT_AGENT } from '../agents/registry.js';
 import { loadConfig, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
-import { createApp } from './app.js';
+import { migrate } from '../store/migrate.js';
+import { createPool } from '../store/pool.js';
+import { createApp, type AppLocals } from './app.js';
 
-/** Listens and returns a stop function that drains in-flight requests before closing. */
+/**
+ * Listens and returns a stop function that drains: new connections are refused, /readyz turns 503,
+ * event streams end, in-flight requests finish; after `graceMs` whatever is left is cut.
+ */
 export async function listen(
-  app: ReturnType<typeof createApp>,
+  app: Express,
   host: string,
   port: number,
+  graceMs = 10_000,
 ): Promise<{ server: Server; url: string; stop(): Promise<void> }> {
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s));
@@ -23,34 +30,52 @@ export async function listen(
     url: `http://${host}:${actualPort}`,
     stop: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        (app.locals as Partial<AppLocals>).closing?.abort();
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };
 }
 
 async function main(config: Config, log: Logger): Promise<void> {
+  if (!config.database.url) throw new Error('DATABASE_URL is required for a standalone API (npm run dev embeds one).');
+  const pool = createPool(config.database.url, config.database.poolSize);
+  await migrate(pool);
   const connection = await Connection.connect({
     address: config.temporal.address ?? 'localhost:7233',
     ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
   });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({
-    client,
-    taskQueue: config.temporal.taskQueue,
-    agent: DEFAULT_AGENT,
-    replyWaitMs: config.api.replyWaitMs,
-    log,
-  });
-  const http = await listen(app, config.api.host, config.api.port);
+  const app = createApp({ ...appOptions(config), client, pool, agent: DEFAULT_AGENT, log });
+  const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
   log.info({ url: http.url }, 'api listening');
   const shutdown = async () => {
     log.info('draining requests');
     await http.stop();
     await connection.close();
+    await pool.end();
+    log.info('api stopped');
   };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
+}
+
+/** The createApp options that come straight from config. */
+export function appOptions(config: Config) {
+  return {
+    taskQueue: config.temporal.taskQueue,
+    replyWaitMs: config.api.replyWaitMs,
+    adminApiKey: config.api.adminApiKey,
+    rateLimitPerMinute: config.api.rateLimitPerMinute,
+    corsOrigins: config.api.corsOrigins,
+    bodyLimitBytes: config.api.bodyLimitBytes,
+    eventsPollMs: config.api.eventsPollMs,
+    channels: config.channels,
+  };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

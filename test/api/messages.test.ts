@@ -1,122 +1,92 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
-import { listen } from '../../src/api/server.js';
 import { stateQuery } from '../../src/workflows/messages.js';
-import {
-  createTestDatabase,
-  startTestWorker,
-  testClient,
-  uniqueTaskQueue,
-  type RunningWorker,
-  type TestDatabase,
-} from '../support/env.js';
+import { json, request, startApiEnv, type ApiEnv } from '../support/api.js';
 
-let db: TestDatabase;
-let worker: RunningWorker;
-let client: Client;
-let closeClient: () => Promise<void>;
-const servers: { url: string; stop(): Promise<void> }[] = [];
-const taskQueue = uniqueTaskQueue('api');
-
-async function startApi(replyWaitMs = 30_000): Promise<string> {
-  const app = createApp({
-    client,
-    taskQueue,
-    agent: 'assistant',
-    replyWaitMs,
-    log: pino({ level: 'silent' }),
-  });
-  const http = await listen(app, '127.0.0.1', 0);
-  servers.push(http);
-  return http.url;
-}
-
+let env: ApiEnv;
+let base: string;
+let key: string;
 beforeAll(async () => {
-  db = await createTestDatabase();
-  worker = await startTestWorker({ pool: db.pool, taskQueue });
-  ({ client, close: closeClient } = await testClient());
+  env = await startApiEnv();
+  base = await env.start();
+  key = await env.keyFor('acme');
 });
-afterAll(async () => {
-  for (const s of servers) await s.stop();
-  await worker?.stop();
-  await closeClient?.();
-  await db?.drop();
-});
+afterAll(() => env?.stop());
 
-// Response bodies are checked field by field below; `any` keeps those assertions readable.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const json = (res: Response): Promise<any> => res.json();
-
-function post(url: string, body: unknown, init: RequestInit = {}) {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    ...init,
-  });
-}
+const post = (url: string, body: unknown, k: string | null = key) => request('POST', url, k, body);
 
 describe('POST /v1/conversations/{channel}/{id}/messages', () => {
-  it('?wait=true answers with the reply of the turn', async () => {
-    const base = await startApi();
+  it('?wait=true answers with the reply of the turn, in the key’s tenant', async () => {
     const id = randomUUID();
-    const res = await post(`${base}/v1/conversations/web/${id}/messages?wait=true`, {
-      text: 'Hi there',
-      id: 'm-1',
-    });
+    const res = await post(`${base}/v1/conversations/web/${id}/messages?wait=true`, { text: 'Hi there', id: 'm-1' });
     expect(res.status).toBe(200);
     const body = await json(res);
     expect(body).toMatchObject({
       messageId: 'm-1',
-      workflowId: `conversation:default:web:${id}`,
+      workflowId: `conversation:acme:web:${id}`,
       reply: { status: 'answered', turn: 1 },
     });
     expect(body.reply.text).toContain('You said: "Hi there"');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
   });
 
   it('without wait accepts with 202 and the message is answered in the background', async () => {
-    const base = await startApi();
     const id = randomUUID();
     const res = await post(`${base}/v1/conversations/whatsapp/${id}/messages`, { text: 'fire and forget' });
     expect(res.status).toBe(202);
-    const { workflowId, messageId } = await json(res);
-    expect(messageId).toMatch(/^[0-9a-f-]{36}$/);
-    const handle = client.workflow.getHandle(workflowId);
+    const body = await json(res);
+    expect(body.messageId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body).toMatchObject({ status: 'accepted', links: { items: `/v1/conversations/whatsapp/${id}/items` } });
+    const handle = env.client.workflow.getHandle(body.workflowId);
     await expect.poll(async () => (await handle.query(stateQuery)).turns, { timeout: 20_000 }).toBe(1);
   });
 
   it('past the reply wait answers 202 pending, and the turn still completes', async () => {
-    const base = await startApi(1);
+    const slow = await env.start({ replyWaitMs: 1 });
     const id = randomUUID();
-    const res = await post(`${base}/v1/conversations/web/${id}/messages?wait=true`, { text: 'slow' });
+    const res = await post(`${slow}/v1/conversations/web/${id}/messages?wait=true`, { text: 'slow' });
     expect(res.status).toBe(202);
     const body = await json(res);
     expect(body.status).toBe('pending');
-    const handle = client.workflow.getHandle(body.workflowId);
+    const handle = env.client.workflow.getHandle(body.workflowId);
     await expect.poll(async () => (await handle.query(stateQuery)).turns, { timeout: 20_000 }).toBe(1);
   });
 
-  it('ids with reserved characters are safe', async () => {
-    const base = await startApi();
-    const res = await post(
-      `${base}/v1/conversations/web/${encodeURIComponent('+49 151:a/b')}/messages?wait=true`,
-      {
-        text: 'hello',
-      },
-    );
+  it('ids with reserved characters and unicode are safe', async () => {
+    const res = await post(`${base}/v1/conversations/web/${encodeURIComponent('+49 151:a/b ☕')}/messages?wait=true`, {
+      text: 'hello ☕ 👋',
+    });
     expect(res.status).toBe(200);
-    expect((await json(res)).workflowId).toBe('conversation:default:web:%2B49%20151%3Aa%2Fb');
+    const body = await json(res);
+    expect(body.workflowId).toBe(`conversation:acme:web:${encodeURIComponent('+49 151:a/b ☕')}`);
+    expect(body.reply.text).toContain('hello ☕ 👋');
+  });
+
+  it.each([
+    ['a NUL', '%00'],
+    ['a newline', 'a%0Ab'],
+    ['an escape', '%1B%5B31m'],
+  ])('rejects %s in a path id with 400', async (_case, id) => {
+    const res = await post(`${base}/v1/conversations/web/${id}/messages`, { text: 'x' });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toMatchObject({ param: 'conversationId', code: 'invalid_value' });
+  });
+
+  it('rejects broken percent-encoding with 400', async () => {
+    const res = await post(`${base}/v1/conversations/web/%E0%A4%A/messages`, { text: 'x' });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.code).toBe('invalid_path');
   });
 
   it.each([
     ['a missing text', { txt: 'x' }, 'text'],
     ['an empty text', { text: '   ' }, 'text'],
     ['a wrong type', { text: 'x', metadata: { a: 1 } }, 'metadata.a'],
+    ['a number as text', { text: 42 }, 'text'],
+    ['a NUL in the text', { text: 'a\u0000b' }, 'text'],
+    ['a lone surrogate', { text: 'a\ud800b' }, 'text'],
+    ['a control character in the id', { text: 'x', id: 'a\u0007' }, 'id'],
   ])('rejects %s with 400 naming the field', async (_case, payload, param) => {
-    const base = await startApi();
     const res = await post(`${base}/v1/conversations/web/x/messages`, payload);
     expect(res.status).toBe(400);
     const body = await json(res);
@@ -124,34 +94,28 @@ describe('POST /v1/conversations/{channel}/{id}/messages', () => {
     expect(body.error.message).toContain(param);
   });
 
+  it('rejects a bad ?wait value naming the parameter', async () => {
+    const res = await post(`${base}/v1/conversations/web/x/messages?wait=yes`, { text: 'x' });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.param).toBe('wait');
+  });
+
   it('rejects malformed JSON in the OpenAI error envelope, without a stack', async () => {
-    const base = await startApi();
     const res = await post(`${base}/v1/conversations/web/x/messages`, '{"text": ');
     expect(res.status).toBe(400);
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({
-      error: {
-        type: 'invalid_request_error',
-        code: 'invalid_json',
-        message: 'The body is not valid JSON.',
-        param: null,
-      },
+      error: { type: 'invalid_request_error', code: 'invalid_json', message: 'The body is not valid JSON.', param: null },
     });
-    expect(text).not.toMatch(/at .*\.js:\d+/);
+    expect(text).not.toMatch(/at .*\.[jt]s:\d+/);
   });
 
   it('answers 413 for an oversize body and 404 in the envelope for unknown routes', async () => {
-    const base = await startApi();
     const big = await post(`${base}/v1/conversations/web/x/messages`, { text: 'x'.repeat(300_000) });
     expect(big.status).toBe(413);
     expect((await json(big)).error.code).toBe('body_too_large');
-    const missing = await fetch(`${base}/v1/nope`);
+    const missing = await request('GET', `${base}/v1/nope`, key);
     expect(missing.status).toBe(404);
-    expect((await json(missing)).error.type).toBe('invalid_request_error');
-  });
-
-  it('GET /healthz', async () => {
-    const base = await startApi();
-    expect(await json(await fetch(`${base}/healthz`))).toEqual({ status: 'ok' });
+    expect((await json(missing)).error).toMatchObject({ type: 'not_found_error', code: 'unknown_route' });
   });
 });

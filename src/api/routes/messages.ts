@@ -1,31 +1,59 @@
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { conversationWorkflow, ConversationInput } from '../../workflows/conversation.js';
 import { conversationWorkflowId } from '../../workflows/ids.js';
 import {
+  MAX_MESSAGE_TEXT,
   messageSignal,
   sendMessageUpdate,
   type InboundMessage,
   type TurnReply,
 } from '../../workflows/messages.js';
+import { tenantOf } from '../auth.js';
+import type { Routes } from '../route.js';
+import { conversationParams, isCleanText, pathId, queryFlag } from '../schemas.js';
 
-// No control characters in path ids: they end up in workflow ids and logs.
-const pathId = z
+const text = z
   .string()
-  .min(1)
-  .max(256)
-  .refine((v) => !/\p{Cc}/u.test(v), { message: 'must not contain control characters' });
+  .max(MAX_MESSAGE_TEXT)
+  .refine((v) => v.trim().length > 0, { message: 'must be a non-empty string' })
+  .refine(isCleanText, { message: 'must be valid Unicode text without NUL characters' });
 
-const params = z.object({ channel: pathId, conversationId: pathId });
+export const messageBody = z
+  .object({
+    id: pathId.optional().describe('Your id for the message; the conversation answers each id once'),
+    text,
+    user: z.string().max(256).refine(isCleanText, { message: 'must be valid text' }).optional(),
+    metadata: z
+      .record(z.string().max(64), z.string().max(512))
+      .refine((m) => Object.keys(m).length <= 16, { message: 'may hold at most 16 pairs' })
+      .optional(),
+  })
+  .meta({ id: 'MessageInput' });
 
-const body = z.object({
-  id: z.string().min(1).max(256).optional(),
-  text: z.string().trim().min(1, { message: 'must be a non-empty string' }).max(32_000),
-  user: z.string().max(256).optional(),
-  metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
-});
+const accepted = z
+  .object({
+    messageId: z.string(),
+    workflowId: z.string(),
+    status: z.enum(['accepted', 'pending']),
+    links: z.object({ conversation: z.string(), items: z.string(), events: z.string() }),
+  })
+  .meta({ id: 'MessageAccepted' });
+
+const replied = z
+  .object({
+    messageId: z.string(),
+    workflowId: z.string(),
+    reply: z.object({
+      messageId: z.string(),
+      status: z.enum(['answered', 'failed', 'duplicate']),
+      turn: z.number().int(),
+      text: z.string().nullable(),
+      responseId: z.string().nullable(),
+    }),
+  })
+  .meta({ id: 'MessageReplied' });
 
 export interface MessagesDeps {
   client: Client;
@@ -34,68 +62,94 @@ export interface MessagesDeps {
   replyWaitMs: number;
 }
 
-export function messagesRouter(deps: MessagesDeps): Router {
-  const router = Router();
+/** Hands a message to its conversation: signal-with-start, so the first message creates it. */
+export async function signalMessage(
+  deps: Pick<MessagesDeps, 'client' | 'taskQueue' | 'agent'>,
+  input: ConversationInput,
+  message: InboundMessage,
+): Promise<string> {
+  const workflowId = conversationWorkflowId(input);
+  await deps.client.workflow.signalWithStart<typeof conversationWorkflow, [InboundMessage]>(
+    'conversationWorkflow',
+    { workflowId, taskQueue: deps.taskQueue, args: [input], signal: messageSignal, signalArgs: [message] },
+  );
+  return workflowId;
+}
 
-  router.post('/v1/conversations/:channel/:conversationId/messages', async (req, res) => {
-    const { channel, conversationId } = params.parse(req.params);
-    const input = body.parse(req.body);
-    // Until API keys arrive (the API issue), every caller is the default tenant.
-    const tenant = 'default';
-    const workflowId = conversationWorkflowId({ tenant, channel, externalId: conversationId });
-    const message: InboundMessage = {
-      id: input.id ?? randomUUID(),
-      text: input.text,
-      receivedAt: new Date().toISOString(),
-      ...(input.user ? { user: input.user } : {}),
-      ...(input.metadata ? { metadata: input.metadata } : {}),
-    };
-    const workflowInput: ConversationInput = {
-      tenant,
-      channel,
-      externalId: conversationId,
-      agent: deps.agent,
-    };
+export function links(channel: string, conversationId: string) {
+  const base = `/v1/conversations/${encodeURIComponent(channel)}/${encodeURIComponent(conversationId)}`;
+  return { conversation: base, items: `${base}/items`, events: `${base}/events` };
+}
 
-    if (req.query.wait !== 'true') {
-      await deps.client.workflow.signalWithStart<typeof conversationWorkflow, [InboundMessage]>(
-        'conversationWorkflow',
-        {
-          workflowId,
-          taskQueue: deps.taskQueue,
-          args: [workflowInput],
-          signal: messageSignal,
-          signalArgs: [message],
-        },
-      );
-      res.status(202).json({ messageId: message.id, workflowId });
-      return;
-    }
+export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/conversations/{channel}/{conversationId}/messages',
+      operationId: 'sendMessage',
+      tag: 'Conversations',
+      summary: 'Send a user message',
+      description:
+        'Signals the message to the conversation (created on first use) and answers 202. With `wait=true` ' +
+        'it waits for the reply (update-with-start) and answers 200 with it; past the configured wait ' +
+        '(REPLY_WAIT_MS) it answers 202 `pending` and the turn still completes: read the reply from `items` or `events`.',
+      access: 'key',
+      params: conversationParams,
+      query: z.object({ wait: queryFlag.describe('Wait for the reply') }),
+      body: messageBody,
+      responses: {
+        200: { description: 'The reply of the turn', schema: replied },
+        202: { description: 'Accepted; the reply will follow', schema: accepted },
+      },
+    },
+    async ({ params, query, body }, req, res) => {
+      const tenant = tenantOf(req, res);
+      const input: ConversationInput = {
+        tenant,
+        channel: params.channel,
+        externalId: params.conversationId,
+        agent: deps.agent,
+      };
+      const workflowId = conversationWorkflowId(input);
+      res.locals.log = res.locals.log?.child({ workflowId });
+      const message: InboundMessage = {
+        id: body.id ?? randomUUID(),
+        text: body.text,
+        receivedAt: new Date().toISOString(),
+        ...(body.user ? { user: body.user } : {}),
+        ...(body.metadata ? { metadata: body.metadata } : {}),
+      };
+      const where = links(params.channel, params.conversationId);
 
-    const startOp = new WithStartWorkflowOperation<typeof conversationWorkflow>('conversationWorkflow', {
-      workflowId,
-      taskQueue: deps.taskQueue,
-      args: [workflowInput],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    });
-    const reply = deps.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
-      args: [message],
-      startWorkflowOperation: startOp,
-    });
-    const timedOut = Symbol('timeout');
-    let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race<TurnReply | typeof timedOut>([
-      reply,
-      new Promise((resolve) => (timer = setTimeout(() => resolve(timedOut), deps.replyWaitMs))),
-    ]).finally(() => clearTimeout(timer));
-    if (result === timedOut) {
-      // The message is accepted and will be answered; the caller looks for the reply later.
-      reply.catch(() => {});
-      res.status(202).json({ messageId: message.id, workflowId, status: 'pending' });
-      return;
-    }
-    res.status(200).json({ messageId: message.id, workflowId, reply: result });
-  });
+      if (!query.wait) {
+        await signalMessage(deps, input, message);
+        res.status(202).json({ messageId: message.id, workflowId, status: 'accepted', links: where });
+        return;
+      }
 
-  return router;
+      const startOp = new WithStartWorkflowOperation<typeof conversationWorkflow>('conversationWorkflow', {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      const reply = deps.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
+        args: [message],
+        startWorkflowOperation: startOp,
+      });
+      const timedOut = Symbol('timeout');
+      let timer: NodeJS.Timeout | undefined;
+      const result = await Promise.race<TurnReply | typeof timedOut>([
+        reply,
+        new Promise((resolve) => (timer = setTimeout(() => resolve(timedOut), deps.replyWaitMs))),
+      ]).finally(() => clearTimeout(timer));
+      if (result === timedOut) {
+        // Accepted once the update is admitted; the caller finds the reply through the links.
+        reply.catch(() => {});
+        res.status(202).json({ messageId: message.id, workflowId, status: 'pending', links: where });
+        return;
+      }
+      res.status(200).json({ messageId: message.id, workflowId, reply: result });
+    },
+  );
 }

@@ -1,0 +1,148 @@
+import type { Pool } from '../store/pool.js';
+import { encodeCursor, type ConversationCursor } from './pagination.js';
+
+/** The Postgres side of the conversation routes: rows, transcript pages, listings, purge. */
+
+export interface ConversationRow {
+  id: string;
+  tenant: string;
+  channel: string;
+  external_id: string;
+  agent: string;
+  strategy: string;
+  status: string;
+  turns: number;
+  segment: number;
+  last_response_id: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const COLUMNS = `id, tenant, channel, external_id, agent, strategy, status, turns, segment, last_response_id,
+  last_error, created_at::text AS created_at, updated_at::text AS updated_at`;
+
+export async function findConversation(pool: Pool, workflowId: string): Promise<ConversationRow | null> {
+  const { rows } = await pool.query<ConversationRow>(`SELECT ${COLUMNS} FROM conversations WHERE id = $1`, [
+    workflowId,
+  ]);
+  return rows[0] ?? null;
+}
+
+export interface ConversationSummary {
+  object: 'conversation';
+  id: string;
+  workflowId: string;
+  channel: string;
+  conversationId: string;
+  agent: string;
+  status: string;
+  turns: number;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function toSummary(r: ConversationRow): ConversationSummary {
+  return {
+    object: 'conversation',
+    id: r.id,
+    workflowId: r.id,
+    channel: r.channel,
+    conversationId: r.external_id,
+    agent: r.agent,
+    status: r.status,
+    turns: r.turns,
+    lastError: r.last_error,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+export async function listConversations(
+  pool: Pool,
+  q: { tenant: string; channel?: string; status?: string; after?: ConversationCursor; limit: number },
+): Promise<{ rows: ConversationRow[]; nextCursor: string | null }> {
+  const { rows } = await pool.query<ConversationRow>(
+    `SELECT ${COLUMNS} FROM conversations
+      WHERE tenant = $1 AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR status = $3)
+        AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::text))
+      ORDER BY created_at DESC, id DESC LIMIT $6`,
+    [q.tenant, q.channel ?? null, q.status ?? null, q.after?.createdAt ?? null, q.after?.id ?? null, q.limit + 1],
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page.at(-1);
+  return {
+    rows: page,
+    nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+  };
+}
+
+export interface ItemRow {
+  seq: string;
+  item: Record<string, unknown>;
+  type: string;
+  role: string | null;
+  turn: number | null;
+  segment: number;
+  item_key: string | null;
+  created_at: Date;
+}
+
+export async function itemsPage(
+  pool: Pool,
+  q: { sessionId: string; after?: number; order: 'asc' | 'desc'; limit: number },
+): Promise<ItemRow[]> {
+  const cmp = q.order === 'asc' ? '>' : '<';
+  const { rows } = await pool.query<ItemRow>(
+    `SELECT seq, item, type, role, turn, segment, item_key, created_at FROM session_items
+      WHERE session_id = $1 AND ($2::bigint IS NULL OR seq ${cmp} $2)
+      ORDER BY seq ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT $3`,
+    [q.sessionId, q.after ?? null, q.limit],
+  );
+  return rows;
+}
+
+export function toApiItem(r: ItemRow) {
+  return {
+    object: 'conversation.item' as const,
+    id: String(r.seq),
+    turn: r.turn,
+    segment: r.segment,
+    createdAt: r.created_at.toISOString(),
+    item: r.item,
+  };
+}
+
+export async function markClosed(pool: Pool, workflowId: string): Promise<void> {
+  await pool.query(`UPDATE conversations SET status = 'closed', updated_at = now() WHERE id = $1`, [workflowId]);
+}
+
+/**
+ * Deletes what the conversation said: transcript items, tool arguments and outputs. Keeps what
+ * billing and dedupe need (model_calls: ids, tokens, cost; inbound message ids; the delivery
+ * ledger), and drops the server-side pointers so a later message starts from nothing.
+ */
+export async function purgeTranscript(pool: Pool, workflowId: string): Promise<{ items: number }> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const deleted = await client.query('DELETE FROM session_items WHERE session_id = $1', [workflowId]);
+    await client.query(
+      `UPDATE tool_calls SET arguments = '', output = NULL, error = NULL, updated_at = now() WHERE conversation_id = $1`,
+      [workflowId],
+    );
+    await client.query(
+      `UPDATE conversations SET status = 'closed', last_response_id = NULL, openai_conversation_id = NULL,
+         last_error = NULL, segment = segment + 1, updated_at = now() WHERE id = $1`,
+      [workflowId],
+    );
+    await client.query('COMMIT');
+    return { items: deleted.rowCount ?? 0 };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

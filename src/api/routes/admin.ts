@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import type { Pool } from '../../store/pool.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../apiKeys.js';
+import { notFoundError } from '../errors.js';
+import type { Routes } from '../route.js';
+import { tenantName } from '../schemas.js';
+
+const apiKey = z
+  .object({
+    id: z.string(),
+    tenant: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    createdAt: z.string(),
+    revokedAt: z.string().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+/** Operators' routes, for the admin key only: API keys per tenant. */
+export function adminRoutes(routes: Routes, deps: { pool: Pool }): void {
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/admin/api-keys',
+      operationId: 'createApiKey',
+      tag: 'Admin',
+      summary: 'Create an API key for a tenant',
+      description: 'The key is in this response only; the server keeps its SHA-256.',
+      access: 'admin',
+      body: z.object({ tenant: tenantName, name: z.string().min(1).max(128) }).meta({ id: 'ApiKeyInput' }),
+      responses: {
+        201: { description: 'The new key', schema: apiKey.extend({ key: z.string() }).meta({ id: 'NewApiKey' }) },
+      },
+    },
+    async ({ body }, _req, res) => {
+      const { key, record } = await createApiKey(deps.pool, body);
+      res.locals.log?.info({ keyId: record.id, tenant: record.tenant }, 'api key created');
+      res.status(201).json({ ...record, key });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/admin/api-keys',
+      operationId: 'listApiKeys',
+      tag: 'Admin',
+      summary: 'List API keys (without secrets)',
+      access: 'admin',
+      query: z.object({ tenant: tenantName.optional() }),
+      responses: {
+        200: {
+          description: 'Keys',
+          schema: z.object({ object: z.literal('list'), data: z.array(apiKey) }),
+        },
+      },
+    },
+    async ({ query }, _req, res) => {
+      res.json({ object: 'list', data: await listApiKeys(deps.pool, query.tenant) });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'delete',
+      path: '/v1/admin/api-keys/{keyId}',
+      operationId: 'revokeApiKey',
+      tag: 'Admin',
+      summary: 'Revoke an API key',
+      access: 'admin',
+      params: z.object({ keyId: z.string().regex(/^key_[0-9a-f]{16}$/, { message: 'is not a key id' }) }),
+      responses: { 200: { description: 'The revoked key', schema: apiKey } },
+    },
+    async ({ params }, _req, res) => {
+      const record = await revokeApiKey(deps.pool, params.keyId);
+      if (!record) throw notFoundError(`No API key ${params.keyId}.`, 'api_key_not_found');
+      res.locals.log?.info({ keyId: record.id, tenant: record.tenant }, 'api key revoked');
+      res.json(record);
+    },
+  );
+}

@@ -1,0 +1,371 @@
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import type { Pool } from '../../store/pool.js';
+import { conversationUsage, tenantUsage } from '../../store/usage.js';
+import type { conversationWorkflow } from '../../workflows/conversation.js';
+import { conversationWorkflowId } from '../../workflows/ids.js';
+import { closeSignal, resetSignal, stateQuery } from '../../workflows/messages.js';
+import { tenantOf } from '../auth.js';
+import {
+  findConversation,
+  itemsPage,
+  listConversations,
+  markClosed,
+  purgeTranscript,
+  toApiItem,
+  toSummary,
+  type ConversationRow,
+} from '../conversationStore.js';
+import { conflict, notFoundError } from '../errors.js';
+import { decodeCursor, toPage } from '../pagination.js';
+import type { Routes } from '../route.js';
+import { deleteRuns, runStatus } from '../runs.js';
+import { conversationParams, pathId, queryFlag, usageTotals } from '../schemas.js';
+import { links } from './messages.js';
+
+export interface ConversationsDeps {
+  client: Client;
+  pool: Pool;
+  taskQueue: string;
+  agent: string;
+  /** How long a purge waits for the closing run to end. */
+  replyWaitMs: number;
+}
+
+const conversationState = z
+  .object({
+    object: z.literal('conversation'),
+    workflowId: z.string(),
+    channel: z.string(),
+    conversationId: z.string(),
+    run: z.enum(['open', 'ended', 'none']).describe('Whether a workflow run is open; if not, state comes from Postgres'),
+    status: z.string().describe('idle, collecting, running or closed'),
+    agent: z.string(),
+    strategy: z.string(),
+    turns: z.number().int(),
+    segment: z.number().int(),
+    inboxLength: z.number().int(),
+    lastResponseId: z.string().nullable(),
+    lastError: z.string().nullable(),
+    links: z.object({ conversation: z.string(), items: z.string(), events: z.string() }),
+  })
+  .meta({ id: 'ConversationState' });
+
+const item = z
+  .object({
+    object: z.literal('conversation.item'),
+    id: z.string().describe('The item’s sequence number in the transcript'),
+    turn: z.number().int().nullable(),
+    segment: z.number().int(),
+    createdAt: z.string(),
+    item: z.record(z.string(), z.unknown()).describe('The item in the Responses API wire shape'),
+  })
+  .meta({ id: 'ConversationItem' });
+
+const listShape = <T extends z.ZodType>(data: T, id: string) =>
+  z
+    .object({
+      object: z.literal('list'),
+      data: z.array(data),
+      first_id: z.string().nullable(),
+      last_id: z.string().nullable(),
+      has_more: z.boolean(),
+    })
+    .meta({ id });
+
+const summary = z
+  .object({
+    object: z.literal('conversation'),
+    id: z.string(),
+    workflowId: z.string(),
+    channel: z.string(),
+    conversationId: z.string(),
+    agent: z.string(),
+    status: z.string(),
+    turns: z.number().int(),
+    lastError: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'ConversationSummary' });
+
+const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max).default(dflt);
+
+const closed = z
+  .object({
+    workflowId: z.string(),
+    status: z.enum(['closing', 'closed']),
+    purged: z.boolean(),
+    itemsDeleted: z.number().int(),
+  })
+  .meta({ id: 'ConversationClosed' });
+
+const tenantUsageShape = usageTotals
+  .extend({ tenant: z.string(), byModel: z.array(usageTotals.extend({ model: z.string() })) })
+  .meta({ id: 'TenantUsage' });
+
+export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): void {
+  /** The conversation a request names, within the caller's tenant; 404 when it has never existed. */
+  async function locate(req: Parameters<typeof tenantOf>[0], res: Parameters<typeof tenantOf>[1], p: z.output<typeof conversationParams>) {
+    const tenant = tenantOf(req, res);
+    const workflowId = conversationWorkflowId({ tenant, channel: p.channel, externalId: p.conversationId });
+    res.locals.log = res.locals.log?.child({ workflowId });
+    const [row, run] = await Promise.all([findConversation(deps.pool, workflowId), runStatus(deps.client, workflowId)]);
+    if (!row && run === 'none') throw notFoundError(`No conversation ${p.channel}/${p.conversationId}.`, 'conversation_not_found');
+    return { tenant, workflowId, row, run };
+  }
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/conversations',
+      operationId: 'listConversations',
+      tag: 'Conversations',
+      summary: "List the tenant's conversations, newest first",
+      description: 'From Postgres. A conversation is listed once its first turn has started.',
+      access: 'key',
+      query: z.object({
+        channel: pathId.optional(),
+        status: z.enum(['active', 'closed']).optional(),
+        cursor: z.string().max(1024).optional().describe('`next_cursor` of the previous page'),
+        limit: limit(100, 20),
+      }),
+      responses: {
+        200: {
+          description: 'A page of conversations',
+          schema: listShape(summary, 'ConversationList').extend({ next_cursor: z.string().nullable() }),
+        },
+      },
+    },
+    async ({ query }, req, res) => {
+      const tenant = tenantOf(req, res);
+      const { rows, nextCursor } = await listConversations(deps.pool, {
+        tenant,
+        limit: query.limit,
+        ...(query.channel ? { channel: query.channel } : {}),
+        ...(query.status ? { status: query.status } : {}),
+        ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
+      });
+      const data = rows.map(toSummary);
+      res.json({
+        object: 'list',
+        data,
+        first_id: data[0]?.id ?? null,
+        last_id: data.at(-1)?.id ?? null,
+        has_more: nextCursor !== null,
+        next_cursor: nextCursor,
+      });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/conversations/{channel}/{conversationId}',
+      operationId: 'getConversation',
+      tag: 'Conversations',
+      summary: 'State of a conversation',
+      description: "The workflow's `state` query while a run is open; otherwise the Postgres record.",
+      access: 'key',
+      params: conversationParams,
+      responses: { 200: { description: 'The state', schema: conversationState } },
+    },
+    async ({ params }, req, res) => {
+      const { workflowId, row, run } = await locate(req, res, params);
+      const common = {
+        object: 'conversation',
+        workflowId,
+        channel: params.channel,
+        conversationId: params.conversationId,
+        run,
+        links: links(params.channel, params.conversationId),
+      };
+      if (run === 'open') {
+        const s = await deps.client.workflow.getHandle<typeof conversationWorkflow>(workflowId).query(stateQuery);
+        res.json({
+          ...common,
+          status: s.status,
+          agent: s.agent,
+          strategy: s.strategy,
+          turns: s.turns,
+          segment: s.segment,
+          inboxLength: s.inboxLength,
+          lastResponseId: s.lastResponseId,
+          lastError: s.lastError,
+        });
+        return;
+      }
+      const r = row as ConversationRow;
+      res.json({
+        ...common,
+        status: r.status === 'closed' ? 'closed' : 'idle',
+        agent: r.agent,
+        strategy: r.strategy,
+        turns: r.turns,
+        segment: r.segment,
+        inboxLength: 0,
+        lastResponseId: r.last_response_id,
+        lastError: r.last_error,
+      });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/conversations/{channel}/{conversationId}/items',
+      operationId: 'listItems',
+      tag: 'Conversations',
+      summary: 'The transcript, a page at a time',
+      description: 'Items from Postgres in the OpenAI list shape. `after` is an item id (`last_id` of the previous page).',
+      access: 'key',
+      params: conversationParams,
+      query: z.object({
+        after: z.string().regex(/^\d{1,18}$/, { message: 'must be an item id' }).optional(),
+        limit: limit(100, 20),
+        order: z.enum(['asc', 'desc']).default('asc'),
+      }),
+      responses: { 200: { description: 'A page of items', schema: listShape(item, 'ConversationItemList') } },
+    },
+    async ({ params, query }, req, res) => {
+      const { workflowId } = await locate(req, res, params);
+      const rows = await itemsPage(deps.pool, {
+        sessionId: workflowId,
+        order: query.order,
+        limit: query.limit + 1,
+        ...(query.after ? { after: Number(query.after) } : {}),
+      });
+      res.json(toPage(rows.map(toApiItem), query.limit));
+    },
+  );
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/conversations/{channel}/{conversationId}/reset',
+      operationId: 'resetConversation',
+      tag: 'Conversations',
+      summary: 'Start a new transcript segment',
+      description: 'The model forgets; earlier items stay in Postgres. 409 for a closed conversation.',
+      access: 'key',
+      params: conversationParams,
+      responses: {
+        202: {
+          description: 'The reset is queued',
+          schema: z.object({ workflowId: z.string(), status: z.literal('reset_requested') }),
+        },
+      },
+    },
+    async ({ params }, req, res) => {
+      const { tenant, workflowId, row, run } = await locate(req, res, params);
+      if (run !== 'open' && row?.status === 'closed')
+        throw conflict('The conversation is closed; send a message to reopen it first.', 'conversation_closed');
+      // With no open run, signal-with-start: the new run restores from Postgres, then resets.
+      await deps.client.workflow.signalWithStart<typeof conversationWorkflow, []>('conversationWorkflow', {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [{ tenant, channel: params.channel, externalId: params.conversationId, agent: deps.agent }],
+        signal: resetSignal,
+        signalArgs: [],
+      });
+      res.status(202).json({ workflowId, status: 'reset_requested' });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'delete',
+      path: '/v1/conversations/{channel}/{conversationId}',
+      operationId: 'closeConversation',
+      tag: 'Conversations',
+      summary: 'Close a conversation (and with purge=true delete its transcript)',
+      description:
+        'Signals `close`: queued messages are still answered, then the run ends. With `purge=true` it waits ' +
+        '(up to REPLY_WAIT_MS) for the run to end, then deletes the transcript items and tool arguments/outputs ' +
+        'from Postgres and the runs from Temporal; usage records and message ids stay. 409 if the run did not end in time.',
+      access: 'key',
+      params: conversationParams,
+      query: z.object({ purge: queryFlag.describe('Also delete the transcript') }),
+      responses: {
+        200: { description: 'Closed (and purged)', schema: closed },
+        202: { description: 'Closing: the run answers what is queued, then ends', schema: closed },
+      },
+    },
+    async ({ params, query }, req, res) => {
+      const { workflowId, run } = await locate(req, res, params);
+      if (run === 'open') {
+        const handle = deps.client.workflow.getHandle(workflowId);
+        await handle.signal(closeSignal);
+        if (!query.purge) {
+          res.status(202).json({ workflowId, status: 'closing', purged: false, itemsDeleted: 0 });
+          return;
+        }
+        let timer: NodeJS.Timeout | undefined;
+        const ended = await Promise.race([
+          handle.result().then(
+            () => true,
+            () => true,
+          ),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deps.replyWaitMs))),
+        ]).finally(() => clearTimeout(timer));
+        if (!ended)
+          throw conflict(
+            'The conversation is still answering queued messages; it will close. Retry the purge shortly.',
+            'conversation_busy',
+          );
+      } else {
+        await markClosed(deps.pool, workflowId);
+      }
+      if (!query.purge) {
+        res.status(200).json({ workflowId, status: 'closed', purged: false, itemsDeleted: 0 });
+        return;
+      }
+      const { items } = await purgeTranscript(deps.pool, workflowId);
+      await deleteRuns(deps.client, workflowId);
+      res.locals.log?.info({ items }, 'conversation purged');
+      res.status(200).json({ workflowId, status: 'closed', purged: true, itemsDeleted: items });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/conversations/{channel}/{conversationId}/usage',
+      operationId: 'conversationUsage',
+      tag: 'Usage',
+      summary: 'Tokens and cost of a conversation',
+      access: 'key',
+      params: conversationParams,
+      responses: { 200: { description: 'Totals over every model call', schema: usageTotals } },
+    },
+    async ({ params }, req, res) => {
+      const { workflowId } = await locate(req, res, params);
+      res.json(await conversationUsage(deps.pool, workflowId));
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/usage',
+      operationId: 'tenantUsage',
+      tag: 'Usage',
+      summary: "Tokens and cost of the caller's tenant, by model",
+      access: 'key',
+      query: z.object({
+        from: z.iso.datetime({ offset: true }).optional().describe('Calls at or after this instant'),
+        to: z.iso.datetime({ offset: true }).optional().describe('Calls before this instant'),
+      }),
+      responses: { 200: { description: 'Totals and per-model totals', schema: tenantUsageShape } },
+    },
+    async ({ query }, req, res) => {
+      const tenant = tenantOf(req, res);
+      res.json(
+        await tenantUsage(deps.pool, tenant, {
+          ...(query.from ? { from: new Date(query.from) } : {}),
+          ...(query.to ? { to: new Date(query.to) } : {}),
+        }),
+      );
+    },
+  );
+}
