@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT_SCHEMAS = [
   'Response',
+  'CreateChatCompletionResponse',
   'ResponseItemList',
   'ConversationResource',
   'ConversationItemList',

@@ -1,18 +1,13 @@
 import { Context } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import { getAgent, type AgentRegistry } from '../agents/registry.js';
-import type { AgentDefinition, InputItem } from '../agents/types.js';
+import type { AgentDefinition } from '../agents/types.js';
+import { providerFor } from '../providers/index.js';
+import type { NormalisedUsage, Recovery } from '../providers/types.js';
 import { withTransaction, type Pool, type PoolClient } from '../store/pool.js';
 import { appendItems } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
-import {
-  historyAsText,
-  looksLikeRawToolCall,
-  outputText,
-  sanitizeForInput,
-  trimToBudget,
-} from './history.js';
-import { factsOf, isConversationGone, isPreviousResponseGone, toActivityFailure } from './openaiErrors.js';
+import { looksLikeRawToolCall, outputText } from './history.js';
 
 export interface CallModelInput {
   conversationId: string;
@@ -35,7 +30,8 @@ export interface FunctionCallFact {
   arguments: string;
 }
 
-export type Recovery = 'history_items' | 'history_instructions' | 'conversation_recreated';
+export type { Recovery } from '../providers/types.js';
+export { requestMetadata } from '../providers/request.js';
 
 /** Small facts only: nothing here grows with the conversation. */
 export interface CallModelResult {
@@ -53,15 +49,12 @@ export interface ModelDeps {
   openai: OpenAI;
   agents: AgentRegistry;
   /** USD cost of a call, or null for a model without a price. */
-  costOf?: (model: string, usage: OpenAI.Responses.ResponseUsage | undefined) => number | null;
+  costOf?: (model: string, usage: NormalisedUsage) => number | null;
 }
 
 export const REWRITE_REQUEST =
   'Your last answer was raw tool-call JSON, which the user cannot read. Rewrite it for the user in plain ' +
   'language. Do not call tools and do not output JSON.';
-
-/** Items the API accepts per conversation items call. */
-const CONVERSATION_ITEMS_PER_CALL = 20;
 
 export async function callModel(deps: ModelDeps, input: CallModelInput): Promise<CallModelResult> {
   // Heartbeats while the model thinks: if this worker dies, Temporal retries the call elsewhere
@@ -100,85 +93,30 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
     );
   }
   const stepInput = await loadStepInput(deps.pool, input);
-  const conversationRow = await deps.pool.query<{ openai_conversation_id: string | null }>(
-    'SELECT openai_conversation_id FROM conversations WHERE id = $1',
-    [input.conversationId],
-  );
-  let openaiConversationId = conversationRow.rows[0]?.openai_conversation_id ?? null;
-
-  const base = baseRequest(agent, input);
-  let request: OpenAI.Responses.ResponseCreateParamsNonStreaming;
-  if (agent.strategy === 'stateless') {
-    const history = await loadHistory(deps.pool, input.conversationId, input.segment);
-    request = {
-      ...base,
-      store: false,
-      input: sanitizeForInput(trimToBudget(history, agent.historyTokenBudget, stepInput.length)),
-    };
-  } else if (agent.strategy === 'conversation') {
-    openaiConversationId ??= await ensureOpenAIConversation(deps, input);
-    request = { ...base, conversation: openaiConversationId, input: stepInput as unknown as InputItem[] };
-  } else {
-    request = {
-      ...base,
-      input: stepInput as unknown as InputItem[],
-      ...(input.previousResponseId ? { previous_response_id: input.previousResponseId } : {}),
-    };
-  }
-
   const started = Date.now();
-  let recovered: Recovery | null = null;
-  let result: { data: OpenAI.Responses.Response; requestId: string | null };
-  try {
-    result = await create(deps.openai, request);
-  } catch (err) {
-    const facts = factsOf(err);
-    if (
-      facts &&
-      agent.strategy === 'previous_response_id' &&
-      isPreviousResponseGone(facts, input.previousResponseId)
-    ) {
-      // The chain is gone (30-day expiry, deletion, store=false): re-send the history from Postgres.
-      const history = await loadHistory(deps.pool, input.conversationId, input.segment);
-      recovered = agent.recovery === 'instructions' ? 'history_instructions' : 'history_items';
-      request = recoveryRequest(agent, base, history, stepInput.length);
-      Context.current().log.warn('previous response gone; recovering from the transcript', {
-        conversationId: input.conversationId,
-        previousResponseId: input.previousResponseId,
-        recovery: recovered,
-      });
-      result = await create(deps.openai, request).catch((e: unknown) => {
-        throw toActivityFailure(e);
-      });
-    } else if (
-      facts &&
-      agent.strategy === 'conversation' &&
-      isConversationGone(facts, openaiConversationId)
-    ) {
-      openaiConversationId = await recreateOpenAIConversation(deps, input, agent, stepInput.length);
-      recovered = 'conversation_recreated';
-      request = { ...request, conversation: openaiConversationId };
-      result = await create(deps.openai, request).catch((e: unknown) => {
-        throw toActivityFailure(e);
-      });
-    } else {
-      throw toActivityFailure(err);
-    }
-  }
+  const log = Context.current().log;
+  const call = await providerFor(agent).call({
+    pool: deps.pool,
+    client: agent.client ?? deps.openai,
+    agent,
+    step: input,
+    stepInput,
+    loadHistory: () => loadHistory(deps.pool, input.conversationId, input.segment),
+    warn: (message, attributes) => log.warn(message, { conversationId: input.conversationId, ...attributes }),
+  });
 
-  const response = result.data;
   const usage = {
-    inputTokens: response.usage?.input_tokens ?? 0,
-    cachedInputTokens: response.usage?.input_tokens_details?.cached_tokens ?? 0,
-    outputTokens: response.usage?.output_tokens ?? 0,
+    inputTokens: call.usage.input_tokens,
+    cachedInputTokens: call.usage.input_tokens_details.cached_tokens,
+    outputTokens: call.usage.output_tokens,
   };
   await withTransaction(deps.pool, async (tx) => {
     await appendItems(
       tx,
       input.conversationId,
-      response.output.map((item, index) => ({
+      call.output.map((item, index) => ({
         itemKey: `t${input.turn}/s${input.step}/o${index}`,
-        item: item as unknown as Record<string, unknown>,
+        item,
         turn: input.turn,
         segment: input.segment,
       })),
@@ -186,40 +124,34 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
     await tx.query(
       `INSERT INTO model_calls (conversation_id, turn, step, response_id, previous_response_id, openai_conversation_id,
          request_id, model, status, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, latency_ms,
-         recovered, recovery, strategy, service_tier, cost_usd, raw)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'completed', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+         recovered, recovery, strategy, service_tier, fingerprint, cost_usd, raw)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'completed', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
        ON CONFLICT (conversation_id, turn, step) DO NOTHING`,
       [
         input.conversationId,
         input.turn,
         input.step,
-        response.id,
-        request.previous_response_id ?? null,
-        openaiConversationId,
-        result.requestId,
-        response.model,
+        call.responseId,
+        call.previousResponseId,
+        call.openaiConversationId,
+        call.requestId,
+        call.model,
         usage.inputTokens,
         usage.cachedInputTokens,
         usage.outputTokens,
-        response.usage?.output_tokens_details?.reasoning_tokens ?? 0,
+        call.usage.output_tokens_details.reasoning_tokens,
         Date.now() - started,
-        recovered !== null,
-        recovered,
-        agent.strategy,
-        response.service_tier ?? null,
-        deps.costOf?.(response.model, response.usage) ?? null,
-        JSON.stringify({ status: response.status, incomplete_details: response.incomplete_details ?? null }),
+        call.recovered !== null,
+        call.recovered,
+        `${agent.provider}/${agent.strategy}`,
+        call.serviceTier,
+        call.fingerprint,
+        deps.costOf?.(call.model, call.usage) ?? null,
+        JSON.stringify(call.raw),
       ],
     );
   });
-  return toResult(
-    response.id,
-    response.output as unknown as Record<string, unknown>[],
-    usage,
-    recovered,
-    agent,
-    input,
-  );
+  return toResult(call.responseId, call.output, usage, call.recovered, agent, input);
 }
 
 function toResult(
@@ -248,78 +180,6 @@ function toResult(
         agent.tools.map((t) => t.name),
       ),
   };
-}
-
-async function create(
-  openai: OpenAI,
-  request: OpenAI.Responses.ResponseCreateParamsNonStreaming,
-): Promise<{ data: OpenAI.Responses.Response; requestId: string | null }> {
-  const { data, response } = await openai.responses.create(request).withResponse();
-  return { data, requestId: response.headers.get('x-request-id') };
-}
-
-function baseRequest(
-  agent: AgentDefinition,
-  input: CallModelInput,
-): Omit<OpenAI.Responses.ResponseCreateParamsNonStreaming, 'input'> {
-  const s = agent.modelSettings;
-  return {
-    model: agent.model,
-    instructions: agent.instructions,
-    store: s.store ?? true,
-    metadata: requestMetadata(input),
-    ...(agent.tools.length
-      ? {
-          tools: agent.tools.map((t) => ({
-            type: 'function' as const,
-            name: t.name,
-            description: t.description,
-            parameters: t.parameters as Record<string, unknown>,
-            strict: t.strict,
-          })),
-          tool_choice: input.mode === 'normal' ? ('auto' as const) : ('none' as const),
-          parallel_tool_calls: true,
-        }
-      : {}),
-    ...(s.reasoning ? { reasoning: s.reasoning } : {}),
-    ...(s.include ? { include: s.include } : {}),
-    ...(s.maxOutputTokens ? { max_output_tokens: s.maxOutputTokens } : {}),
-    ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
-  };
-}
-
-/** Who the call is for, within the API's limits (16 pairs, keys ≤ 64, values ≤ 512 characters). */
-export function requestMetadata(
-  input: Pick<CallModelInput, 'key' | 'turn' | 'step'>,
-): Record<string, string> {
-  const clip = (v: string) => (v.length > 512 ? v.slice(0, 512) : v);
-  return {
-    tenant: clip(input.key.tenant),
-    channel: clip(input.key.channel),
-    conversation: clip(input.key.externalId),
-    turn: String(input.turn),
-    step: String(input.step),
-  };
-}
-
-function recoveryRequest(
-  agent: AgentDefinition,
-  base: Omit<OpenAI.Responses.ResponseCreateParamsNonStreaming, 'input'>,
-  history: Record<string, unknown>[],
-  newItems: number,
-): OpenAI.Responses.ResponseCreateParamsNonStreaming {
-  const window = trimToBudget(history, agent.historyTokenBudget, newItems);
-  if (agent.recovery === 'instructions') {
-    const earlier = sanitizeForInput(window.slice(0, window.length - newItems));
-    return {
-      ...base,
-      instructions:
-        `${agent.instructions}\n\nThe conversation so far (restored from the transcript):\n` +
-        historyAsText(earlier as unknown as Record<string, unknown>[]),
-      input: sanitizeForInput(window.slice(window.length - newItems)),
-    };
-  }
-  return { ...base, input: sanitizeForInput(window) };
 }
 
 /**
@@ -362,56 +222,6 @@ async function loadHistory(
     [sessionId, segment],
   );
   return rows.map((r) => r.item);
-}
-
-/**
- * The `conversation` strategy's OpenAI conversation, created on first use. Two attempts racing both
- * create one; the first to record it wins and the other is deleted.
- */
-async function ensureOpenAIConversation(deps: ModelDeps, input: CallModelInput): Promise<string> {
-  const created = await deps.openai.conversations
-    .create({ metadata: requestMetadata(input) })
-    .catch((e: unknown) => {
-      throw toActivityFailure(e);
-    });
-  const { rows } = await deps.pool.query<{ openai_conversation_id: string }>(
-    `UPDATE conversations SET openai_conversation_id = COALESCE(openai_conversation_id, $2), updated_at = now()
-     WHERE id = $1 RETURNING openai_conversation_id`,
-    [input.conversationId, created.id],
-  );
-  const winner = rows[0]?.openai_conversation_id ?? created.id;
-  if (winner !== created.id) await deps.openai.conversations.delete(created.id).catch(() => {});
-  return winner;
-}
-
-/** A deleted or missing OpenAI conversation is replaced and seeded from the transcript. */
-async function recreateOpenAIConversation(
-  deps: ModelDeps,
-  input: CallModelInput,
-  agent: AgentDefinition,
-  newItems: number,
-): Promise<string> {
-  const history = await loadHistory(deps.pool, input.conversationId, input.segment);
-  const window = trimToBudget(history, agent.historyTokenBudget, newItems);
-  const seed = sanitizeForInput(window.slice(0, window.length - newItems));
-  try {
-    const created = await deps.openai.conversations.create({ metadata: requestMetadata(input) });
-    for (let i = 0; i < seed.length; i += CONVERSATION_ITEMS_PER_CALL) {
-      await deps.openai.conversations.items.create(created.id, {
-        items: seed.slice(
-          i,
-          i + CONVERSATION_ITEMS_PER_CALL,
-        ) as OpenAI.Conversations.ItemCreateParams['items'],
-      });
-    }
-    await deps.pool.query(
-      'UPDATE conversations SET openai_conversation_id = $2, updated_at = now() WHERE id = $1',
-      [input.conversationId, created.id],
-    );
-    return created.id;
-  } catch (err) {
-    throw toActivityFailure(err);
-  }
 }
 
 async function loadRecordedCall(

@@ -8,10 +8,11 @@ export const plainMessages: ContextualizeHook = (messages) =>
   messages.map((m) => ({ role: 'user', content: [{ type: 'input_text', text: m.text }], type: 'message' }));
 
 type Required_ = Pick<AgentDefinition, 'name' | 'model' | 'instructions'>;
+type Defaulted = Omit<AgentDefinition, 'provider'> & { provider?: AgentDefinition['provider'] };
 
 /** Fills defaults and checks what would otherwise fail at the first turn. */
 export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDefinition {
-  const agent: AgentDefinition = {
+  const merged: Defaulted = {
     tools: [],
     toolPolicies: {},
     modelSettings: {},
@@ -27,6 +28,11 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
     continueAsNewAfterTurns: 500,
     idleTimeoutMs: 24 * 3600 * 1000,
     ...def,
+  };
+  const agent: AgentDefinition = {
+    ...merged,
+    provider:
+      merged.provider ?? (merged.strategy === 'conversation' ? 'openai-conversations' : 'openai-responses'),
   };
   const problems: string[] = [];
   if (!/^[\w.-]{1,64}$/.test(agent.name)) problems.push('name must be 1-64 letters, digits, "_", "-" or "."');
@@ -44,6 +50,16 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
   }
   if (agent.maxToolRounds < 1) problems.push('maxToolRounds must be at least 1');
   if (agent.idleTimeoutMs < 1_000) problems.push('idleTimeoutMs must be at least 1000');
+  const fits: Record<AgentDefinition['provider'], AgentDefinition['strategy'][]> = {
+    'openai-responses': ['previous_response_id', 'stateless'],
+    'openai-conversations': ['conversation'],
+    'chat-completions': ['stateless'],
+  };
+  if (!fits[agent.provider].includes(agent.strategy)) {
+    problems.push(
+      `provider ${agent.provider} cannot run strategy ${agent.strategy} (it supports: ${fits[agent.provider].join(', ')})`,
+    );
+  }
   if (agent.burst.quietMs < 0 || agent.burst.maxWaitMs < 0) problems.push('burst times must not be negative');
   if (problems.length) throw new Error(`Agent "${agent.name}" is invalid: ${problems.join('; ')}`);
   return agent;

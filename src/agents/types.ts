@@ -1,5 +1,6 @@
 import type { FunctionTool } from '@openai/agents';
 import type OpenAI from 'openai';
+import type { ProviderName } from '../providers/types.js';
 import type { BurstSettings } from '../workflows/burst.js';
 import type { InboundMessage, Strategy } from '../workflows/messages.js';
 
@@ -67,6 +68,14 @@ export interface AgentDefinition {
   toolPolicies: Record<string, ToolPolicy>;
   modelSettings: ModelSettings;
   strategy: Strategy;
+  /**
+   * Which API the model is called through. Derived from the strategy unless set: `conversation`
+   * uses openai-conversations, the others openai-responses. `chat-completions` (stateless only)
+   * talks to any Chat Completions-compatible endpoint.
+   */
+  provider: ProviderName;
+  /** A client for another endpoint (OpenRouter, vLLM, ...); default: the runtime's OpenAI client. */
+  client?: OpenAI;
   timeZone: string;
   apologyText: string;
   burst: BurstSettings;

@@ -10,6 +10,7 @@ import { ApiError, invalidJsonBody, invalidRequest, missingApiKey, notFound } fr
 import { faultRuleSchema, Faults, type FaultController, type FaultRule } from './faults.js';
 import { newId } from './ids.js';
 import { Journal, type RecordedRequest } from './journal.js';
+import { createChatCompletion } from './chatCompletions.js';
 import { DAY_MS, ResponseService } from './responses.js';
 import { EmulatorState, StateFile } from './state.js';
 
@@ -177,6 +178,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   });
 
   const v1 = express.Router();
+  v1.post('/chat/completions', (req, res) => {
+    res.json(createChatCompletion(req.body, clock));
+  });
   v1.post('/responses', (req, res) => {
     res.json(responses.create(req.body));
   });

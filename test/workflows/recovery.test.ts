@@ -2,7 +2,15 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { estimateTokens } from '../../src/activities/history.js';
 import type { FaultRule } from '../../src/emulator/faults.js';
-import { recordHistory, responseRequests, seen, startHarness, testAgent, type Harness } from './harness.js';
+import {
+  recordHistory,
+  responseRequests,
+  seen,
+  startHarness,
+  testAgent,
+  testTools,
+  type Harness,
+} from './harness.js';
 
 /** Server-side state gone mid-conversation: every variant recovers from the Postgres transcript. */
 let h: Harness;
@@ -15,6 +23,7 @@ beforeAll(async () => {
       testAgent('tight', { historyTokenBudget: BUDGET }),
       testAgent('conv', { strategy: 'conversation' }),
       testAgent('stateless', { strategy: 'stateless' }),
+      testAgent('chat', { strategy: 'stateless', provider: 'chat-completions', tools: testTools([], 5) }),
     ],
   });
 });
@@ -184,5 +193,63 @@ describe('strategies', () => {
     expect(requests.map((r) => (r.input as unknown[]).length)).toEqual([1, 3, 5]);
     expect(requests.every((r) => r.previous_response_id === undefined)).toBe(true);
     expect((await c.state()).strategy).toBe('stateless');
+  });
+});
+
+describe('the chat-completions provider', () => {
+  it('sends the history from Postgres as chat messages, maps tool calls both ways, keeps the transcript in one shape', async () => {
+    const c = h.conversation('chat');
+    await c.send('My name is Lin.');
+    const tools = await c.send('call get_time {"zone":"Asia/Shanghai"}');
+    expect(tools.text).toMatch(/^Tool results: get_time -> .*12:00/);
+    const third = await c.send('Who am I?');
+    expect(seen(third.text)).toEqual({ userMessages: 3, first: 'My name is Lin.' });
+
+    const chatCalls = h.emulator.requests().filter((r) => r.path === '/v1/chat/completions');
+    const last = chatCalls.at(-1)!.body as { messages: { role: string; tool_calls?: unknown[] }[] };
+    expect(last.messages.map((m) => m.role)).toEqual([
+      'system',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'tool',
+      'assistant',
+      'user',
+    ]);
+    expect(last.messages[4]!.tool_calls).toHaveLength(1);
+
+    const items = await h.db.pool.query<{ type: string }>(
+      'SELECT type FROM session_items WHERE session_id = $1 ORDER BY seq',
+      [c.workflowId],
+    );
+    expect(items.rows.map((r) => r.type)).toEqual([
+      'message',
+      'message',
+      'message',
+      'function_call',
+      'function_call_output',
+      'message',
+      'message',
+      'message',
+    ]);
+    const calls = await h.db.pool.query<{
+      response_id: string;
+      strategy: string;
+      fingerprint: string;
+      cost_usd: string | null;
+    }>(
+      'SELECT response_id, strategy, fingerprint, cost_usd FROM model_calls WHERE conversation_id = $1 ORDER BY turn, step',
+      [c.workflowId],
+    );
+    expect(calls.rows).toHaveLength(4);
+    for (const row of calls.rows) {
+      expect(row).toMatchObject({
+        strategy: 'chat-completions/stateless',
+        fingerprint: 'fp_threadline_emulator',
+      });
+      expect(row.response_id).toMatch(/^chatcmpl-/);
+      expect(Number(row.cost_usd)).toBeGreaterThan(0);
+    }
   });
 });

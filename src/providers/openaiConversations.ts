@@ -1,0 +1,89 @@
+import type OpenAI from 'openai';
+import { sanitizeForInput, trimToBudget } from '../activities/history.js';
+import { factsOf, isConversationGone, toActivityFailure } from '../activities/openaiErrors.js';
+import type { InputItem } from '../agents/types.js';
+import { baseRequest, createResponse, fromResponse, requestMetadata } from './request.js';
+import type { ModelProvider, ProviderContext } from './types.js';
+
+/** Items the API accepts per conversation items call. */
+const ITEMS_PER_CALL = 20;
+
+/**
+ * An OpenAI conversation object holds the state (the `conversation` strategy): created on first use
+ * and kept in `conversations.openai_conversation_id`; not subject to the 30-day expiry of stored
+ * responses. A deleted or missing one is recreated and seeded from the transcript.
+ */
+export const openaiConversations: ModelProvider = {
+  name: 'openai-conversations',
+  capabilities: {
+    storedState: true,
+    conversationObjects: true,
+    identifiers: ['response_id', 'conversation_id', 'request_id', 'service_tier'],
+  },
+  async call(ctx: ProviderContext) {
+    const { rows } = await ctx.pool.query<{ openai_conversation_id: string | null }>(
+      'SELECT openai_conversation_id FROM conversations WHERE id = $1',
+      [ctx.step.conversationId],
+    );
+    const existing = rows[0]?.openai_conversation_id ?? null;
+    const conversation = existing ?? (await ensureConversation(ctx));
+    const request: OpenAI.Responses.ResponseCreateParamsNonStreaming = {
+      ...baseRequest(ctx.agent, ctx.step),
+      conversation,
+      input: ctx.stepInput as unknown as InputItem[],
+    };
+    try {
+      const { data, requestId } = await createResponse(ctx.client, request);
+      return fromResponse(data, request, requestId, null);
+    } catch (err) {
+      const facts = factsOf(err);
+      if (!facts || !isConversationGone(facts, conversation)) throw toActivityFailure(err);
+      ctx.warn('OpenAI conversation gone; recreating it from the transcript', { conversation });
+      const replacement = await recreateConversation(ctx);
+      const retry = { ...request, conversation: replacement };
+      const { data, requestId } = await createResponse(ctx.client, retry).catch((e: unknown) => {
+        throw toActivityFailure(e);
+      });
+      return fromResponse(data, retry, requestId, 'conversation_recreated');
+    }
+  },
+};
+
+/** Two attempts racing both create one; the first to record it wins and the other is deleted. */
+async function ensureConversation(ctx: ProviderContext): Promise<string> {
+  const created = await ctx.client.conversations
+    .create({ metadata: requestMetadata(ctx.step) })
+    .catch((e: unknown) => {
+      throw toActivityFailure(e);
+    });
+  const { rows } = await ctx.pool.query<{ openai_conversation_id: string }>(
+    `UPDATE conversations SET openai_conversation_id = COALESCE(openai_conversation_id, $2), updated_at = now()
+     WHERE id = $1 RETURNING openai_conversation_id`,
+    [ctx.step.conversationId, created.id],
+  );
+  const winner = rows[0]?.openai_conversation_id ?? created.id;
+  if (winner !== created.id) await ctx.client.conversations.delete(created.id).catch(() => {});
+  return winner;
+}
+
+async function recreateConversation(ctx: ProviderContext): Promise<string> {
+  const history = await ctx.loadHistory();
+  const newItems = ctx.stepInput.length;
+  const window = trimToBudget(history, ctx.agent.historyTokenBudget, newItems);
+  const seed = sanitizeForInput(window.slice(0, window.length - newItems));
+  try {
+    const created = await ctx.client.conversations.create({ metadata: requestMetadata(ctx.step) });
+    for (let i = 0; i < seed.length; i += ITEMS_PER_CALL) {
+      await ctx.client.conversations.items.create(created.id, {
+        items: seed.slice(i, i + ITEMS_PER_CALL) as OpenAI.Conversations.ItemCreateParams['items'],
+      });
+    }
+    await ctx.pool.query(
+      'UPDATE conversations SET openai_conversation_id = $2, updated_at = now() WHERE id = $1',
+      [ctx.step.conversationId, created.id],
+    );
+    return created.id;
+  } catch (err) {
+    throw toActivityFailure(err);
+  }
+}

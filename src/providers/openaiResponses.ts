@@ -1,0 +1,80 @@
+import type OpenAI from 'openai';
+import { historyAsText, sanitizeForInput, trimToBudget } from '../activities/history.js';
+import { factsOf, isPreviousResponseGone, toActivityFailure } from '../activities/openaiErrors.js';
+import type { AgentDefinition, InputItem } from '../agents/types.js';
+import { baseRequest, createResponse, fromResponse } from './request.js';
+import type { ModelProvider, ProviderContext } from './types.js';
+
+/**
+ * The Responses API chained by `previous_response_id` (the `previous_response_id` strategy), or
+ * sent the whole segment from Postgres with `store: false` (the `stateless` strategy). When the
+ * chained response has expired, the step recovers from the transcript in the same attempt.
+ */
+export const openaiResponses: ModelProvider = {
+  name: 'openai-responses',
+  capabilities: {
+    storedState: true,
+    conversationObjects: false,
+    identifiers: ['response_id', 'previous_response_id', 'request_id', 'service_tier'],
+  },
+  async call(ctx: ProviderContext) {
+    const { agent, step, stepInput } = ctx;
+    const base = baseRequest(agent, step);
+    if (agent.strategy === 'stateless') {
+      const history = await ctx.loadHistory();
+      const request = {
+        ...base,
+        store: false,
+        input: sanitizeForInput(trimToBudget(history, agent.historyTokenBudget, stepInput.length)),
+      };
+      const { data, requestId } = await createResponse(ctx.client, request).catch((e: unknown) => {
+        throw toActivityFailure(e);
+      });
+      return fromResponse(data, request, requestId, null);
+    }
+
+    const request: OpenAI.Responses.ResponseCreateParamsNonStreaming = {
+      ...base,
+      input: stepInput as unknown as InputItem[],
+      ...(step.previousResponseId ? { previous_response_id: step.previousResponseId } : {}),
+    };
+    try {
+      const { data, requestId } = await createResponse(ctx.client, request);
+      return fromResponse(data, request, requestId, null);
+    } catch (err) {
+      const facts = factsOf(err);
+      if (!facts || !isPreviousResponseGone(facts, step.previousResponseId)) throw toActivityFailure(err);
+      // The chain is gone (30-day expiry, deletion, store=false): re-send the history from Postgres.
+      const recovery = agent.recovery === 'instructions' ? 'history_instructions' : 'history_items';
+      ctx.warn('previous response gone; recovering from the transcript', {
+        previousResponseId: step.previousResponseId,
+        recovery,
+      });
+      const retry = recoveryRequest(agent, base, await ctx.loadHistory(), stepInput.length);
+      const { data, requestId } = await createResponse(ctx.client, retry).catch((e: unknown) => {
+        throw toActivityFailure(e);
+      });
+      return fromResponse(data, retry, requestId, recovery);
+    }
+  },
+};
+
+function recoveryRequest(
+  agent: AgentDefinition,
+  base: Omit<OpenAI.Responses.ResponseCreateParamsNonStreaming, 'input'>,
+  history: Record<string, unknown>[],
+  newItems: number,
+): OpenAI.Responses.ResponseCreateParamsNonStreaming {
+  const window = trimToBudget(history, agent.historyTokenBudget, newItems);
+  if (agent.recovery === 'instructions') {
+    const earlier = sanitizeForInput(window.slice(0, window.length - newItems));
+    return {
+      ...base,
+      instructions:
+        `${agent.instructions}\n\nThe conversation so far (restored from the transcript):\n` +
+        historyAsText(earlier as unknown as Record<string, unknown>[]),
+      input: sanitizeForInput(window.slice(window.length - newItems)),
+    };
+  }
+  return { ...base, input: sanitizeForInput(window) };
+}

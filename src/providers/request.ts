@@ -1,0 +1,83 @@
+import type OpenAI from 'openai';
+import type { AgentDefinition } from '../agents/types.js';
+import type { NormalisedUsage, ProviderCall, StepRequest } from './types.js';
+
+/** What every Responses API call of a step shares, whatever the strategy. */
+export function baseRequest(
+  agent: AgentDefinition,
+  step: StepRequest,
+): Omit<OpenAI.Responses.ResponseCreateParamsNonStreaming, 'input'> {
+  const s = agent.modelSettings;
+  return {
+    model: agent.model,
+    instructions: agent.instructions,
+    store: s.store ?? true,
+    metadata: requestMetadata(step),
+    ...(agent.tools.length
+      ? {
+          tools: agent.tools.map((t) => ({
+            type: 'function' as const,
+            name: t.name,
+            description: t.description,
+            parameters: t.parameters as Record<string, unknown>,
+            strict: t.strict,
+          })),
+          tool_choice: step.mode === 'normal' ? ('auto' as const) : ('none' as const),
+          parallel_tool_calls: true,
+        }
+      : {}),
+    ...(s.reasoning ? { reasoning: s.reasoning } : {}),
+    ...(s.include ? { include: s.include } : {}),
+    ...(s.maxOutputTokens ? { max_output_tokens: s.maxOutputTokens } : {}),
+    ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
+  };
+}
+
+/** Who the call is for, within the API's limits (16 pairs, keys ≤ 64, values ≤ 512 characters). */
+export function requestMetadata(step: Pick<StepRequest, 'key' | 'turn' | 'step'>): Record<string, string> {
+  const clip = (v: string) => (v.length > 512 ? v.slice(0, 512) : v);
+  return {
+    tenant: clip(step.key.tenant),
+    channel: clip(step.key.channel),
+    conversation: clip(step.key.externalId),
+    turn: String(step.turn),
+    step: String(step.step),
+  };
+}
+
+export async function createResponse(
+  client: OpenAI,
+  request: OpenAI.Responses.ResponseCreateParamsNonStreaming,
+): Promise<{ data: OpenAI.Responses.Response; requestId: string | null }> {
+  const { data, response } = await client.responses.create(request).withResponse();
+  return { data, requestId: response.headers.get('x-request-id') };
+}
+
+export function fromResponse(
+  response: OpenAI.Responses.Response,
+  request: OpenAI.Responses.ResponseCreateParamsNonStreaming,
+  requestId: string | null,
+  recovered: ProviderCall['recovered'],
+): ProviderCall {
+  const u = response.usage;
+  const usage: NormalisedUsage = {
+    input_tokens: u?.input_tokens ?? 0,
+    output_tokens: u?.output_tokens ?? 0,
+    input_tokens_details: { cached_tokens: u?.input_tokens_details?.cached_tokens ?? 0 },
+    output_tokens_details: { reasoning_tokens: u?.output_tokens_details?.reasoning_tokens ?? 0 },
+  };
+  const conversation = request.conversation;
+  return {
+    output: response.output as unknown as Record<string, unknown>[],
+    responseId: response.id,
+    previousResponseId: request.previous_response_id ?? null,
+    openaiConversationId: typeof conversation === 'string' ? conversation : (conversation?.id ?? null),
+    requestId,
+    model: response.model,
+    serviceTier: response.service_tier ?? null,
+    fingerprint: null,
+    usage,
+    recovered,
+    raw: { status: response.status, incomplete_details: response.incomplete_details ?? null },
+  };
+}
