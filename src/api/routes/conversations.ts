@@ -258,7 +258,11 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
     },
     async ({ params }, req, res) => {
       const { tenant, workflowId, row, run } = await locate(req, res, params);
-      if (run !== 'open' && row?.status === 'closed')
+      const closed =
+        run === 'open'
+          ? (await deps.client.workflow.getHandle(workflowId).query(stateQuery)).status === 'closed'
+          : row?.status === 'closed';
+      if (closed)
         throw conflict('The conversation is closed; send a message to reopen it first.', 'conversation_closed');
       // With no open run, signal-with-start: the new run restores from Postgres, then resets.
       await deps.client.workflow.signalWithStart<typeof conversationWorkflow, []>('conversationWorkflow', {
