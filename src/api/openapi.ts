@@ -27,8 +27,9 @@ export function buildOpenApi(specs: RouteSpec[], info: { title: string; version:
     for (const [name, def] of Object.entries(defs)) components[name] = rewriteRefs(def);
     const id = (z.globalRegistry.get(s) as { id?: string } | undefined)?.id;
     if (id) {
+      // zod puts a named root under $defs and answers with a $ref to it: already hoisted above.
       delete json.id;
-      components[id] = rewriteRefs(json);
+      if (json.$ref !== `#/$defs/${id}`) components[id] = rewriteRefs(json);
       return { $ref: `#/components/schemas/${id}` };
     }
     return rewriteRefs(json);
