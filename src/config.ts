@@ -244,14 +244,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 function channelProblems(e: z.infer<typeof envSchema>): string[] {
   const problems: string[] = [];
   if (Boolean(e.WHATSAPP_APP_SECRET) !== Boolean(e.WHATSAPP_VERIFY_TOKEN))
-    problems.push('WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN must be set together (both enable the webhook)');
+    problems.push(
+      'WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN must be set together (both enable the webhook)',
+    );
   if (Boolean(e.WHATSAPP_ACCESS_TOKEN) !== Boolean(e.WHATSAPP_PHONE_NUMBER_ID))
-    problems.push('WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID must be set together (both enable replies)');
+    problems.push(
+      'WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID must be set together (both enable replies)',
+    );
   if (e.WEBHOOK_SECRET && !e.WEBHOOK_CHANNELS?.length)
-    problems.push('WEBHOOK_CHANNELS must name the channels the signed webhook serves, e.g. WEBHOOK_CHANNELS=sms,telegram');
+    problems.push(
+      'WEBHOOK_CHANNELS must name the channels the signed webhook serves, e.g. WEBHOOK_CHANNELS=sms,telegram',
+    );
   if (e.WEBHOOK_CHANNELS?.includes('whatsapp'))
     problems.push('WEBHOOK_CHANNELS must not include whatsapp: it has its own webhook');
   if ((e.WEBHOOK_CHANNELS?.length || e.CALLBACK_URL) && !e.WEBHOOK_SECRET)
-    problems.push('WEBHOOK_SECRET is required with WEBHOOK_CHANNELS or CALLBACK_URL (it signs both directions)');
+    problems.push(
+      'WEBHOOK_SECRET is required with WEBHOOK_CHANNELS or CALLBACK_URL (it signs both directions)',
+    );
   return problems;
 }

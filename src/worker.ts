@@ -1,5 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import type OpenAI from 'openai';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 import { buildSenders } from './channels/senders.js';
@@ -54,7 +60,9 @@ async function main(config: Config): Promise<void> {
   if (config.workerMetricsAddress) {
     // The SDK's own Prometheus exporter: activity attempts and failures by activity type
     // (callModel failures are model call errors), task latencies, worker slots.
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } } });
+    Runtime.install({
+      telemetryOptions: { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } },
+    });
   }
   if (!config.database.url)
     throw new Error('DATABASE_URL is required for a standalone worker (npm run dev embeds one).');

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -70,10 +70,23 @@ async function allFree(ports: number[]): Promise<boolean> {
   return results.every(Boolean);
 }
 
-async function ask(port: number, text: string): Promise<{ reply: { text: string; turn: number } }> {
+/** The printed curl line, run by a shell exactly as a user would paste it. */
+function runPrintedCurl(output: string): { reply: { text: string; turn: number } } {
+  const line = /^\s*(curl -s -X POST .*)$/m.exec(output)?.[1];
+  expect(line).toBeDefined();
+  return JSON.parse(execFileSync('sh', ['-c', line!], { encoding: 'utf8' })) as {
+    reply: { text: string; turn: number };
+  };
+}
+
+async function ask(
+  port: number,
+  key: string,
+  text: string,
+): Promise<{ reply: { text: string; turn: number } }> {
   const res = await fetch(`http://127.0.0.1:${port}/v1/conversations/web/demo-1/messages?wait=true`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     body: JSON.stringify({ text }),
   });
   expect(res.status).toBe(200);
@@ -93,18 +106,22 @@ describe('npm run dev', () => {
     expect(first.output()).toContain('bundled emulator');
     expect(first.output()).toContain(`Web UI http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`);
     expect(first.output()).toMatch(
-      /curl -s -X POST 'http:\/\/127\.0\.0\.1:\d+\/v1\/conversations\/web\/demo-1\/messages\?wait=true'/,
+      /curl -s -X POST 'http:\/\/127\.0\.0\.1:\d+\/v1\/conversations\/web\/demo-1\/messages\?wait=true' -H 'authorization: Bearer tl_/,
     );
     const ui = await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`);
     expect(ui.status).toBe(200);
+    // The dev key is stored hashed like any other and kept in the data directory for the next start.
+    const key = readFileSync(join(dataDir, 'dev-api-key'), 'utf8').trim();
+    expect(first.output()).toContain(key);
 
-    const one = await ask(ports.PORT, 'Hello! What can you do?');
+    const one = runPrintedCurl(first.output());
     expect(one.reply.text).toContain('You said: "Hello! What can you do?"');
     await first.stop();
     expect(first.output()).toContain('Stopped.');
 
     const second = await startDev(ports);
-    const two = await ask(ports.PORT, 'Do you remember me?');
+    expect(second.output()).toContain(key);
+    const two = await ask(ports.PORT, key, 'Do you remember me?');
     expect(two.reply.turn).toBe(2);
     expect(two.reply.text).toContain('[context: 2 user messages; first: "Hello! What can you do?"');
     await second.stop();

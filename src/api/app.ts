@@ -106,7 +106,13 @@ export function createApp(deps: AppDeps): Express {
     },
   );
 
-  const common = { client: deps.client, pool: deps.pool, taskQueue: deps.taskQueue, agent: deps.agent, bodyLimitBytes };
+  const common = {
+    client: deps.client,
+    pool: deps.pool,
+    taskQueue: deps.taskQueue,
+    agent: deps.agent,
+    bodyLimitBytes,
+  };
   if (deps.channels?.whatsapp)
     whatsappRoutes(channels, {
       ...common,
@@ -117,7 +123,12 @@ export function createApp(deps: AppDeps): Express {
 
   messagesRoutes(api, deps);
   conversationsRoutes(api, deps);
-  eventsRoutes(api, { client: deps.client, pool: deps.pool, pollMs: deps.eventsPollMs ?? 500, closing: closing.signal });
+  eventsRoutes(api, {
+    client: deps.client,
+    pool: deps.pool,
+    pollMs: deps.eventsPollMs ?? 500,
+    closing: closing.signal,
+  });
   adminRoutes(api, deps);
 
   const specs = [...operations.specs, ...channels.specs, ...api.specs];

@@ -20,7 +20,10 @@ export function bearerToken(header: string | undefined): string | null {
   return match ? match[1]! : null;
 }
 
-export function authenticate(deps: { pool: Pool; adminApiKey: string | undefined }, access: Access): RequestHandler {
+export function authenticate(
+  deps: { pool: Pool; adminApiKey: string | undefined },
+  access: Access,
+): RequestHandler {
   return async (req, res, next) => {
     const token = bearerToken(req.headers.authorization);
     if (!token)
@@ -61,9 +64,14 @@ export function tenantOf(req: Request, res: Response): string {
     return principal.tenant;
   }
   if (named === undefined)
-    throw badRequest('The admin key acts for a tenant: name it in the X-Tenant header.', 'missing_tenant', 'X-Tenant');
+    throw badRequest(
+      'The admin key acts for a tenant: name it in the X-Tenant header.',
+      'missing_tenant',
+      'X-Tenant',
+    );
   const parsed = tenantName.safeParse(named);
-  if (!parsed.success) throw badRequest(`X-Tenant ${parsed.error.issues[0]!.message}`, 'invalid_value', 'X-Tenant');
+  if (!parsed.success)
+    throw badRequest(`X-Tenant ${parsed.error.issues[0]!.message}`, 'invalid_value', 'X-Tenant');
   res.locals.log = res.locals.log?.child({ tenant: parsed.data });
   return parsed.data;
 }

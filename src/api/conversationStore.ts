@@ -68,13 +68,21 @@ export async function listConversations(
       WHERE tenant = $1 AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR status = $3)
         AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::text))
       ORDER BY created_at DESC, id DESC LIMIT $6`,
-    [q.tenant, q.channel ?? null, q.status ?? null, q.after?.createdAt ?? null, q.after?.id ?? null, q.limit + 1],
+    [
+      q.tenant,
+      q.channel ?? null,
+      q.status ?? null,
+      q.after?.createdAt ?? null,
+      q.after?.id ?? null,
+      q.limit + 1,
+    ],
   );
   const page = rows.slice(0, q.limit);
   const last = page.at(-1);
   return {
     rows: page,
-    nextCursor: rows.length > q.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+    nextCursor:
+      rows.length > q.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
   };
 }
 
@@ -115,7 +123,9 @@ export function toApiItem(r: ItemRow) {
 }
 
 export async function markClosed(pool: Pool, workflowId: string): Promise<void> {
-  await pool.query(`UPDATE conversations SET status = 'closed', updated_at = now() WHERE id = $1`, [workflowId]);
+  await pool.query(`UPDATE conversations SET status = 'closed', updated_at = now() WHERE id = $1`, [
+    workflowId,
+  ]);
 }
 
 /**

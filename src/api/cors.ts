@@ -18,7 +18,8 @@ export function cors(origins: readonly string[]): RequestHandler {
       res
         .set({
           'access-control-allow-methods': 'GET, POST, DELETE',
-          'access-control-allow-headers': 'Authorization, Content-Type, Last-Event-ID, X-Tenant, X-Request-Id',
+          'access-control-allow-headers':
+            'Authorization, Content-Type, Last-Event-ID, X-Tenant, X-Request-Id',
           'access-control-max-age': '600',
         })
         .status(204)

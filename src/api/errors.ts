@@ -47,13 +47,19 @@ export const tooManyRequests = (retryAfterSeconds: number) =>
     null,
     { 'retry-after': String(retryAfterSeconds) },
   );
-export const unavailable = (message: string, code: string) => new ApiError(503, 'server_error', message, code);
+export const unavailable = (message: string, code: string) =>
+  new ApiError(503, 'server_error', message, code);
 
 export interface ErrorBody {
   error: { type: string; code: string | null; message: string; param: string | null };
 }
 
-export function envelope(type: string, message: string, code: string | null, param: string | null): ErrorBody {
+export function envelope(
+  type: string,
+  message: string,
+  code: string | null,
+  param: string | null,
+): ErrorBody {
   return { error: { type, code, message, param } };
 }
 

@@ -10,16 +10,39 @@ import type { RouteSpec } from './route.js';
 type Json = Record<string, unknown>;
 
 const ERRORS: Record<string, Record<number, string>> = {
-  key: { 400: 'Invalid request', 401: 'Missing or invalid API key', 403: 'Another tenant', 404: 'Not found', 413: 'Body too large', 429: 'Rate limited (Retry-After)' },
-  admin: { 400: 'Invalid request', 401: 'Missing or invalid API key', 403: 'Not the admin key', 404: 'Not found', 429: 'Rate limited (Retry-After)' },
-  signature: { 400: 'Invalid request', 401: 'Missing, invalid or expired signature', 404: 'Unknown channel', 413: 'Body too large' },
+  key: {
+    400: 'Invalid request',
+    401: 'Missing or invalid API key',
+    403: 'Another tenant',
+    404: 'Not found',
+    413: 'Body too large',
+    429: 'Rate limited (Retry-After)',
+  },
+  admin: {
+    400: 'Invalid request',
+    401: 'Missing or invalid API key',
+    403: 'Not the admin key',
+    404: 'Not found',
+    429: 'Rate limited (Retry-After)',
+  },
+  signature: {
+    400: 'Invalid request',
+    401: 'Missing, invalid or expired signature',
+    404: 'Unknown channel',
+    413: 'Body too large',
+  },
   none: {},
 };
 
 export function buildOpenApi(specs: RouteSpec[], info: { title: string; version: string }): Json {
   const components: Record<string, Json> = {};
   const schema = (s: z.ZodType, io: 'input' | 'output'): Json => {
-    const json = z.toJSONSchema(s, { target: 'draft-2020-12', io, unrepresentable: 'any', reused: 'inline' }) as Json;
+    const json = z.toJSONSchema(s, {
+      target: 'draft-2020-12',
+      io,
+      unrepresentable: 'any',
+      reused: 'inline',
+    }) as Json;
     // Hoist named schemas to components and refer to them.
     const defs = (json.$defs ?? {}) as Record<string, Json>;
     delete json.$schema;
@@ -63,12 +86,19 @@ export function buildOpenApi(specs: RouteSpec[], info: { title: string; version:
       responses[status] = {
         description: r.description,
         ...(r.schema || type !== 'application/json'
-          ? { content: { [type]: r.schema ? { schema: schema(r.schema, 'output') } : { schema: { type: 'string' } } } }
+          ? {
+              content: {
+                [type]: r.schema ? { schema: schema(r.schema, 'output') } : { schema: { type: 'string' } },
+              },
+            }
           : {}),
       };
     }
     for (const [status, description] of Object.entries(ERRORS[spec.access] ?? {}))
-      responses[status] ??= { description, content: { 'application/json': { schema: schema(errorBody, 'output') } } };
+      responses[status] ??= {
+        description,
+        content: { 'application/json': { schema: schema(errorBody, 'output') } },
+      };
 
     paths[spec.path] ??= {};
     paths[spec.path]![spec.method] = {
@@ -76,10 +106,17 @@ export function buildOpenApi(specs: RouteSpec[], info: { title: string; version:
       summary: spec.summary,
       ...(spec.description ? { description: spec.description } : {}),
       tags: [spec.tag],
-      ...(spec.access === 'key' || spec.access === 'admin' ? { security: [{ apiKey: [] }] } : { security: [] }),
+      ...(spec.access === 'key' || spec.access === 'admin'
+        ? { security: [{ apiKey: [] }] }
+        : { security: [] }),
       ...(parameters.length ? { parameters } : {}),
       ...(spec.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: schema(spec.body, 'input') } } } }
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: schema(spec.body, 'input') } },
+            },
+          }
         : {}),
       responses,
     };
@@ -96,7 +133,9 @@ export function buildOpenApi(specs: RouteSpec[], info: { title: string; version:
     paths,
     components: {
       schemas: components,
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A tenant API key, or the admin key' } },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'A tenant API key, or the admin key' },
+      },
     },
   };
 }
@@ -104,6 +143,9 @@ export function buildOpenApi(specs: RouteSpec[], info: { title: string; version:
 /** zod writes `#/$defs/X`; in OpenAPI the definitions live under components. */
 function rewriteRefs(node: Json): Json {
   return JSON.parse(
-    JSON.stringify(node).replace(/"#\/\$defs\/([^"]+)"/g, (_m, name: string) => `"#/components/schemas/${name}"`),
+    JSON.stringify(node).replace(
+      /"#\/\$defs\/([^"]+)"/g,
+      (_m, name: string) => `"#/components/schemas/${name}"`,
+    ),
   ) as Json;
 }

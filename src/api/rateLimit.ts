@@ -52,7 +52,8 @@ export class RateLimiter {
   private sweep(): void {
     const now = this.now();
     for (const [key, b] of this.buckets) {
-      if (b.tokens + ((now - b.updatedMs) * this.perMinute) / 60_000 >= this.perMinute) this.buckets.delete(key);
+      if (b.tokens + ((now - b.updatedMs) * this.perMinute) / 60_000 >= this.perMinute)
+        this.buckets.delete(key);
     }
   }
 }

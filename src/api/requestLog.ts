@@ -21,7 +21,12 @@ export function requestLog(log: Logger): RequestHandler {
     res.on('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : undefined;
-      const line = { method: req.method, route: route ?? 'unmatched', status: res.statusCode, ms: Math.round(ms) };
+      const line = {
+        method: req.method,
+        route: route ?? 'unmatched',
+        status: res.statusCode,
+        ms: Math.round(ms),
+      };
       const l = res.locals.log as Logger;
       if (res.statusCode >= 500) l.error(line, 'request');
       else l.info(line, 'request');

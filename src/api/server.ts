@@ -42,7 +42,8 @@ export async function listen(
 }
 
 async function main(config: Config, log: Logger): Promise<void> {
-  if (!config.database.url) throw new Error('DATABASE_URL is required for a standalone API (npm run dev embeds one).');
+  if (!config.database.url)
+    throw new Error('DATABASE_URL is required for a standalone API (npm run dev embeds one).');
   const pool = createPool(config.database.url, config.database.poolSize);
   await migrate(pool);
   const connection = await Connection.connect({

@@ -14,7 +14,11 @@ export function buildSenders(config: ChannelsConfig): Map<string, ChannelSender>
   if (wa?.accessToken && wa.phoneNumberId) {
     senders.set(
       WHATSAPP,
-      createWhatsAppSender({ baseUrl: wa.apiBaseUrl, phoneNumberId: wa.phoneNumberId, accessToken: wa.accessToken }),
+      createWhatsAppSender({
+        baseUrl: wa.apiBaseUrl,
+        phoneNumberId: wa.phoneNumberId,
+        accessToken: wa.accessToken,
+      }),
     );
   }
   const hook = config.webhook;

@@ -54,7 +54,9 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
          count(latency_ms) AS latency_count, ${bucketSql('latency_ms / 1000.0')}
        FROM model_calls GROUP BY 1, 2 ORDER BY 1, 2`,
     ),
-    pool.query<BucketRow>(`SELECT name, status, count(*) AS calls FROM tool_calls GROUP BY 1, 2 ORDER BY 1, 2`),
+    pool.query<BucketRow>(
+      `SELECT name, status, count(*) AS calls FROM tool_calls GROUP BY 1, 2 ORDER BY 1, 2`,
+    ),
     pool.query<BucketRow>(
       `SELECT channel, status, count(*) AS deliveries, coalesce(sum(attempts), 0) AS attempts
          FROM deliveries GROUP BY 1, 2 ORDER BY 1, 2`,
@@ -109,14 +111,21 @@ export function formatSnapshot(s: Snapshot): string {
   const hist = (name: string, help: string, series: [Record<string, string>, HistogramData][]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
     for (const [l, h] of series) {
-      LATENCY_BUCKETS.forEach((b, i) => out.push(`${name}_bucket${labels({ ...l, le: String(b) })} ${h.buckets[i]}`));
+      LATENCY_BUCKETS.forEach((b, i) =>
+        out.push(`${name}_bucket${labels({ ...l, le: String(b) })} ${h.buckets[i]}`),
+      );
       out.push(`${name}_bucket${labels({ ...l, le: '+Inf' })} ${h.count}`);
       out.push(`${name}_sum${Object.keys(l).length ? labels(l) : ''} ${h.sum}`);
       out.push(`${name}_count${Object.keys(l).length ? labels(l) : ''} ${h.count}`);
     }
   };
   const m = s.modelCalls;
-  family('threadline_model_calls_total', 'counter', 'Completed model calls', m.map((r) => [{ model: r.model, recovery: r.recovery }, r.calls]));
+  family(
+    'threadline_model_calls_total',
+    'counter',
+    'Completed model calls',
+    m.map((r) => [{ model: r.model, recovery: r.recovery }, r.calls]),
+  );
   family(
     'threadline_expiry_recoveries_total',
     'counter',
@@ -134,19 +143,50 @@ export function formatSnapshot(s: Snapshot): string {
       [{ model: r.model, kind: 'reasoning' }, r.reasoningTokens],
     ]) as [Record<string, string>, number][],
   );
-  family('threadline_cost_usd_total', 'counter', 'Cost of priced model calls in USD', m.map((r) => [{ model: r.model }, r.costUsd]));
-  hist('threadline_model_call_latency_seconds', 'Model call latency', m.map((r) => [{ model: r.model, recovery: r.recovery }, r.latency]));
-  family('threadline_tool_calls_total', 'counter', 'Tool calls by name and status (failed = tool errors)', s.toolCalls.map((r) => [{ tool: r.name, status: r.status }, r.calls]));
+  family(
+    'threadline_cost_usd_total',
+    'counter',
+    'Cost of priced model calls in USD',
+    m.map((r) => [{ model: r.model }, r.costUsd]),
+  );
+  hist(
+    'threadline_model_call_latency_seconds',
+    'Model call latency',
+    m.map((r) => [{ model: r.model, recovery: r.recovery }, r.latency]),
+  );
+  family(
+    'threadline_tool_calls_total',
+    'counter',
+    'Tool calls by name and status (failed = tool errors)',
+    s.toolCalls.map((r) => [{ tool: r.name, status: r.status }, r.calls]),
+  );
   family(
     'threadline_tool_errors_total',
     'counter',
     'Tool calls that failed after their last attempt',
     s.toolCalls.filter((r) => r.status === 'failed').map((r) => [{ tool: r.name }, r.calls]),
   );
-  family('threadline_deliveries_total', 'counter', 'Outbound deliveries by channel and status', s.deliveries.map((r) => [{ channel: r.channel, status: r.status }, r.deliveries]));
-  family('threadline_delivery_attempts_total', 'counter', 'Delivery activity attempts', s.deliveries.map((r) => [{ channel: r.channel, status: r.status }, r.attempts]));
-  hist('threadline_turn_latency_seconds', 'First message received to reply handed to delivery', [[{}, s.turnLatency]]);
-  family('threadline_conversations', 'gauge', 'Conversations by status', s.conversations.map((r) => [{ status: r.status }, r.count]));
+  family(
+    'threadline_deliveries_total',
+    'counter',
+    'Outbound deliveries by channel and status',
+    s.deliveries.map((r) => [{ channel: r.channel, status: r.status }, r.deliveries]),
+  );
+  family(
+    'threadline_delivery_attempts_total',
+    'counter',
+    'Delivery activity attempts',
+    s.deliveries.map((r) => [{ channel: r.channel, status: r.status }, r.attempts]),
+  );
+  hist('threadline_turn_latency_seconds', 'First message received to reply handed to delivery', [
+    [{}, s.turnLatency],
+  ]);
+  family(
+    'threadline_conversations',
+    'gauge',
+    'Conversations by status',
+    s.conversations.map((r) => [{ status: r.status }, r.count]),
+  );
   return out.join('\n') + '\n';
 }
 

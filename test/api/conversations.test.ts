@@ -15,7 +15,9 @@ afterAll(() => env?.stop());
 
 async function converse(key: string, channel: string, id: string, ...texts: string[]) {
   for (const text of texts) {
-    const res = await request('POST', `${base}/v1/conversations/${channel}/${id}/messages?wait=true`, key, { text });
+    const res = await request('POST', `${base}/v1/conversations/${channel}/${id}/messages?wait=true`, key, {
+      text,
+    });
     expect(res.status).toBe(200);
   }
 }
@@ -26,8 +28,13 @@ describe('authentication', () => {
     const missing = await request('GET', `${base}/v1/conversations`, null);
     expect(missing.status).toBe(401);
     expect(missing.headers.get('www-authenticate')).toBe('Bearer');
-    expect((await json(missing)).error).toMatchObject({ type: 'authentication_error', code: 'missing_api_key' });
-    const malformed = await request('GET', `${base}/v1/conversations`, null, undefined, { authorization: 'Basic x' });
+    expect((await json(missing)).error).toMatchObject({
+      type: 'authentication_error',
+      code: 'missing_api_key',
+    });
+    const malformed = await request('GET', `${base}/v1/conversations`, null, undefined, {
+      authorization: 'Basic x',
+    });
     expect((await json(malformed)).error.code).toBe('invalid_authorization_header');
     const unknown = await request('GET', `${base}/v1/conversations`, 'tl_nope');
     expect(unknown.status).toBe(401);
@@ -55,7 +62,9 @@ describe('authentication', () => {
     const list = await json(await request('GET', `${base}/v1/admin/api-keys?tenant=globex`, ADMIN_KEY));
     expect(list.data.every((k: { tenant: string }) => k.tenant === 'globex')).toBe(true);
     expect(JSON.stringify(list)).not.toContain(globex);
-    expect((await request('DELETE', `${base}/v1/admin/api-keys/key_0000000000000000`, ADMIN_KEY)).status).toBe(404);
+    expect(
+      (await request('DELETE', `${base}/v1/admin/api-keys/key_0000000000000000`, ADMIN_KEY)).status,
+    ).toBe(404);
     const bad = await request('POST', `${base}/v1/admin/api-keys`, ADMIN_KEY, { tenant: 'a b', name: 'x' });
     expect((await json(bad)).error.param).toBe('tenant');
   });
@@ -64,7 +73,8 @@ describe('authentication', () => {
     const limited = await env.start({ rateLimitPerMinute: 2 });
     const key = await env.keyFor('acme');
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push((await request('GET', `${limited}/v1/conversations`, key)).status);
+    for (let i = 0; i < 3; i++)
+      statuses.push((await request('GET', `${limited}/v1/conversations`, key)).status);
     expect(statuses).toEqual([200, 200, 429]);
     const res = await request('GET', `${limited}/v1/conversations`, key);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -112,13 +122,21 @@ describe('conversation routes', () => {
     const id = randomUUID();
     await converse(acme, 'web', id, 'one');
     const open = await json(await request('GET', url('web', id), acme));
-    expect(open).toMatchObject({ run: 'open', status: 'idle', turns: 1, workflowId: `conversation:acme:web:${id}` });
+    expect(open).toMatchObject({
+      run: 'open',
+      status: 'idle',
+      turns: 1,
+      workflowId: `conversation:acme:web:${id}`,
+    });
     await env.client.workflow.getHandle(open.workflowId).terminate('test: no run open');
     const stored = await json(await request('GET', url('web', id), acme));
     expect(stored).toMatchObject({ run: 'ended', status: 'idle', turns: 1, agent: 'assistant' });
     const unknown = await request('GET', url('web', randomUUID()), acme);
     expect(unknown.status).toBe(404);
-    expect((await json(unknown)).error).toMatchObject({ type: 'not_found_error', code: 'conversation_not_found' });
+    expect((await json(unknown)).error).toMatchObject({
+      type: 'not_found_error',
+      code: 'conversation_not_found',
+    });
   });
 
   it('GET items: cursor pages in the OpenAI list shape, both orders', async () => {
@@ -127,12 +145,19 @@ describe('conversation routes', () => {
     const all = await json(await request('GET', url('web', id, '/items?limit=100'), acme));
     expect(all).toMatchObject({ object: 'list', has_more: false });
     expect(all.data).toHaveLength(6);
-    expect(all.data[0]).toMatchObject({ object: 'conversation.item', id: '1', turn: 1, item: { role: 'user' } });
+    expect(all.data[0]).toMatchObject({
+      object: 'conversation.item',
+      id: '1',
+      turn: 1,
+      item: { role: 'user' },
+    });
 
     const seen: string[] = [];
     let after: string | undefined;
     for (;;) {
-      const page = await json(await request('GET', url('web', id, `/items?limit=4${after ? `&after=${after}` : ''}`), acme));
+      const page = await json(
+        await request('GET', url('web', id, `/items?limit=4${after ? `&after=${after}` : ''}`), acme),
+      );
       seen.push(...page.data.map((i: { id: string }) => i.id));
       expect(page.first_id).toBe(page.data[0].id);
       if (!page.has_more) break;
@@ -144,7 +169,9 @@ describe('conversation routes', () => {
     expect(desc.has_more).toBe(true);
     const bad = await request('GET', url('web', id, '/items?limit=1000'), acme);
     expect((await json(bad)).error.param).toBe('limit');
-    expect((await json(await request('GET', url('web', id, '/items?after=abc'), acme))).error.param).toBe('after');
+    expect((await json(await request('GET', url('web', id, '/items?after=abc'), acme))).error.param).toBe(
+      'after',
+    );
   });
 
   it('GET /v1/conversations: the tenant’s conversations, filtered and paged by cursor', async () => {
@@ -156,7 +183,9 @@ describe('conversation routes', () => {
     const first = await json(await request('GET', `${base}/v1/conversations?limit=2`, tenantKey));
     expect(first.data.map((c: { conversationId: string }) => c.conversationId)).toEqual([ids[2], ids[1]]);
     expect(first.has_more).toBe(true);
-    const second = await json(await request('GET', `${base}/v1/conversations?limit=2&cursor=${first.next_cursor}`, tenantKey));
+    const second = await json(
+      await request('GET', `${base}/v1/conversations?limit=2&cursor=${first.next_cursor}`, tenantKey),
+    );
     expect(second.data.map((c: { conversationId: string }) => c.conversationId)).toEqual([ids[0]]);
     expect(second.has_more).toBe(false);
     const web = await json(await request('GET', `${base}/v1/conversations?channel=web`, tenantKey));
@@ -175,7 +204,9 @@ describe('conversation routes', () => {
     await expect
       .poll(async () => (await json(await request('GET', url('web', id), acme))).segment, { timeout: 10_000 })
       .toBe(1);
-    const after = await json(await request('POST', url('web', id, '/messages?wait=true'), acme, { text: 'who?' }));
+    const after = await json(
+      await request('POST', url('web', id, '/messages?wait=true'), acme, { text: 'who?' }),
+    );
     expect(after.reply.text).toContain('[context: 1 user messages');
   });
 
@@ -198,9 +229,10 @@ describe('conversation routes', () => {
     expect(await json(purged)).toMatchObject({ status: 'closed', purged: true, itemsDeleted: 2 });
     const items = await json(await request('GET', url('web', other, '/items'), acme));
     expect(items.data).toEqual([]);
-    const { rows } = await env.db.pool.query('SELECT count(*)::int AS n FROM session_items WHERE session_id = $1', [
-      `conversation:acme:web:${other}`,
-    ]);
+    const { rows } = await env.db.pool.query(
+      'SELECT count(*)::int AS n FROM session_items WHERE session_id = $1',
+      [`conversation:acme:web:${other}`],
+    );
     expect(rows[0].n).toBe(0);
     expect((await request('DELETE', url('web', other, '?purge=maybe'), acme)).status).toBe(400);
   });

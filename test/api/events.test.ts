@@ -21,7 +21,10 @@ interface Frame {
 /** Reads SSE frames until `until` says stop, then aborts the stream. */
 async function readEvents(url: string, headers: Record<string, string>, until: (frames: Frame[]) => boolean) {
   const abort = new AbortController();
-  const res = await fetch(url, { headers: { authorization: `Bearer ${key}`, ...headers }, signal: abort.signal });
+  const res = await fetch(url, {
+    headers: { authorization: `Bearer ${key}`, ...headers },
+    signal: abort.signal,
+  });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/event-stream');
   const frames: Frame[] = [];
@@ -61,7 +64,11 @@ describe('GET .../events', () => {
     const id = randomUUID();
     const conv = `${base}/v1/conversations/web/${id}`;
     await request('POST', `${conv}/messages?wait=true`, key, { text: 'one' });
-    const firstTurn = readEvents(`${conv}/events`, {}, (f) => f.filter((x) => x.event === 'turn.completed').length >= 2);
+    const firstTurn = readEvents(
+      `${conv}/events`,
+      {},
+      (f) => f.filter((x) => x.event === 'turn.completed').length >= 2,
+    );
     // The second turn happens while the stream is open.
     await new Promise((r) => setTimeout(r, 200));
     await request('POST', `${conv}/messages`, key, { text: 'two' });
@@ -81,10 +88,8 @@ describe('GET .../events', () => {
     expect(frames[3]!.data).toEqual({ turn: 1, status: 'answered' });
 
     // Resume after the first turn's completion: only the second turn comes again.
-    const resumed = await readEvents(
-      `${conv}/events`,
-      { 'last-event-id': frames[3]!.id! },
-      (f) => f.some((x) => x.event === 'turn.completed'),
+    const resumed = await readEvents(`${conv}/events`, { 'last-event-id': frames[3]!.id! }, (f) =>
+      f.some((x) => x.event === 'turn.completed'),
     );
     expect(resumed.map((f) => f.event)).toEqual(['turn.started', 'item', 'reply', 'turn.completed']);
     expect(resumed[3]!.data).toEqual({ turn: 2, status: 'answered' });

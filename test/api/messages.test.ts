@@ -18,7 +18,10 @@ const post = (url: string, body: unknown, k: string | null = key) => request('PO
 describe('POST /v1/conversations/{channel}/{id}/messages', () => {
   it('?wait=true answers with the reply of the turn, in the key’s tenant', async () => {
     const id = randomUUID();
-    const res = await post(`${base}/v1/conversations/web/${id}/messages?wait=true`, { text: 'Hi there', id: 'm-1' });
+    const res = await post(`${base}/v1/conversations/web/${id}/messages?wait=true`, {
+      text: 'Hi there',
+      id: 'm-1',
+    });
     expect(res.status).toBe(200);
     const body = await json(res);
     expect(body).toMatchObject({
@@ -36,7 +39,10 @@ describe('POST /v1/conversations/{channel}/{id}/messages', () => {
     expect(res.status).toBe(202);
     const body = await json(res);
     expect(body.messageId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(body).toMatchObject({ status: 'accepted', links: { items: `/v1/conversations/whatsapp/${id}/items` } });
+    expect(body).toMatchObject({
+      status: 'accepted',
+      links: { items: `/v1/conversations/whatsapp/${id}/items` },
+    });
     const handle = env.client.workflow.getHandle(body.workflowId);
     await expect.poll(async () => (await handle.query(stateQuery)).turns, { timeout: 20_000 }).toBe(1);
   });
@@ -53,9 +59,12 @@ describe('POST /v1/conversations/{channel}/{id}/messages', () => {
   });
 
   it('ids with reserved characters and unicode are safe', async () => {
-    const res = await post(`${base}/v1/conversations/web/${encodeURIComponent('+49 151:a/b ☕')}/messages?wait=true`, {
-      text: 'hello ☕ 👋',
-    });
+    const res = await post(
+      `${base}/v1/conversations/web/${encodeURIComponent('+49 151:a/b ☕')}/messages?wait=true`,
+      {
+        text: 'hello ☕ 👋',
+      },
+    );
     expect(res.status).toBe(200);
     const body = await json(res);
     expect(body.workflowId).toBe(`conversation:acme:web:${encodeURIComponent('+49 151:a/b ☕')}`);
@@ -105,7 +114,12 @@ describe('POST /v1/conversations/{channel}/{id}/messages', () => {
     expect(res.status).toBe(400);
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({
-      error: { type: 'invalid_request_error', code: 'invalid_json', message: 'The body is not valid JSON.', param: null },
+      error: {
+        type: 'invalid_request_error',
+        code: 'invalid_json',
+        message: 'The body is not valid JSON.',
+        param: null,
+      },
     });
     expect(text).not.toMatch(/at .*\.[jt]s:\d+/);
   });

@@ -14,8 +14,21 @@ beforeAll(async () => {
   base = await env.start({
     corsOrigins: ['https://chat.example'],
     channels: {
-      whatsapp: { appSecret: 'x'.repeat(16), verifyToken: 'y'.repeat(16), accessToken: undefined, phoneNumberId: undefined, apiBaseUrl: 'http://127.0.0.1:1', tenant: 'default' },
-      webhook: { secret: 'z'.repeat(16), channels: ['sms'], tenant: 'default', toleranceSeconds: 300, callbackUrl: undefined },
+      whatsapp: {
+        appSecret: 'x'.repeat(16),
+        verifyToken: 'y'.repeat(16),
+        accessToken: undefined,
+        phoneNumberId: undefined,
+        apiBaseUrl: 'http://127.0.0.1:1',
+        tenant: 'default',
+      },
+      webhook: {
+        secret: 'z'.repeat(16),
+        channels: ['sms'],
+        tenant: 'default',
+        toleranceSeconds: 300,
+        callbackUrl: undefined,
+      },
     },
   });
   key = await env.keyFor('acme');
@@ -27,7 +40,10 @@ describe('operations', () => {
     expect(await json(await fetch(`${base}/healthz`))).toEqual({ status: 'ok' });
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await json(ready)).toEqual({ status: 'ok', checks: { postgres: 'ok', temporal: 'ok', server: 'ok' } });
+    expect(await json(ready)).toEqual({
+      status: 'ok',
+      checks: { postgres: 'ok', temporal: 'ok', server: 'ok' },
+    });
   });
 
   it('/readyz answers 503 naming the failing dependency', async () => {
@@ -51,9 +67,13 @@ describe('operations', () => {
 
   it('/metrics: requests in-process; model calls, tokens, cost, deliveries, turn latency from Postgres', async () => {
     const id = randomUUID();
-    await request('POST', `${base}/v1/conversations/web/${id}/messages?wait=true`, key, { text: 'measure me' });
+    await request('POST', `${base}/v1/conversations/web/${id}/messages?wait=true`, key, {
+      text: 'measure me',
+    });
     const text = await (await fetch(`${base}/metrics`)).text();
-    expect(text).toMatch(/threadline_http_requests_total\{method="POST",route="\/v1\/conversations\/:channel\/:conversationId\/messages",status="200"\} 1/);
+    expect(text).toMatch(
+      /threadline_http_requests_total\{method="POST",route="\/v1\/conversations\/:channel\/:conversationId\/messages",status="200"\} 1/,
+    );
     expect(text).toMatch(/threadline_model_calls_total\{model="[^"]+",recovery="none"\} 1/);
     expect(text).toMatch(/threadline_tokens_total\{model="[^"]+",kind="input"\} [1-9]/);
     expect(text).toContain('threadline_cost_usd_total');
@@ -82,7 +102,9 @@ describe('operations', () => {
     const doc = await json(await fetch(`${base}/openapi.json`));
     expect(doc.openapi).toBe('3.1.0');
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
-      .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
+      .flatMap(([path, ops]) =>
+        Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+      )
       .sort();
     // The routes as Express registered them, read from its routers.
     const app = createApp({
@@ -93,15 +115,30 @@ describe('operations', () => {
       replyWaitMs: 1,
       log: pino({ level: 'silent' }),
       channels: {
-        whatsapp: { appSecret: 'x'.repeat(16), verifyToken: 'y'.repeat(16), accessToken: undefined, phoneNumberId: undefined, apiBaseUrl: 'http://x', tenant: 'default' },
-        webhook: { secret: 'z'.repeat(16), channels: ['sms'], tenant: 'default', toleranceSeconds: 300, callbackUrl: undefined },
+        whatsapp: {
+          appSecret: 'x'.repeat(16),
+          verifyToken: 'y'.repeat(16),
+          accessToken: undefined,
+          phoneNumberId: undefined,
+          apiBaseUrl: 'http://x',
+          tenant: 'default',
+        },
+        webhook: {
+          secret: 'z'.repeat(16),
+          channels: ['sms'],
+          tenant: 'default',
+          toleranceSeconds: 300,
+          callbackUrl: undefined,
+        },
       },
     });
     type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
     const served: string[] = [];
     const walk = (stack: Layer[]) => {
       for (const layer of stack) {
-        if (layer.route) for (const m of Object.keys(layer.route.methods)) served.push(`${m.toUpperCase()} ${layer.route.path}`);
+        if (layer.route)
+          for (const m of Object.keys(layer.route.methods))
+            served.push(`${m.toUpperCase()} ${layer.route.path}`);
         else if (layer.handle?.stack) walk(layer.handle.stack);
       }
     };
@@ -114,8 +151,15 @@ describe('operations', () => {
     for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, object>))
       ajv.addSchema(schema, `#/components/schemas/${name}`);
     const op = doc.paths['/v1/conversations/{channel}/{conversationId}/messages'].post;
-    expect(op.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/MessageInput' });
-    const res = await request('POST', `${base}/v1/conversations/web/${randomUUID()}/messages?wait=true`, key, { text: 'hi' });
+    expect(op.requestBody.content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/MessageInput',
+    });
+    const res = await request(
+      'POST',
+      `${base}/v1/conversations/web/${randomUUID()}/messages?wait=true`,
+      key,
+      { text: 'hi' },
+    );
     const validate = ajv.getSchema('#/components/schemas/MessageReplied')!;
     expect(validate(await json(res)), JSON.stringify(validate.errors)).toBe(true);
     const err = ajv.getSchema('#/components/schemas/Error')!;
@@ -134,9 +178,15 @@ describe('operations', () => {
     });
     const http = await listen(app, '127.0.0.1', 0, 20_000);
     const id = randomUUID();
-    await request('POST', `${http.url}/v1/conversations/web/${id}/messages?wait=true`, key, { text: 'first' });
-    const stream = await fetch(`${http.url}/v1/conversations/web/${id}/events`, { headers: { authorization: `Bearer ${key}` } });
-    const inFlight = request('POST', `${http.url}/v1/conversations/web/${id}/messages?wait=true`, key, { text: 'in flight' });
+    await request('POST', `${http.url}/v1/conversations/web/${id}/messages?wait=true`, key, {
+      text: 'first',
+    });
+    const stream = await fetch(`${http.url}/v1/conversations/web/${id}/events`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    const inFlight = request('POST', `${http.url}/v1/conversations/web/${id}/messages?wait=true`, key, {
+      text: 'in flight',
+    });
     await new Promise((r) => setTimeout(r, 50));
     const stopped = http.stop();
     const res = await inFlight;

@@ -82,12 +82,23 @@ describe('events', () => {
     seq,
     turn,
     itemKey: `t${turn}/s1/o0`,
-    item: { type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'yo' }] },
+    item: {
+      type: 'message',
+      role: 'assistant',
+      status: 'completed',
+      content: [{ type: 'output_text', text: 'yo' }],
+    },
     createdAt: 'now',
   });
 
   it('announces a turn after its items, and a failed turn as failed', () => {
-    const { events, cursor } = planEvents({ seq: 0, turns: 0 }, [user(1, 1), reply(2, 1), user(3, 2), reply(4, 2)], 2, false, new Set([2]));
+    const { events, cursor } = planEvents(
+      { seq: 0, turns: 0 },
+      [user(1, 1), reply(2, 1), user(3, 2), reply(4, 2)],
+      2,
+      false,
+      new Set([2]),
+    );
     expect(events.map((e) => `${e.event}@${e.id}`)).toEqual([
       'turn.started@0-0',
       'item@1-0',
@@ -122,7 +133,17 @@ describe('formatSnapshot', () => {
     const hist = { buckets: LATENCY_BUCKETS.map(() => 1), count: 1, sum: 0.2 };
     const text = formatSnapshot({
       modelCalls: [
-        { model: 'gpt"5', recovery: 'history_items', calls: 1, inputTokens: 10, cachedInputTokens: 0, outputTokens: 5, reasoningTokens: 0, costUsd: 0.001, latency: hist },
+        {
+          model: 'gpt"5',
+          recovery: 'history_items',
+          calls: 1,
+          inputTokens: 10,
+          cachedInputTokens: 0,
+          outputTokens: 5,
+          reasoningTokens: 0,
+          costUsd: 0.001,
+          latency: hist,
+        },
       ],
       toolCalls: [{ name: 'book', status: 'failed', calls: 2 }],
       deliveries: [{ channel: 'whatsapp', status: 'sent', deliveries: 1, attempts: 2 }],

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { hmacHex, signPayload, verifyHubSignature, verifyPayloadSignature } from '../../src/channels/signature.js';
+import {
+  hmacHex,
+  signPayload,
+  verifyHubSignature,
+  verifyPayloadSignature,
+} from '../../src/channels/signature.js';
 import { parseWebhook, webhookBody } from '../../src/channels/whatsapp/payload.js';
 import { sendFailure } from '../../src/channels/whatsapp/sender.js';
 
@@ -56,7 +61,16 @@ describe('parseWebhook', () => {
       ],
     });
     expect(parseWebhook(body)).toEqual({
-      messages: [{ id: 'w1', from: '39', text: 'hi', name: 'Ada', phoneNumberId: 'P', sentAt: '2023-11-14T22:13:20.000Z' }],
+      messages: [
+        {
+          id: 'w1',
+          from: '39',
+          text: 'hi',
+          name: 'Ada',
+          phoneNumberId: 'P',
+          sentAt: '2023-11-14T22:13:20.000Z',
+        },
+      ],
       statuses: 1,
       unsupported: [{ id: 'w2', type: 'reaction' }],
     });

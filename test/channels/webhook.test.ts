@@ -6,7 +6,7 @@ import { signPayload, verifyPayloadSignature } from '../../src/channels/signatur
 import { json, startApiEnv, type ApiEnv } from '../support/api.js';
 
 const SECRET = 'generic-webhook-secret';
-let callbacks: { headers: IncomingHttpHeaders; raw: string }[] = [];
+const callbacks: { headers: IncomingHttpHeaders; raw: string }[] = [];
 let receiver: Server;
 let env: ApiEnv;
 let base: string;
@@ -22,7 +22,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/replies`;
-  env = await startApiEnv({ senders: new Map([['sms', createCallbackSender({ url, secret: SECRET, channel: 'sms' })]]) });
+  env = await startApiEnv({
+    senders: new Map([['sms', createCallbackSender({ url, secret: SECRET, channel: 'sms' })]]),
+  });
   base = await env.start({
     channels: {
       whatsapp: undefined,
@@ -54,7 +56,11 @@ function send(
 
 describe('signed webhook', () => {
   it('good signature: accepted, answered, and the reply comes back signed with an Idempotency-Key', async () => {
-    const body = JSON.stringify({ id: 'sms-1', conversationId: '+15550100', text: 'Are you open on Sunday?' });
+    const body = JSON.stringify({
+      id: 'sms-1',
+      conversationId: '+15550100',
+      text: 'Are you open on Sunday?',
+    });
     const res = await send(body);
     expect(res.status).toBe(202);
     expect(await json(res)).toEqual({
@@ -86,9 +92,17 @@ describe('signed webhook', () => {
     expect(again.status).toBe(200);
     expect(await json(again)).toEqual({ status: 'duplicate', messageId: 'sms-dup' });
     await expect
-      .poll(async () => (await env.db.pool.query(`SELECT turns FROM conversations WHERE id = 'conversation:acme:sms:%2B15550111'`)).rows[0]?.turns, {
-        timeout: 20_000,
-      })
+      .poll(
+        async () =>
+          (
+            await env.db.pool.query(
+              `SELECT turns FROM conversations WHERE id = 'conversation:acme:sms:%2B15550111'`,
+            )
+          ).rows[0]?.turns,
+        {
+          timeout: 20_000,
+        },
+      )
       .toBe(1);
   });
 
@@ -97,7 +111,9 @@ describe('signed webhook', () => {
     const missing = await send(body, { signature: null });
     expect(missing.status).toBe(401);
     expect((await json(missing)).error.code).toBe('missing_signature');
-    const bad = await send(body, { signature: signPayload('wrong-secret-123', Math.floor(Date.now() / 1000), body) });
+    const bad = await send(body, {
+      signature: signPayload('wrong-secret-123', Math.floor(Date.now() / 1000), body),
+    });
     expect((await json(bad)).error.code).toBe('invalid_signature');
     // A captured request replayed 10 minutes later: its signature is valid, its timestamp is not.
     const old = Math.floor(Date.now() / 1000) - 600;
@@ -110,6 +126,9 @@ describe('signed webhook', () => {
     const res = await send(JSON.stringify({ id: 'sms-y', conversationId: 'a\u0000b', text: 'x' }));
     expect(res.status).toBe(400);
     expect((await json(res)).error.param).toBe('conversationId');
-    expect((await send(JSON.stringify({ id: 'z', conversationId: '1', text: 'x' }), { channel: 'telegram' })).status).toBe(404);
+    expect(
+      (await send(JSON.stringify({ id: 'z', conversationId: '1', text: 'x' }), { channel: 'telegram' }))
+        .status,
+    ).toBe(404);
   });
 });

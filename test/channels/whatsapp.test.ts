@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWhatsAppSender } from '../../src/channels/whatsapp/sender.js';
 import { hmacHex } from '../../src/channels/signature.js';
-import { json, request, startApiEnv, type ApiEnv } from '../support/api.js';
+import { json, startApiEnv, type ApiEnv } from '../support/api.js';
 
 const APP_SECRET = 'whatsapp-app-secret-for-tests';
 const VERIFY_TOKEN = 'verify-token-for-tests';
@@ -22,13 +22,17 @@ beforeAll(async () => {
     req.on('end', () => {
       if (failures === 0) {
         failures += 1;
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"temporarily down"}}');
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end('{"error":{"message":"temporarily down"}}');
         return;
       }
       sends.push({ path: req.url!, auth: req.headers.authorization, body: JSON.parse(raw) });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: `wamid.out${sends.length}` }] }),
-      );
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: `wamid.out${sends.length}` }] }),
+        );
     });
   });
   await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
@@ -88,17 +92,24 @@ const textMessage = (id: string, body: string) => ({
 function postWebhook(body: string, signature: string | null = `sha256=${hmacHex(APP_SECRET, body)}`) {
   return fetch(`${base}/v1/webhooks/whatsapp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signature ? { 'x-hub-signature-256': signature } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(signature ? { 'x-hub-signature-256': signature } : {}),
+    },
     body,
   });
 }
 
 describe('WhatsApp webhook', () => {
   it('answers the verification handshake only with the right token', async () => {
-    const ok = await fetch(`${base}/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=1158201444`);
+    const ok = await fetch(
+      `${base}/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=1158201444`,
+    );
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe('1158201444');
-    const wrong = await fetch(`${base}/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1`);
+    const wrong = await fetch(
+      `${base}/v1/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1`,
+    );
     expect(wrong.status).toBe(403);
     const missing = await fetch(`${base}/v1/webhooks/whatsapp?hub.mode=subscribe`);
     expect(missing.status).toBe(400);
@@ -135,23 +146,37 @@ describe('WhatsApp webhook', () => {
 
     const workflowId = 'conversation:acme:whatsapp:393331234567';
     await expect
-      .poll(async () => (await env.db.pool.query('SELECT status FROM deliveries WHERE conversation_id = $1', [workflowId])).rows[0]?.status, {
-        timeout: 20_000,
-        interval: 200,
-      })
+      .poll(
+        async () =>
+          (await env.db.pool.query('SELECT status FROM deliveries WHERE conversation_id = $1', [workflowId]))
+            .rows[0]?.status,
+        {
+          timeout: 20_000,
+          interval: 200,
+        },
+      )
       .toBe('sent');
     expect(failures).toBe(1);
     expect(sends).toHaveLength(1);
-    expect(sends[0]).toMatchObject({ path: '/v23.0/1055/messages', auth: 'Bearer wa-token', body: { to: '393331234567' } });
+    expect(sends[0]).toMatchObject({
+      path: '/v23.0/1055/messages',
+      auth: 'Bearer wa-token',
+      body: { to: '393331234567' },
+    });
     expect(sends[0]!.body.text.body).toContain('Table for two tonight?');
-    const { rows } = await env.db.pool.query('SELECT provider_message_id, attempts FROM deliveries WHERE conversation_id = $1', [workflowId]);
+    const { rows } = await env.db.pool.query(
+      'SELECT provider_message_id, attempts FROM deliveries WHERE conversation_id = $1',
+      [workflowId],
+    );
     expect(rows[0]).toEqual({ provider_message_id: 'wamid.out1', attempts: 2 });
     const turns = await env.db.pool.query('SELECT turns FROM conversations WHERE id = $1', [workflowId]);
     expect(turns.rows[0].turns).toBe(1);
   });
 
   it('non-text messages are acknowledged and ignored', async () => {
-    const res = await postWebhook(notification([{ from: '1', id: 'wamid.img', type: 'image', image: { id: 'x' } }]));
+    const res = await postWebhook(
+      notification([{ from: '1', id: 'wamid.img', type: 'image', image: { id: 'x' } }]),
+    );
     expect(await json(res)).toEqual({ received: 0, duplicates: 0, ignored: 1 });
   });
 });

@@ -29,7 +29,10 @@ export function adminRoutes(routes: Routes, deps: { pool: Pool }): void {
       access: 'admin',
       body: z.object({ tenant: tenantName, name: z.string().min(1).max(128) }).meta({ id: 'ApiKeyInput' }),
       responses: {
-        201: { description: 'The new key', schema: apiKey.extend({ key: z.string() }).meta({ id: 'NewApiKey' }) },
+        201: {
+          description: 'The new key',
+          schema: apiKey.extend({ key: z.string() }).meta({ id: 'NewApiKey' }),
+        },
       },
     },
     async ({ body }, _req, res) => {

@@ -38,7 +38,9 @@ const conversationState = z
     workflowId: z.string(),
     channel: z.string(),
     conversationId: z.string(),
-    run: z.enum(['open', 'ended', 'none']).describe('Whether a workflow run is open; if not, state comes from Postgres'),
+    run: z
+      .enum(['open', 'ended', 'none'])
+      .describe('Whether a workflow run is open; if not, state comes from Postgres'),
     status: z.string().describe('idle, collecting, running or closed'),
     agent: z.string(),
     strategy: z.string(),
@@ -106,12 +108,20 @@ const tenantUsageShape = usageTotals
 
 export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): void {
   /** The conversation a request names, within the caller's tenant; 404 when it has never existed. */
-  async function locate(req: Parameters<typeof tenantOf>[0], res: Parameters<typeof tenantOf>[1], p: z.output<typeof conversationParams>) {
+  async function locate(
+    req: Parameters<typeof tenantOf>[0],
+    res: Parameters<typeof tenantOf>[1],
+    p: z.output<typeof conversationParams>,
+  ) {
     const tenant = tenantOf(req, res);
     const workflowId = conversationWorkflowId({ tenant, channel: p.channel, externalId: p.conversationId });
     res.locals.log = res.locals.log?.child({ workflowId });
-    const [row, run] = await Promise.all([findConversation(deps.pool, workflowId), runStatus(deps.client, workflowId)]);
-    if (!row && run === 'none') throw notFoundError(`No conversation ${p.channel}/${p.conversationId}.`, 'conversation_not_found');
+    const [row, run] = await Promise.all([
+      findConversation(deps.pool, workflowId),
+      runStatus(deps.client, workflowId),
+    ]);
+    if (!row && run === 'none')
+      throw notFoundError(`No conversation ${p.channel}/${p.conversationId}.`, 'conversation_not_found');
     return { tenant, workflowId, row, run };
   }
 
@@ -181,7 +191,9 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
         links: links(params.channel, params.conversationId),
       };
       if (run === 'open') {
-        const s = await deps.client.workflow.getHandle<typeof conversationWorkflow>(workflowId).query(stateQuery);
+        const s = await deps.client.workflow
+          .getHandle<typeof conversationWorkflow>(workflowId)
+          .query(stateQuery);
         res.json({
           ...common,
           status: s.status,
@@ -217,11 +229,15 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
       operationId: 'listItems',
       tag: 'Conversations',
       summary: 'The transcript, a page at a time',
-      description: 'Items from Postgres in the OpenAI list shape. `after` is an item id (`last_id` of the previous page).',
+      description:
+        'Items from Postgres in the OpenAI list shape. `after` is an item id (`last_id` of the previous page).',
       access: 'key',
       params: conversationParams,
       query: z.object({
-        after: z.string().regex(/^\d{1,18}$/, { message: 'must be an item id' }).optional(),
+        after: z
+          .string()
+          .regex(/^\d{1,18}$/, { message: 'must be an item id' })
+          .optional(),
         limit: limit(100, 20),
         order: z.enum(['asc', 'desc']).default('asc'),
       }),
@@ -263,7 +279,10 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
           ? (await deps.client.workflow.getHandle(workflowId).query(stateQuery)).status === 'closed'
           : row?.status === 'closed';
       if (closed)
-        throw conflict('The conversation is closed; send a message to reopen it first.', 'conversation_closed');
+        throw conflict(
+          'The conversation is closed; send a message to reopen it first.',
+          'conversation_closed',
+        );
       // With no open run, signal-with-start: the new run restores from Postgres, then resets.
       await deps.client.workflow.signalWithStart<typeof conversationWorkflow, []>('conversationWorkflow', {
         workflowId,

@@ -44,10 +44,20 @@ export function eventsRoutes(routes: Routes, deps: EventsDeps): void {
     },
     async ({ params, query }, req, res) => {
       const tenant = tenantOf(req, res);
-      const workflowId = conversationWorkflowId({ tenant, channel: params.channel, externalId: params.conversationId });
-      const [row, run] = await Promise.all([findConversation(deps.pool, workflowId), runStatus(deps.client, workflowId)]);
+      const workflowId = conversationWorkflowId({
+        tenant,
+        channel: params.channel,
+        externalId: params.conversationId,
+      });
+      const [row, run] = await Promise.all([
+        findConversation(deps.pool, workflowId),
+        runStatus(deps.client, workflowId),
+      ]);
       if (!row && run === 'none')
-        throw notFoundError(`No conversation ${params.channel}/${params.conversationId}.`, 'conversation_not_found');
+        throw notFoundError(
+          `No conversation ${params.channel}/${params.conversationId}.`,
+          'conversation_not_found',
+        );
       const header = req.headers['last-event-id'];
       let cursor: EventCursor = parseEventId(typeof header === 'string' ? header : query.lastEventId) ?? {
         seq: 0,
@@ -93,7 +103,9 @@ export function eventsRoutes(routes: Routes, deps: EventsDeps): void {
 
 async function poll(pool: Pool, workflowId: string, cursor: EventCursor) {
   // Turns first, items second: every item of a completed turn is committed before its count.
-  const turnsRow = await pool.query<{ turns: number }>('SELECT turns FROM conversations WHERE id = $1', [workflowId]);
+  const turnsRow = await pool.query<{ turns: number }>('SELECT turns FROM conversations WHERE id = $1', [
+    workflowId,
+  ]);
   const completed = turnsRow.rows[0]?.turns ?? 0;
   const { rows } = await pool.query<{
     seq: string;

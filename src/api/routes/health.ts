@@ -17,7 +17,10 @@ const readiness = z
   .meta({ id: 'Readiness' });
 
 const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref())]);
+  Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref()),
+  ]);
 
 export function healthRoutes(routes: Routes, deps: HealthDeps): void {
   routes.add(
@@ -53,7 +56,8 @@ export function healthRoutes(routes: Routes, deps: HealthDeps): void {
         withTimeout(p, 2_000).then(
           () => 'ok',
           // Only the kind of failure: connection strings and hosts stay out of a public endpoint.
-          (err: unknown) => `unreachable${err instanceof Error && err.message === 'timed out' ? ' (timed out)' : ''}`,
+          (err: unknown) =>
+            `unreachable${err instanceof Error && err.message === 'timed out' ? ' (timed out)' : ''}`,
         );
       const [postgres, temporal] = await Promise.all([
         check(deps.pool.query('SELECT 1')),
@@ -61,7 +65,9 @@ export function healthRoutes(routes: Routes, deps: HealthDeps): void {
       ]);
       const server = deps.closing.aborted ? 'shutting down' : 'ok';
       const ok = postgres === 'ok' && temporal === 'ok' && server === 'ok';
-      res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { postgres, temporal, server } });
+      res
+        .status(ok ? 200 : 503)
+        .json({ status: ok ? 'ok' : 'unavailable', checks: { postgres, temporal, server } });
     },
   );
 }

@@ -80,9 +80,9 @@ export function signedWebhookRoutes(routes: Routes, deps: SignedWebhookDeps): vo
       if (verdict !== 'ok') {
         const [message, code] = (
           {
-          missing: ['Missing X-Threadline-Timestamp or X-Threadline-Signature.', 'missing_signature'],
-          invalid: ['Invalid X-Threadline-Signature.', 'invalid_signature'],
-          expired: ['X-Threadline-Timestamp is outside the replay window.', 'timestamp_out_of_window'],
+            missing: ['Missing X-Threadline-Timestamp or X-Threadline-Signature.', 'missing_signature'],
+            invalid: ['Invalid X-Threadline-Signature.', 'invalid_signature'],
+            expired: ['X-Threadline-Timestamp is outside the replay window.', 'timestamp_out_of_window'],
           } satisfies Record<string, [string, string]>
         )[verdict];
         throw unauthorized(message, code);
@@ -94,7 +94,12 @@ export function signedWebhookRoutes(routes: Routes, deps: SignedWebhookDeps): vo
       }
       const workflowId = await signalMessage(
         deps,
-        { tenant: deps.config.tenant, channel: params.channel, externalId: body.conversationId, agent: deps.agent },
+        {
+          tenant: deps.config.tenant,
+          channel: params.channel,
+          externalId: body.conversationId,
+          agent: deps.agent,
+        },
         {
           id: body.id,
           text: body.text,

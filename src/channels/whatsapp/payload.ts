@@ -16,7 +16,14 @@ const message = z.looseObject({
 const value = z.looseObject({
   messaging_product: z.string().optional(),
   metadata: z.looseObject({ phone_number_id: z.string().optional() }).optional(),
-  contacts: z.array(z.looseObject({ wa_id: z.string().optional(), profile: z.looseObject({ name: z.string().optional() }).optional() })).optional(),
+  contacts: z
+    .array(
+      z.looseObject({
+        wa_id: z.string().optional(),
+        profile: z.looseObject({ name: z.string().optional() }).optional(),
+      }),
+    )
+    .optional(),
   messages: z.array(message).optional(),
   statuses: z.array(z.unknown()).optional(),
 });

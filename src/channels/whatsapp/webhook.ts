@@ -82,7 +82,11 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
     async (_input, req, res) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const header = req.headers['x-hub-signature-256'];
-      const verdict = verifyHubSignature(raw, typeof header === 'string' ? header : undefined, deps.config.appSecret);
+      const verdict = verifyHubSignature(
+        raw,
+        typeof header === 'string' ? header : undefined,
+        deps.config.appSecret,
+      );
       if (verdict !== 'ok')
         throw unauthorized(
           verdict === 'missing' ? 'Missing X-Hub-Signature-256.' : 'Invalid X-Hub-Signature-256.',
@@ -106,7 +110,10 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
             text: m.text.slice(0, MAX_MESSAGE_TEXT),
             user: m.from,
             receivedAt: new Date().toISOString(),
-            metadata: { ...(m.name ? { name: m.name.slice(0, 512) } : {}), ...(m.sentAt ? { sentAt: m.sentAt } : {}) },
+            metadata: {
+              ...(m.name ? { name: m.name.slice(0, 512) } : {}),
+              ...(m.sentAt ? { sentAt: m.sentAt } : {}),
+            },
           },
         );
         await remember(deps.pool, CHANNEL, m.id, workflowId);
@@ -133,4 +140,3 @@ export function parseJson(raw: Buffer): unknown {
     throw new ApiError(400, 'invalid_request_error', 'The body is not valid JSON.', 'invalid_json');
   }
 }
-
