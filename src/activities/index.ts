@@ -2,6 +2,13 @@ import type OpenAI from 'openai';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Pool } from '../store/pool.js';
 import { costOf } from '../usage/cost.js';
+import {
+  listMigrationUnits,
+  migrateUnit,
+  prepareMigrationSource,
+  recordMigrationUnitFailure,
+  seedOpenAIConversation,
+} from './migration.js';
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
@@ -40,6 +47,14 @@ export function createActivities(deps: ActivityDeps) {
     finishTurn: (input: FinishTurnInput) => finishTurn(deps, input),
     startSegment: (input: { conversationId: string; segment: number }) => startSegment(deps, input),
     markClosed: (conversationId: string) => markClosed(deps, conversationId),
+    prepareMigrationSource: (input: Parameters<typeof prepareMigrationSource>[1]) =>
+      prepareMigrationSource(deps, input),
+    listMigrationUnits: (input: Parameters<typeof listMigrationUnits>[1]) => listMigrationUnits(deps, input),
+    migrateUnit: (input: Parameters<typeof migrateUnit>[1]) => migrateUnit(deps, input),
+    recordMigrationUnitFailure: (input: Parameters<typeof recordMigrationUnitFailure>[1]) =>
+      recordMigrationUnitFailure(deps, input),
+    seedOpenAIConversation: (input: Parameters<typeof seedOpenAIConversation>[1]) =>
+      seedOpenAIConversation(deps, input),
   };
 }
 

@@ -1,3 +1,4 @@
 // Everything the worker registers. Deterministic code only: this module and its imports are bundled
 // into Temporal's workflow sandbox.
 export { conversationWorkflow } from './conversation.js';
+export { migrationWorkflow, migrateUnitWorkflow } from './migration.js';

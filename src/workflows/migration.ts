@@ -1,0 +1,176 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  executeChild,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type {
+  MigrationOptions,
+  MigrationProgress,
+  SourceSpec,
+  TargetSpec,
+  Unit,
+  UnitResult,
+} from '../migration/types.js';
+import { MigrationState, type CarriedMigration } from './migrationState.js';
+import {
+  cancelMigrationSignal,
+  migrationProgressQuery,
+  pauseMigrationSignal,
+  resumeMigrationSignal,
+} from './migrationMessages.js';
+import { workflowNow } from './time.js';
+
+export interface MigrationInput {
+  source: SourceSpec;
+  target: TargetSpec;
+  options: MigrationOptions;
+  /** Present after continue-as-new. */
+  carried?: CarriedMigration;
+}
+
+// Staging reads the whole source listing (a mapping file, an export file): long, heartbeating.
+const { prepareMigrationSource } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+const { listMigrationUnits, recordMigrationUnitFailure } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+// One unit: read the source, write the transcript. 429s come back with Retry-After as the next
+// retry delay (toActivityFailure); 4xx are not retried. The heartbeat timeout gets a unit that was
+// running on a killed worker retried elsewhere in seconds.
+const unitOptions: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 20,
+  },
+};
+const { migrateUnit, seedOpenAIConversation } = proxyActivities<Activities>(unitOptions);
+
+/**
+ * The parent: stages the source, then pages through it keeping a sliding window of K children
+ * (one per thread, chain or conversation key), and continues as new every N children with only a
+ * cursor and counters.
+ */
+export async function migrationWorkflow(input: MigrationInput): Promise<MigrationProgress> {
+  const migrationId = workflowInfo().workflowId;
+  const { options } = input;
+  const state = new MigrationState(input.carried, workflowNow());
+  let preparing = !input.carried;
+
+  const status = () =>
+    preparing ? 'preparing' : state.cancelRequested ? 'cancelling' : state.paused ? 'paused' : 'running';
+  setHandler(migrationProgressQuery, () =>
+    state.progress(migrationId, status(), options.dryRun, workflowNow()),
+  );
+  setHandler(pauseMigrationSignal, () => {
+    state.paused = true;
+  });
+  setHandler(resumeMigrationSignal, () => {
+    state.paused = false;
+  });
+  setHandler(cancelMigrationSignal, () => {
+    state.cancelRequested = true;
+  });
+
+  if (!input.carried) {
+    const staged = await prepareMigrationSource({ migrationId, source: input.source, target: input.target });
+    state.total = staged.total;
+    state.sourceIssues = staged.issues;
+    preparing = false;
+  }
+
+  let startedThisRun = 0;
+  const children: Promise<void>[] = [];
+  for (;;) {
+    await condition(() => state.cancelRequested || state.canStart(options.window));
+    if (state.cancelRequested || startedThisRun >= options.continueAsNewEvery) break;
+    if (state.buffer.length === 0 && !state.exhausted) {
+      const page = await listMigrationUnits({ migrationId, after: state.cursor, limit: options.pageSize });
+      state.takePage(page.units, page.next);
+    }
+    const unit = state.start();
+    if (!unit) break;
+    startedThisRun += 1;
+    children.push(runChild(migrationId, input, unit).then((r) => state.record(r)));
+  }
+  // Children of this run finish here: a continued run could not await them.
+  await Promise.all(children);
+
+  if (!state.cancelRequested && !state.drained) {
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof migrationWorkflow>({ ...input, carried: state.carry() });
+  }
+  await condition(allHandlersFinished);
+  return state.progress(
+    migrationId,
+    state.cancelRequested ? 'cancelled' : 'completed',
+    options.dryRun,
+    workflowNow(),
+  );
+}
+
+async function runChild(migrationId: string, input: MigrationInput, unit: Unit): Promise<UnitResult> {
+  try {
+    return await executeChild(migrateUnitWorkflow, {
+      // Derived from the unit: a replayed or continued parent never starts a second child for it.
+      workflowId: `${migrationId}/${unit.id}`,
+      args: [{ migrationId, source: input.source, target: input.target, dryRun: input.options.dryRun, unit }],
+    });
+  } catch (err) {
+    // The child itself turns failures into results; this is a child that could not run at all.
+    log.warn('migration child failed', { unit: unit.id, error: describe(err) });
+    return { unitId: unit.id, status: 'failed', items: 0, conversationId: null, reason: describe(err) };
+  }
+}
+
+export interface MigrateUnitInput {
+  migrationId: string;
+  source: SourceSpec;
+  target: TargetSpec;
+  dryRun: boolean;
+  unit: Unit;
+}
+
+/** One thread, chain or conversation key: migrate it, seed it if asked, and report; never throws. */
+export async function migrateUnitWorkflow(input: MigrateUnitInput): Promise<UnitResult> {
+  try {
+    const result = await migrateUnit(input);
+    if (input.target.seedLastItems && !input.dryRun && result.conversationId && result.status !== 'failed') {
+      await seedOpenAIConversation({
+        conversationId: result.conversationId,
+        lastItems: input.target.seedLastItems,
+      });
+    }
+    return result;
+  } catch (err) {
+    const reason = describe(err);
+    await recordMigrationUnitFailure({ migrationId: input.migrationId, unitId: input.unit.id, reason });
+    return { unitId: input.unit.id, status: 'failed', items: 0, conversationId: null, reason };
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) {
+    const cause = err.cause;
+    return cause instanceof ApplicationFailure && cause.type
+      ? `${cause.type}: ${cause.message}`
+      : cause.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
