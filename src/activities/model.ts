@@ -4,8 +4,8 @@ import { getAgent, type AgentRegistry } from '../agents/registry.js';
 import type { AgentDefinition } from '../agents/types.js';
 import { providerFor } from '../providers/index.js';
 import type { NormalisedUsage, Recovery } from '../providers/types.js';
-import { withTransaction, type Pool, type PoolClient } from '../store/pool.js';
-import { appendItems } from '../store/transcript.js';
+import { withTransaction, type Pool } from '../store/pool.js';
+import { appendItems, loadItemsByKey, loadSegment } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
 import { looksLikeRawToolCall, outputText } from './history.js';
 
@@ -101,7 +101,7 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
     agent,
     step: input,
     stepInput,
-    loadHistory: () => loadHistory(deps.pool, input.conversationId, input.segment),
+    loadHistory: () => loadSegment(deps.pool, input.conversationId, input.segment),
     warn: (message, attributes) => log.warn(message, { conversationId: input.conversationId, ...attributes }),
   });
 
@@ -193,14 +193,10 @@ async function loadStepInput(pool: Pool, input: CallModelInput): Promise<Record<
       : input.step === 1
         ? `t${input.turn}/in/`
         : `t${input.turn}/s${input.step - 1}/tool/`;
-  const { rows } = await pool.query<{ item: Record<string, unknown> }>(
-    `SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND item_key LIKE $3 || '%' ORDER BY seq`,
-    [input.conversationId, input.turn, prefix],
-  );
-  const items = rows.map((r) => r.item);
+  const items = await loadItemsByKey(pool, input.conversationId, input.turn, prefix);
   if (input.mode !== 'rewrite' && input.step > 1) {
     // Tools finish in any order; the model gets their outputs in the order it asked for them.
-    const calls = (await loadOutputItems(pool, { ...input, step: input.step - 1 }))
+    const calls = (await outputOf(pool, { ...input, step: input.step - 1 }))
       .filter((i) => i.type === 'function_call')
       .map((i) => i.call_id);
     items.sort((a, b) => calls.indexOf(a.call_id) - calls.indexOf(b.call_id));
@@ -209,19 +205,6 @@ async function loadStepInput(pool: Pool, input: CallModelInput): Promise<Record<
   return items.map((i) =>
     i.type === 'function_call_output' ? { type: i.type, call_id: i.call_id, output: i.output } : i,
   );
-}
-
-/** The current segment's items, oldest first. */
-async function loadHistory(
-  pool: Pool,
-  sessionId: string,
-  segment: number,
-): Promise<Record<string, unknown>[]> {
-  const { rows } = await pool.query<{ item: Record<string, unknown> }>(
-    'SELECT item FROM session_items WHERE session_id = $1 AND segment = $2 ORDER BY seq',
-    [sessionId, segment],
-  );
-  return rows.map((r) => r.item);
 }
 
 async function loadRecordedCall(
@@ -242,7 +225,7 @@ async function loadRecordedCall(
   );
   const row = rows[0];
   if (!row) return undefined;
-  const output = await loadOutputItems(pool, input);
+  const output = await outputOf(pool, input);
   return toResult(
     row.response_id,
     output,
@@ -257,13 +240,7 @@ async function loadRecordedCall(
   );
 }
 
-async function loadOutputItems(
-  client: Pool | PoolClient,
-  input: Pick<CallModelInput, 'conversationId' | 'turn' | 'step'>,
-): Promise<Record<string, unknown>[]> {
-  const { rows } = await client.query<{ item: Record<string, unknown> }>(
-    `SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND item_key LIKE $3 || '%' ORDER BY seq`,
-    [input.conversationId, input.turn, `t${input.turn}/s${input.step}/o`],
-  );
-  return rows.map((r) => r.item);
+/** A step's output items. */
+function outputOf(pool: Pool, step: Pick<CallModelInput, 'conversationId' | 'turn' | 'step'>) {
+  return loadItemsByKey(pool, step.conversationId, step.turn, `t${step.turn}/s${step.step}/o`);
 }

@@ -182,15 +182,35 @@ export async function clearItems(client: PoolClient, sessionId: string): Promise
   await client.query('DELETE FROM session_items WHERE session_id = $1', [sessionId]);
 }
 
-export async function loadTurnItems(
-  client: PoolClient,
+type Queryable = Pick<PoolClient, 'query'>;
+
+/**
+ * A turn's items whose key starts with `prefix` (keys are `t{turn}/in/{i}`, `t{turn}/s{step}/o{i}`,
+ * `t{turn}/s{step}/tool/{callId}`, ...), in transcript order. The prefix is fixed text, never user
+ * input, so LIKE's wildcards cannot appear in it.
+ */
+export async function loadItemsByKey(
+  db: Queryable,
   sessionId: string,
   turn: number,
-  type: string,
+  prefix: string,
 ): Promise<Record<string, unknown>[]> {
-  const { rows } = await client.query<{ item: Record<string, unknown> }>(
-    'SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND type = $3 ORDER BY seq',
-    [sessionId, turn, type],
+  const { rows } = await db.query<{ item: Record<string, unknown> }>(
+    `SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND item_key LIKE $3 || '%' ORDER BY seq`,
+    [sessionId, turn, prefix],
+  );
+  return rows.map((r) => r.item);
+}
+
+/** One transcript segment (everything since the last reset), oldest first. */
+export async function loadSegment(
+  db: Queryable,
+  sessionId: string,
+  segment: number,
+): Promise<Record<string, unknown>[]> {
+  const { rows } = await db.query<{ item: Record<string, unknown> }>(
+    'SELECT item FROM session_items WHERE session_id = $1 AND segment = $2 ORDER BY seq',
+    [sessionId, segment],
   );
   return rows.map((r) => r.item);
 }

@@ -4,11 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createTestDatabase, testClient, uniqueTaskQueue, type TestDatabase } from '../support/env.js';
-import { message } from './harness.js';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import type { conversationWorkflow } from '../../src/workflows/conversation.js';
+import { message, sendWithStart } from './harness.js';
+import type { Client } from '@temporalio/client';
 import { conversationWorkflowId } from '../../src/workflows/ids.js';
-import { sendMessageUpdate } from '../../src/workflows/messages.js';
 
 /**
  * `kill -9` of the worker process in the middle of a model call: another worker finishes the turn
@@ -63,18 +61,7 @@ describe('a worker killed mid-turn', () => {
     const workflowId = conversationWorkflowId(input);
     // The first model call hangs long enough to kill the worker during it.
     emulator.faults.add({ kind: 'latency', latencyMs: 8_000, match: { path: '^/v1/responses$' } });
-    const reply = client.workflow.executeUpdateWithStart(sendMessageUpdate, {
-      args: [message('are you still there?')],
-      startWorkflowOperation: new WithStartWorkflowOperation<typeof conversationWorkflow>(
-        'conversationWorkflow',
-        {
-          workflowId,
-          taskQueue,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        },
-      ),
-    });
+    const reply = sendWithStart(client, taskQueue, input, message('are you still there?'));
     // Wait until the model call is in flight: the turn's input is already in Postgres.
     await expect
       .poll(

@@ -113,6 +113,27 @@ export function message(text: string, options: { id?: string; user?: string } = 
   };
 }
 
+/** update-with-start: starts the conversation if needed, returns the turn's reply. */
+export function sendWithStart(
+  client: Client,
+  taskQueue: string,
+  input: ConversationInput,
+  m: InboundMessage,
+): Promise<TurnReply> {
+  return client.workflow.executeUpdateWithStart(sendMessageUpdate, {
+    args: [m],
+    startWorkflowOperation: new WithStartWorkflowOperation<typeof conversationWorkflow>(
+      'conversationWorkflow',
+      {
+        workflowId: conversationWorkflowId(input),
+        taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      },
+    ),
+  });
+}
+
 export async function startHarness(options: {
   agents: AgentDefinition[];
   senders?: ReadonlyMap<string, ChannelSender>;
@@ -148,19 +169,7 @@ export async function startHarness(options: {
         workflowId,
         input,
         handle,
-        send: (text, opts) =>
-          client.workflow.executeUpdateWithStart(sendMessageUpdate, {
-            args: [message(text, opts)],
-            startWorkflowOperation: new WithStartWorkflowOperation<typeof conversationWorkflow>(
-              'conversationWorkflow',
-              {
-                workflowId,
-                taskQueue,
-                args: [input],
-                workflowIdConflictPolicy: 'USE_EXISTING',
-              },
-            ),
-          }),
+        send: (text, opts) => sendWithStart(client, taskQueue, input, message(text, opts)),
         signal: async (text, opts) => {
           const m = message(text, opts);
           await client.workflow.signalWithStart<typeof conversationWorkflow, [InboundMessage]>(
