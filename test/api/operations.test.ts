@@ -196,4 +196,37 @@ describe('operations', () => {
     await stopped;
     await expect(fetch(`${http.url}/healthz`)).rejects.toThrow();
   });
+
+  it('logs one line per request with request id, tenant and workflow id, and no key or message text', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const app = createApp({
+      client: env.client,
+      pool: env.db.pool,
+      taskQueue: env.taskQueue,
+      agent: 'assistant',
+      replyWaitMs: 30_000,
+      log,
+    });
+    const http = await listen(app, '127.0.0.1', 0);
+    const id = randomUUID();
+    await request(
+      'POST',
+      `${http.url}/v1/conversations/web/${id}/messages?wait=true`,
+      key,
+      { text: 'my secret diary' },
+      { 'x-request-id': 'req-42' },
+    );
+    await http.stop();
+    const line = lines.find((l) => l.msg === 'request');
+    expect(line).toMatchObject({
+      requestId: 'req-42',
+      tenant: 'acme',
+      workflowId: `conversation:acme:web:${id}`,
+      status: 200,
+    });
+    const all = JSON.stringify(lines);
+    expect(all).not.toContain('my secret diary');
+    expect(all).not.toContain(key);
+  });
 });
