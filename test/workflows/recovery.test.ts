@@ -105,6 +105,11 @@ describe('expiry recovery (previous_response_id)', () => {
         expect.objectContaining({ turn: 3, recovered: true, recovery: 'history_items' }),
       ]);
       expect((await c.state()).usage.recoveries).toBe(1);
+      // What the Temporal UI shows on the workflow's page (its built-in metadata query).
+      const metadata = await c.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toMatch(
+        /^Turn 3: answered in 1 model step\(s\), 0 tool round\(s\), recovered \(history_items\)/,
+      );
 
       // The next turn chains on the recovered response again.
       const fourth = await c.send('And now?');
