@@ -1,7 +1,6 @@
 import {
   ActivityFailure,
   allHandlersFinished,
-  ApplicationFailure,
   condition,
   continueAsNew,
   executeChild,
@@ -166,11 +165,6 @@ export async function migrateUnitWorkflow(input: MigrateUnitInput): Promise<Unit
 }
 
 function describe(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) {
-    const cause = err.cause;
-    return cause instanceof ApplicationFailure && cause.type
-      ? `${cause.type}: ${cause.message}`
-      : cause.message;
-  }
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
   return err instanceof Error ? err.message : String(err);
 }
