@@ -1,0 +1,342 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { DEFAULT_OPTIONS, type MigrationProgress } from '../../migration/types.js';
+import type { Pool } from '../../store/pool.js';
+import type { migrationWorkflow, MigrationInput } from '../../workflows/migration.js';
+import {
+  cancelMigrationSignal,
+  migrationProgressQuery,
+  migrationWorkflowId,
+  pauseMigrationSignal,
+  resumeMigrationSignal,
+} from '../../workflows/migrationMessages.js';
+import { conflict, notFoundError } from '../errors.js';
+import type { Routes } from '../route.js';
+
+/**
+ * Operators' routes for batch migrations (admin key): start one, read its progress, pause, resume,
+ * cancel, list its failures. A migration is the workflow `migration:{name}`; file paths in a source
+ * are read by the workers, so only the admin key may name them.
+ */
+
+export interface MigrationsDeps {
+  client: Client;
+  pool: Pool;
+  taskQueue: string;
+}
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, { message: "1-100 letters, digits, '.', '_' or '-'" });
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
+  message: 'a plain table or column name',
+});
+const mapping = z.union([
+  z.object({ file: z.string().min(1) }).strict(),
+  z
+    .object({ table: identifier, userColumn: identifier.optional(), threadColumn: identifier.optional() })
+    .strict(),
+]);
+
+export const migrationSource = z
+  .discriminatedUnion('kind', [
+    z
+      .object({
+        kind: z.literal('assistants-api'),
+        baseUrl: z.url().optional(),
+        threadIds: z.array(z.string().min(1).max(200)).max(10_000).optional(),
+        mapping: mapping.optional(),
+        toolCalls: z.boolean().optional(),
+      })
+      .strict(),
+    z
+      .object({ kind: z.literal('assistants-export'), file: z.string().min(1), mapping: mapping.optional() })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('response-chains'),
+        file: z.string().min(1).optional(),
+        chains: z
+          .array(z.object({ externalId: z.string().min(1), responseId: z.string().min(1) }).strict())
+          .max(10_000)
+          .optional(),
+        baseUrl: z.url().optional(),
+      })
+      .strict()
+      .refine((s) => s.file !== undefined || s.chains !== undefined, { message: 'give file or chains' }),
+    z
+      .object({
+        kind: z.literal('messages-table'),
+        table: identifier,
+        columns: z
+          .object({
+            key: identifier,
+            role: identifier,
+            content: identifier,
+            createdAt: identifier,
+            id: identifier,
+          })
+          .partial()
+          .strict()
+          .optional(),
+      })
+      .strict(),
+  ])
+  .meta({ id: 'MigrationSource' });
+
+export const migrationInput = z
+  .object({
+    name: name.optional(),
+    source: migrationSource,
+    target: z
+      .object({
+        tenant: z.string().min(1).max(64).default('default'),
+        channel: z.string().min(1).max(64).default('web'),
+        agent: z.string().min(1).max(64).default('assistant'),
+        seedLastItems: z.number().int().min(1).max(1000).optional(),
+      })
+      .strict()
+      .default({ tenant: 'default', channel: 'web', agent: 'assistant' }),
+    options: z
+      .object({
+        dryRun: z.boolean().default(DEFAULT_OPTIONS.dryRun),
+        window: z.number().int().min(1).max(100).default(DEFAULT_OPTIONS.window),
+        continueAsNewEvery: z.number().int().min(10).max(5000).default(DEFAULT_OPTIONS.continueAsNewEvery),
+        pageSize: z.number().int().min(1).max(1000).default(DEFAULT_OPTIONS.pageSize),
+      })
+      .strict()
+      .default(DEFAULT_OPTIONS),
+  })
+  .strict()
+  .meta({ id: 'MigrationInput' });
+
+export const migrationProgress = z
+  .object({
+    object: z.literal('migration'),
+    id: z.string(),
+    migrationId: z.string(),
+    status: z.enum([
+      'preparing',
+      'running',
+      'paused',
+      'cancelling',
+      'cancelled',
+      'completed',
+      'failed',
+      'terminated',
+    ]),
+    dryRun: z.boolean(),
+    total: z.number().nullable(),
+    done: z.number(),
+    failed: z.number(),
+    skipped: z.number(),
+    inFlight: z.number(),
+    items: z.number(),
+    rate: z.number(),
+    etaSeconds: z.number().nullable(),
+    elapsedSeconds: z.number(),
+    sourceIssues: z.object({ count: z.number(), first: z.array(z.string()) }),
+    recentFailures: z.array(z.object({ unitId: z.string(), reason: z.string() })),
+  })
+  .meta({ id: 'Migration' });
+
+const params = z.object({ migrationId: name });
+const idOf = (n: string) => migrationWorkflowId(n);
+
+async function progressOf(client: Client, migrationName: string): Promise<z.infer<typeof migrationProgress>> {
+  const handle = client.workflow.getHandle<typeof migrationWorkflow>(idOf(migrationName));
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw notFoundError(`No migration ${migrationName}.`, 'migration_not_found');
+    throw err;
+  }
+  const status = description.status.name;
+  let progress: MigrationProgress;
+  if (status === 'COMPLETED') progress = await handle.result();
+  else if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW')
+    progress = await handle.query(migrationProgressQuery);
+  else {
+    // Failed or terminated from outside: the counters died with it; Postgres still has each unit.
+    return {
+      ...emptyProgress(idOf(migrationName)),
+      id: migrationName,
+      status: status === 'TERMINATED' ? 'terminated' : 'failed',
+    };
+  }
+  return { object: 'migration', id: migrationName, ...progress };
+}
+
+function emptyProgress(migrationId: string): Omit<z.infer<typeof migrationProgress>, 'id' | 'status'> {
+  return {
+    object: 'migration',
+    migrationId,
+    dryRun: false,
+    total: null,
+    done: 0,
+    failed: 0,
+    skipped: 0,
+    inFlight: 0,
+    items: 0,
+    rate: 0,
+    etaSeconds: null,
+    elapsedSeconds: 0,
+    sourceIssues: { count: 0, first: [] },
+    recentFailures: [],
+  };
+}
+
+export function migrationsRoutes(routes: Routes, deps: MigrationsDeps): void {
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/migrations',
+      operationId: 'startMigration',
+      tag: 'Migrations',
+      summary: 'Start a migration',
+      description:
+        'Stages the source, then migrates each thread, response chain or conversation key into the transcript. ' +
+        'Runs as the workflow migration:{name}; a rerun over the same source adds nothing.',
+      access: 'admin',
+      body: migrationInput,
+      responses: {
+        201: { description: 'Started', schema: migrationProgress },
+        409: { description: 'A migration with this name is running' },
+      },
+    },
+    async ({ body }, _req, res) => {
+      const migrationName = body.name ?? `mig-${Date.now().toString(36)}`;
+      const input: MigrationInput = { source: body.source, target: body.target, options: body.options };
+      try {
+        await deps.client.workflow.start('migrationWorkflow', {
+          workflowId: idOf(migrationName),
+          taskQueue: deps.taskQueue,
+          args: [input],
+        });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          throw conflict(`Migration ${migrationName} is already running.`, 'migration_running');
+        }
+        throw err;
+      }
+      res.locals.log?.info({ migration: migrationName, source: body.source.kind }, 'migration started');
+      res
+        .status(201)
+        .json({
+          ...emptyProgress(idOf(migrationName)),
+          id: migrationName,
+          status: 'preparing',
+          dryRun: body.options.dryRun,
+        });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/migrations/{migrationId}',
+      operationId: 'getMigration',
+      tag: 'Migrations',
+      summary: 'Progress of a migration',
+      description:
+        'done, failed, skipped, items, rate (units/s) and ETA, from the workflow’s progress query.',
+      access: 'admin',
+      params,
+      responses: {
+        200: { description: 'Progress', schema: migrationProgress },
+        404: { description: 'Unknown' },
+      },
+    },
+    async ({ params: p }, _req, res) => {
+      res.json(await progressOf(deps.client, p.migrationId));
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/migrations/{migrationId}/failures',
+      operationId: 'listMigrationFailures',
+      tag: 'Migrations',
+      summary: 'Failed units and unreadable source lines, with reasons',
+      access: 'admin',
+      params,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+      responses: {
+        200: {
+          description: 'Failures',
+          schema: z.object({
+            object: z.literal('list'),
+            data: z.array(
+              z.object({
+                unit: z.string().nullable(),
+                user: z.string().nullable(),
+                location: z.string().nullable(),
+                reason: z.string(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    async ({ params: p, query }, _req, res) => {
+      const id = idOf(p.migrationId);
+      const { rows } = await deps.pool.query<{
+        unit: string | null;
+        user: string | null;
+        location: string | null;
+        reason: string;
+      }>(
+        `(SELECT unit_id AS unit, external_id AS "user", NULL AS location, coalesce(reason, '') AS reason
+            FROM migration_units WHERE migration_id = $1 AND status = 'failed' ORDER BY unit_id LIMIT $2)
+         UNION ALL
+         (SELECT NULL, NULL, location, reason FROM migration_source_issues WHERE migration_id = $1
+           ORDER BY line NULLS FIRST LIMIT $2)`,
+        [id, query.limit],
+      );
+      res.json({ object: 'list', data: rows });
+    },
+  );
+
+  const signals = {
+    pause: pauseMigrationSignal,
+    resume: resumeMigrationSignal,
+    cancel: cancelMigrationSignal,
+  };
+  for (const [action, signal] of Object.entries(signals)) {
+    routes.add(
+      {
+        method: 'post',
+        path: `/v1/migrations/{migrationId}/${action}`,
+        operationId: `${action}Migration`,
+        tag: 'Migrations',
+        summary:
+          action === 'pause'
+            ? 'Pause: start no more threads (running ones finish)'
+            : action === 'resume'
+              ? 'Resume a paused migration'
+              : 'Cancel: start no more threads, finish the running ones, end as cancelled',
+        access: 'admin',
+        params,
+        responses: {
+          202: { description: 'Signalled', schema: migrationProgress },
+          404: { description: 'Unknown' },
+        },
+      },
+      async ({ params: p }, _req, res) => {
+        const handle = deps.client.workflow.getHandle(idOf(p.migrationId));
+        try {
+          await handle.signal(signal);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) {
+            throw notFoundError(`No running migration ${p.migrationId}.`, 'migration_not_found');
+          }
+          throw err;
+        }
+        res.status(202).json(await progressOf(deps.client, p.migrationId));
+      },
+    );
+  }
+}
