@@ -8,7 +8,7 @@ import { loadDefaultAssistantsFixture } from '../../src/emulator/server.js';
 import type { conversationWorkflow } from '../../src/workflows/conversation.js';
 import { conversationWorkflowId } from '../../src/workflows/ids.js';
 import { sendMessageUpdate } from '../../src/workflows/messages.js';
-import { message, seen } from '../workflows/harness.js';
+import { message, recordHistory, seen } from '../workflows/harness.js';
 import { startMigrationEnv, type MigrationEnv } from './harness.js';
 
 /** Each source kind end to end, and the proof that a migrated conversation is remembered. */
@@ -50,7 +50,13 @@ describe('an export file', () => {
       const mapping = join(dir, 'users.csv');
       writeFileSync(mapping, 'user_id,thread_id\ncarol,thread_fixture_travel\n');
 
-      const result = await env.run({ kind: 'assistants-export', file, mapping: { file: mapping } });
+      const handle = await env.start({ kind: 'assistants-export', file, mapping: { file: mapping } });
+      const result = await handle.result();
+      await recordHistory('v1-migration-parent', handle);
+      await recordHistory(
+        'v1-migration-unit',
+        env.client.workflow.getHandle(`${result.migrationId}/thread_fixture_travel`),
+      );
       expect(result).toMatchObject({ total: 3, done: 2, skipped: 1, failed: 0, items: 10 });
       expect(result.sourceIssues).toEqual({ count: 2, first: ['export.jsonl:3', 'export.jsonl:9'] });
       const { rows: issues } = await env.db.pool.query<{ reason: string }>(
@@ -126,6 +132,10 @@ describe('response chains', () => {
     expect(rows.find((r) => r.unit_id === broken[2])!.note).toBe(
       `chain broken at ${broken[0]}: not found (404 Response with id '${broken[0]}' not found.); kept the 2 newer response(s)`,
     );
+    await recordHistory(
+      'v1-migration-unit-failed',
+      env.client.workflow.getHandle(`${result.migrationId}/resp_does_not_exist`),
+    );
     expect(rows.find((r) => r.unit_id === 'resp_does_not_exist')).toMatchObject({
       status: 'failed',
       reason: expect.stringMatching(/^OpenAI 404/),
@@ -148,8 +158,15 @@ describe('a legacy messages table', () => {
       ('+15550001', 'assistant', 'reply', '2024-01-01T00:00:02Z'),
       ('+15550002', 'user', 'other', '2024-01-01T00:00:03Z'),
       ('+15550001', 'user', 'second', '2024-01-01T00:00:04Z')`);
-    const result = await env.run({ kind: 'messages-table', table: 'legacy_messages' });
+    // One child per run: continue-as-new between the two keys.
+    const handle = await env.start(
+      { kind: 'messages-table', table: 'legacy_messages' },
+      { continueAsNewEvery: 1 },
+    );
+    const result = await handle.result();
+    await recordHistory('v1-migration-continue-as-new', handle, handle.firstExecutionRunId);
     expect(result).toMatchObject({ total: 2, done: 2, items: 4 });
+    expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
     expect(await texts(conversation('+15550001'))).toEqual([
       'user: first',
       'assistant: reply',
