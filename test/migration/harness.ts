@@ -32,7 +32,11 @@ export interface MigrationEnv {
   startWorker(): Promise<void>;
   start(
     source: SourceSpec,
-    options?: Partial<MigrationOptions> & { target?: Partial<TargetSpec>; name?: string },
+    options?: Partial<MigrationOptions> & {
+      target?: Partial<TargetSpec>;
+      name?: string;
+      workflowId?: string;
+    },
   ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof migrationWorkflow>>;
   run(
     source: SourceSpec,
@@ -70,9 +74,11 @@ export async function startMigrationEnv(
       });
     },
     async start(source, opts = {}) {
-      const { target, name, ...rest } = opts;
+      const { target, name, workflowId, ...rest } = opts;
       return client.workflow.start('migrationWorkflow', {
-        workflowId: migrationWorkflowId(name ?? `test-${randomBytes(4).toString('hex')}`),
+        // A recorded history is replayed under its file name as the workflow id, and children's ids
+        // derive from it: recorded migrations use that name.
+        workflowId: workflowId ?? migrationWorkflowId(name ?? `test-${randomBytes(4).toString('hex')}`),
         taskQueue,
         args: [
           {

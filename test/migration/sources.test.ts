@@ -50,7 +50,10 @@ describe('an export file', () => {
       const mapping = join(dir, 'users.csv');
       writeFileSync(mapping, 'user_id,thread_id\ncarol,thread_fixture_travel\n');
 
-      const handle = await env.start({ kind: 'assistants-export', file, mapping: { file: mapping } });
+      const handle = await env.start(
+        { kind: 'assistants-export', file, mapping: { file: mapping } },
+        { workflowId: 'v1-migration-parent' },
+      );
       const result = await handle.result();
       await recordHistory('v1-migration-parent', handle);
       await recordHistory(
@@ -161,7 +164,7 @@ describe('a legacy messages table', () => {
     // One child per run: continue-as-new between the two keys.
     const handle = await env.start(
       { kind: 'messages-table', table: 'legacy_messages' },
-      { continueAsNewEvery: 1 },
+      { continueAsNewEvery: 1, workflowId: 'v1-migration-continue-as-new' },
     );
     const result = await handle.result();
     await recordHistory('v1-migration-continue-as-new', handle, handle.firstExecutionRunId);
