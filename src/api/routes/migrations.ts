@@ -222,14 +222,12 @@ export function migrationsRoutes(routes: Routes, deps: MigrationsDeps): void {
         throw err;
       }
       res.locals.log?.info({ migration: migrationName, source: body.source.kind }, 'migration started');
-      res
-        .status(201)
-        .json({
-          ...emptyProgress(idOf(migrationName)),
-          id: migrationName,
-          status: 'preparing',
-          dryRun: body.options.dryRun,
-        });
+      res.status(201).json({
+        ...emptyProgress(idOf(migrationName)),
+        id: migrationName,
+        status: 'preparing',
+        dryRun: body.options.dryRun,
+      });
     },
   );
 
