@@ -21,6 +21,7 @@ import { conversationsRoutes } from './routes/conversations.js';
 import { eventsRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesRoutes } from './routes/messages.js';
+import { migrationsRoutes } from './routes/migrations.js';
 
 export interface AppDeps {
   client: Client;
@@ -130,6 +131,7 @@ export function createApp(deps: AppDeps): Express {
     closing: closing.signal,
   });
   adminRoutes(api, deps);
+  migrationsRoutes(api, deps);
 
   const specs = [...operations.specs, ...channels.specs, ...api.specs];
   const locals: AppLocals = { closing, specs };
