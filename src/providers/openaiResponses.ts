@@ -33,9 +33,13 @@ export const openaiResponses: ModelProvider = {
       return fromResponse(data, request, requestId, null);
     }
 
+    // Nothing to chain on: the first call of a segment. If the transcript already holds earlier
+    // items (migrated threads, a legacy table), they are sent once within the budget; from then
+    // on the chain carries them.
+    const input = step.previousResponseId ? (stepInput as unknown as InputItem[]) : await bootstrapInput(ctx);
     const request: OpenAI.Responses.ResponseCreateParamsNonStreaming = {
       ...base,
-      input: stepInput as unknown as InputItem[],
+      input,
       ...(step.previousResponseId ? { previous_response_id: step.previousResponseId } : {}),
     };
     try {
@@ -77,4 +81,10 @@ function recoveryRequest(
     };
   }
   return { ...base, input: sanitizeForInput(window) };
+}
+
+async function bootstrapInput(ctx: ProviderContext): Promise<InputItem[]> {
+  const history = await ctx.loadHistory();
+  if (history.length <= ctx.stepInput.length) return ctx.stepInput as unknown as InputItem[];
+  return sanitizeForInput(trimToBudget(history, ctx.agent.historyTokenBudget, ctx.stepInput.length));
 }

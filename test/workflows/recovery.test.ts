@@ -1,6 +1,8 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { estimateTokens } from '../../src/activities/history.js';
+import { withTransaction } from '../../src/store/pool.js';
+import { appendItems } from '../../src/store/transcript.js';
 import type { FaultRule } from '../../src/emulator/faults.js';
 import {
   recordHistory,
@@ -156,6 +158,34 @@ describe('expiry recovery (previous_response_id)', () => {
 });
 
 describe('strategies', () => {
+  it('previous_response_id: the first call sends history already in the transcript (e.g. migrated), then chains', async () => {
+    const c = h.conversation('chain');
+    const user = (text: string) => ({
+      type: 'message',
+      role: 'user',
+      content: [{ type: 'input_text', text }],
+    });
+    const assistant = (text: string) => ({
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'output_text', text, annotations: [] }],
+    });
+    await withTransaction(h.db.pool, (tx) =>
+      appendItems(tx, c.workflowId, [
+        { itemKey: 'migrated/1', item: user('Hi, I ordered a lamp.'), turn: null },
+        { itemKey: 'migrated/2', item: assistant('Thanks, order 42 is on its way.'), turn: null },
+      ]),
+    );
+    const first = await c.send('Where is it now?');
+    expect(seen(first.text)).toEqual({ userMessages: 2, first: 'Hi, I ordered a lamp.' });
+    expect(responseRequests(h.emulator).at(-1)!.previous_response_id).toBeUndefined();
+    const second = await c.send('Thanks.');
+    const chained = responseRequests(h.emulator).at(-1)!;
+    expect(chained.previous_response_id).toBe(first.responseId);
+    expect(chained.input).toHaveLength(1);
+    expect(seen(second.text).userMessages).toBe(3);
+  });
+
   it('conversation: an OpenAI conversation holds the state; a deleted one is recreated and seeded', async () => {
     const c = h.conversation('conv');
     for (let i = 1; i <= 11; i++) await c.send(`line ${i}`);
