@@ -57,6 +57,13 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('threadline'),
   TEMPORAL_API_KEY: optionalString,
   TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  TEMPORAL_TLS_CA_PATH: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).optional(),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   DATABASE_URL: postgresUrl.optional(),
@@ -101,6 +108,16 @@ export interface Config {
     cliPath: string | undefined;
     devPort: number;
     devUiPort: number;
+    /** mTLS to a self-hosted cluster or Temporal Cloud: paths to PEM files. */
+    tls:
+      | { certPath: string; keyPath: string; caPath: string | undefined; serverName: string | undefined }
+      | undefined;
+  };
+  /** Worker tuning; unset values keep the SDK's defaults (which size themselves to the machine). */
+  workerTuning: {
+    maxCachedWorkflows: number | undefined;
+    maxConcurrentActivityTaskExecutions: number | undefined;
+    maxConcurrentWorkflowTaskExecutions: number | undefined;
   };
   database: {
     /** Unset means "embedded PGlite under dataDir" for `npm run dev`. */
@@ -182,7 +199,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const e = parsed.data;
-  const problems = channelProblems(e);
+  const problems = [...channelProblems(e), ...temporalTlsProblems(e)];
   if (problems.length) throw new ConfigError(problems);
   return {
     temporal: {
@@ -193,6 +210,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       cliPath: e.TEMPORAL_CLI_PATH,
       devPort: e.TEMPORAL_PORT,
       devUiPort: e.TEMPORAL_UI_PORT,
+      tls:
+        e.TEMPORAL_TLS_CERT_PATH && e.TEMPORAL_TLS_KEY_PATH
+          ? {
+              certPath: e.TEMPORAL_TLS_CERT_PATH,
+              keyPath: e.TEMPORAL_TLS_KEY_PATH,
+              caPath: e.TEMPORAL_TLS_CA_PATH,
+              serverName: e.TEMPORAL_TLS_SERVER_NAME,
+            }
+          : undefined,
+    },
+    workerTuning: {
+      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentActivityTaskExecutions: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTaskExecutions: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedPort: e.EMBEDDED_POSTGRES_PORT },
     openai: {
@@ -261,5 +292,24 @@ function channelProblems(e: z.infer<typeof envSchema>): string[] {
     problems.push(
       'WEBHOOK_SECRET is required with WEBHOOK_CHANNELS or CALLBACK_URL (it signs both directions)',
     );
+  return problems;
+}
+
+/** mTLS needs the certificate and its key together; Temporal Cloud takes either mTLS or an API key. */
+function temporalTlsProblems(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
+    problems.push(
+      'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (the client certificate and its key)',
+    );
+  }
+  if (e.TEMPORAL_TLS_CERT_PATH && e.TEMPORAL_API_KEY) {
+    problems.push(
+      'TEMPORAL_API_KEY and TEMPORAL_TLS_CERT_PATH are alternatives: set one way to authenticate to Temporal',
+    );
+  }
+  if ((e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME) && !e.TEMPORAL_TLS_CERT_PATH) {
+    problems.push('TEMPORAL_TLS_CA_PATH and TEMPORAL_TLS_SERVER_NAME only apply with TEMPORAL_TLS_CERT_PATH');
+  }
   return problems;
 }

@@ -146,6 +146,7 @@ async function main(config: Config): Promise<void> {
       openai,
       agents: defaultAgents(config.openai.model),
       senders: buildSenders(config.channels),
+      tuning: config.workerTuning,
     });
     const workerDone = worker.run();
     stops.push({

@@ -11,6 +11,7 @@ import { createActivities, type ActivityDeps } from './activities/index.js';
 import { buildSenders } from './channels/senders.js';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
 import { loadConfig, type Config } from './config.js';
+import { temporalConnectionOptions } from './temporal/connection.js';
 import { createLogger } from './logger.js';
 import { createOpenAIClient } from './openaiClient.js';
 import { migrate } from './store/migrate.js';
@@ -28,6 +29,7 @@ export interface WorkerDeps {
   senders?: ActivityDeps['senders'];
   /** A pre-built bundle (tests build one per run); otherwise the worker bundles src/workflows. */
   workflowBundle?: WorkflowBundle;
+  tuning?: Config['workerTuning'];
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -36,6 +38,12 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     workflowBundle: deps.workflowBundle ?? (await bundleWorkflows()),
+    // Unset knobs keep the SDK's defaults, which size themselves to the machine (docs/deploy.md).
+    ...definedOnly({
+      maxCachedWorkflows: deps.tuning?.maxCachedWorkflows,
+      maxConcurrentActivityTaskExecutions: deps.tuning?.maxConcurrentActivityTaskExecutions,
+      maxConcurrentWorkflowTaskExecutions: deps.tuning?.maxConcurrentWorkflowTaskExecutions,
+    }),
     activities: createActivities({
       pool: deps.pool,
       openai: deps.openai,
@@ -69,10 +77,7 @@ async function main(config: Config): Promise<void> {
   const pool = createPool(config.database.url, config.database.poolSize);
   await migrate(pool);
   const address = config.temporal.address ?? 'localhost:7233';
-  const connection = await NativeConnection.connect({
-    address,
-    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
-  });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -81,6 +86,7 @@ async function main(config: Config): Promise<void> {
     openai: createOpenAIClient(config.openai),
     agents: defaultAgents(config.openai.model),
     senders: buildSenders(config.channels),
+    tuning: config.workerTuning,
   });
   log.info({ address, taskQueue: config.temporal.taskQueue }, 'worker started');
   // Worker.run() resolves after SIGINT/SIGTERM, once in-flight tasks have drained.
@@ -94,4 +100,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });
+}
+
+function definedOnly<T extends Record<string, unknown>>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
 import { DEFAULT_AGENT } from '../agents/registry.js';
 import { loadConfig, type Config } from '../config.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
 import { createLogger, type Logger } from '../logger.js';
 import { migrate } from '../store/migrate.js';
 import { createPool } from '../store/pool.js';
@@ -46,10 +47,7 @@ async function main(config: Config, log: Logger): Promise<void> {
     throw new Error('DATABASE_URL is required for a standalone API (npm run dev embeds one).');
   const pool = createPool(config.database.url, config.database.poolSize);
   await migrate(pool);
-  const connection = await Connection.connect({
-    address: config.temporal.address ?? 'localhost:7233',
-    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
-  });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const app = createApp({ ...appOptions(config), client, pool, agent: DEFAULT_AGENT, log });
   const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
