@@ -1,0 +1,15 @@
+import { createServer } from 'node:net';
+
+/** A free TCP port on loopback: the drills share the machine with other runs, so nothing is fixed. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
