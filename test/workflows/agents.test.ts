@@ -8,6 +8,7 @@ import { BookingLedger } from '../../src/agents/concierge/tools.js';
 import { defineAgent } from '../../src/agents/define.js';
 import {
   MODEL,
+  listWorkflowIds,
   recordHistory,
   responseRequests,
   seen,
@@ -179,16 +180,8 @@ describe('for operators', () => {
     h.emulator.faults.add({ kind: 'quota', match: { path: '^/v1/responses$' } });
     await c.send('this fails');
     const query = `ThreadlineStatus = "failed" AND WorkflowId = "${c.workflowId}"`;
-    await expect
-      .poll(
-        async () => {
-          const found: string[] = [];
-          for await (const wf of h.client.workflow.list({ query })) found.push(wf.workflowId);
-          return found;
-        },
-        { timeout: 15_000 },
-      )
-      .toEqual([c.workflowId]);
+    // Visibility is eventually consistent: poll the list as the UI would.
+    await expect.poll(() => listWorkflowIds(h.client, query), { timeout: 15_000 }).toEqual([c.workflowId]);
   });
 });
 

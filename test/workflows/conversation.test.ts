@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stateQuery } from '../../src/workflows/messages.js';
-import { startHarness, testAgent, type Harness } from './harness.js';
+import { listWorkflowIds, startHarness, testAgent, type Harness } from './harness.js';
 
 /** The conversation workflow's basics on a real dev server, real PostgreSQL and the emulator. */
 let h: Harness;
@@ -39,16 +39,8 @@ describe('conversation workflow', () => {
     const c = h.conversation('assistant');
     await c.send('find me');
     const query = `ThreadlineTenant = "default" AND ThreadlineChannel = "web" AND ThreadlineAgent = "assistant" AND WorkflowId = "${c.workflowId}"`;
-    await expect
-      .poll(
-        async () => {
-          const found: string[] = [];
-          for await (const wf of h.client.workflow.list({ query })) found.push(wf.workflowId);
-          return found;
-        },
-        { timeout: 15_000 },
-      )
-      .toEqual([c.workflowId]);
+    // Visibility is eventually consistent: poll the list as the UI would.
+    await expect.poll(() => listWorkflowIds(h.client, query), { timeout: 15_000 }).toEqual([c.workflowId]);
   });
 
   it('rejects an invalid message in the update validator, before it reaches history', async () => {

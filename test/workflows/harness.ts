@@ -236,3 +236,10 @@ export async function recordHistory(name: string, handle: WorkflowHandle, runId?
     ) + '\n',
   );
 }
+
+/** Workflow ids matching a visibility query (what the Temporal UI's filter shows). */
+export async function listWorkflowIds(client: Client, query: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const wf of client.workflow.list({ query })) found.push(wf.workflowId);
+  return found;
+}
