@@ -112,7 +112,7 @@ export const DRILLS: Drill[] = [
       env.emulator.faults.add({
         kind: 'latency',
         latencyMs: 300,
-        times: Infinity,
+        times: -1,
         match: { path: RESPONSES },
       });
       const traffic = new Traffic(
@@ -140,7 +140,7 @@ export const DRILLS: Drill[] = [
       env.emulator.faults.add({
         kind: 'latency',
         latencyMs: 300,
-        times: Infinity,
+        times: -1,
         match: { path: RESPONSES },
       });
       const traffic = new Traffic(
@@ -224,7 +224,7 @@ export const DRILLS: Drill[] = [
       env.emulator.faults.add({
         kind: 'latency',
         latencyMs: 100,
-        times: Infinity,
+        times: -1,
         match: { path: RESPONSES },
       });
       const traffic = new Traffic(

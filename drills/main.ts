@@ -19,6 +19,10 @@ async function main(argv: string[]): Promise<number> {
   const started = Date.now();
   console.log('Starting PostgreSQL, the Temporal dev server (file-backed) and the workflow bundle...');
   const infra = await Infra.start(log);
+  // Ctrl-C: the cluster and the dev server live outside this process and must not be left behind.
+  process.once('SIGINT', () => {
+    void infra.close().finally(() => process.exit(130));
+  });
   console.log(`Ready in ${seconds(Date.now() - started)}.`);
   const lines: string[] = [];
   let failed = 0;
