@@ -8,6 +8,11 @@ export function createPool(url: string, max: number): pg.Pool {
   // An idle client losing its connection (server restart) must not crash the process; the pool
   // drops it and the next query reconnects.
   pool.on('error', () => {});
+  // The same for a client that is checked out (a transaction in progress): node-postgres emits
+  // 'error' on it when the server goes away, and the pool listens only on idle clients, so without
+  // this a PostgreSQL restart crashed the process. The failed query still rejects, and the pool
+  // discards the broken client when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
