@@ -68,8 +68,13 @@ export class Infra {
   }
 
   async close(): Promise<void> {
+    // PostgreSQL first: stopping it is synchronous, so even a second Ctrl-C cannot leave it running.
+    try {
+      this.postgres.destroy();
+    } catch (err) {
+      console.error(err);
+    }
     await this.temporal.stop().catch(() => {});
-    this.postgres.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -83,6 +88,8 @@ export interface WorkerProcess {
 /** One drill's world: its own database, task queue, emulator, API and worker processes. */
 export class DrillEnv {
   readonly workers: WorkerProcess[] = [];
+  /** Workers that exited without being killed by the drill. */
+  readonly unexpectedExits: string[] = [];
   private constructor(
     readonly infra: Infra,
     readonly name: string,
@@ -171,13 +178,22 @@ export class DrillEnv {
         reject(new Error(`drill worker exited with code ${code}:\n${output}`));
       });
     });
+    let killed = false;
     const worker: WorkerProcess = {
       child,
       output: () => output,
       kill: () => {
+        killed = true;
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       },
     };
+    // A worker that dies on its own is a finding: say so at once, with its last words.
+    child.once('exit', (code, signal) => {
+      if (!killed) {
+        this.unexpectedExits.push(`worker ${child.pid} exited (${signal ?? code}): ${output.slice(-1500)}`);
+        console.log(`  worker ${child.pid} exited on its own (${signal ?? code}):\n${output.slice(-3000)}`);
+      }
+    });
     this.workers.push(worker);
     await ready;
     return worker;

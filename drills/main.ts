@@ -50,7 +50,7 @@ async function runDrill(infra: Infra, drill: Drill, log: (line: string) => void)
     env = await DrillEnv.create(infra, drill.name);
     const outcome = await drill.run(env, (line) => log(`[${seconds(Date.now() - started)}] ${line}`));
     const verdict = await verify(env, outcome.traffic);
-    const problems = [...(outcome.problems ?? []), ...verdict.problems];
+    const problems = [...(outcome.problems ?? []), ...env.unexpectedExits, ...verdict.problems];
     const c = verdict.counts;
     const counts =
       `${c.conversations} conversations, ${c.answered}/${c.accepted} accepted messages answered once ` +
