@@ -1,0 +1,470 @@
+import type { HistoryResult } from './benchmarks/history.js';
+import type { InputBytesResult } from './benchmarks/inputBytes.js';
+import type { MigrationResult } from './benchmarks/migration.js';
+import type { SessionResult } from './benchmarks/session.js';
+import type { ThroughputResult } from './benchmarks/throughput.js';
+import type { TurnOverheadResult } from './benchmarks/turnOverhead.js';
+import type { WorkerMemoryResult } from './benchmarks/workerMemory.js';
+import { renderChart, type Panel } from './lib/svg.js';
+
+/** What `npm run bench` writes to bench/results/latest.json; docs/benchmarks.md is made from it. */
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  node: string;
+  platform: string;
+  postgres?: string;
+}
+
+export interface Entry<R> {
+  measuredAt: string;
+  quick: boolean;
+  seconds: number;
+  /** 1-minute load average before and after: other work on the machine. */
+  load: [number, number];
+  result?: R;
+  error?: string;
+}
+
+export interface Results {
+  machine: Machine;
+  updatedAt: string;
+  benchmarks: {
+    'turn-overhead'?: Entry<TurnOverheadResult>;
+    throughput?: Entry<ThroughputResult>;
+    history?: Entry<HistoryResult>;
+    'input-bytes'?: Entry<InputBytesResult>;
+    session?: Entry<SessionResult>;
+    'worker-memory'?: Entry<WorkerMemoryResult>;
+    migration?: Entry<MigrationResult>;
+  };
+}
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const ms = (x: number) =>
+  x < 0.1 ? `${(x * 1000).toFixed(1)} µs` : x < 10 ? `${x.toFixed(2)} ms` : `${x.toFixed(1)} ms`;
+const n = (x: number) => x.toLocaleString('en-US');
+
+export function chart(r: Results): string {
+  const b = r.benchmarks;
+  const panels: Panel[] = [];
+  const t = b['turn-overhead']?.result;
+  if (t) {
+    panels.push({
+      title: 'Turn with one tool call, p50 / p95 (ms)',
+      note: `API ${t.ratios.apiToDirect.p50}× direct, ${t.ratios.apiToFloor.p50}× the Temporal floor at p50`,
+      bars: (['p50', 'p95'] as const).flatMap((p) => [
+        { label: `Threadline API ${p}`, value: t.api[p], text: ms(t.api[p]), tone: 0 as const },
+        { label: `direct SDK ${p}`, value: t.direct[p], text: ms(t.direct[p]), tone: 1 as const },
+        { label: `Temporal floor ${p}`, value: t.floor[p], text: ms(t.floor[p]), tone: 2 as const },
+      ]),
+    });
+  }
+  const tp = b.throughput?.result;
+  if (tp) {
+    panels.push({
+      title: 'Throughput (turns/s) and p95 latency',
+      note: `lost ${tp.runs.reduce((a, x) => a + x.lost, 0)}, duplicated ${tp.runs.reduce((a, x) => a + x.duplicated, 0)}`,
+      bars: tp.runs.flatMap((x) => [
+        {
+          label: `${n(x.conversations)} conversations`,
+          value: x.turnsPerSecond,
+          text: `${x.turnsPerSecond} turns/s`,
+        },
+        { label: `  p95 latency`, value: 0, text: ms(x.latency.p95), tone: 1 as const },
+      ]),
+    });
+  }
+  const h = b.history?.result;
+  if (h) {
+    panels.push({
+      title: 'History bytes per turn',
+      note: 'Threadline (measured) vs the transcript passed through each model call (computed)',
+      bars: h.points.flatMap((p) => [
+        { label: `turn ${p.turn}: Threadline`, value: p.bytes, text: kb(p.bytes), tone: 0 as const },
+        {
+          label: `turn ${p.turn}: pass-through`,
+          value: p.peerBytes,
+          text: kb(p.peerBytes),
+          tone: 1 as const,
+        },
+      ]),
+    });
+  }
+  const ib = b['input-bytes']?.result;
+  if (ib) {
+    panels.push({
+      title: `Bytes sent to the model at turn ${ib.turn}`,
+      note: `~${n(ib.messageChars)}-character messages; recovery bounded by ${n(ib.historyTokenBudget)} tokens`,
+      bars: ib.cases.map((c, i) => ({
+        label: c.name,
+        value: c.bytes,
+        text: kb(c.bytes),
+        tone: (i === 0 ? 0 : i === 1 ? 1 : 2) as 0 | 1 | 2,
+      })),
+    });
+  }
+  const s = b.session?.result;
+  if (s) {
+    panels.push({
+      title: 'Session store p50',
+      note: `${n(s.sizes.items)} items in the session`,
+      bars: s.operations.map((o) => ({
+        label: o.name
+          .replace('PostgresSession', 'Postgres')
+          .replace('MemorySession', 'Memory')
+          .replace(', 8 concurrent writers', ' ×8'),
+        value: o.p50,
+        text: ms(o.p50),
+        tone: o.name.startsWith('Memory') ? (1 as const) : (0 as const),
+      })),
+    });
+  }
+  const m = b['worker-memory']?.result;
+  if (m) {
+    panels.push({
+      title: 'Worker RSS by open conversations (MB)',
+      note: `~${m.perConversationKb} KB per open conversation`,
+      bars: m.samples.map((x) => ({ label: `${n(x.open)} open`, value: x.rssMb, text: `${x.rssMb} MB` })),
+    });
+  }
+  const mg = b.migration?.result;
+  if (mg) {
+    panels.push({
+      title: 'Migration: requests/s reaching the API',
+      note: 'against the limit the proxy allows',
+      bars: mg.runs.flatMap((x) => [
+        {
+          label: x.label,
+          value: x.requestsPerSecond,
+          text: `${x.requestsPerSecond} req/s, ${x.threadsPerSecond} threads/s`,
+        },
+        ...(x.limit
+          ? [{ label: 'allowed', value: x.limit, text: `${x.limit} req/s`, tone: 1 as const }]
+          : []),
+      ]),
+    });
+  }
+  return renderChart(
+    'Threadline benchmarks',
+    `${r.machine.cpus} cores, ${r.machine.memoryGb} GB, Node ${r.machine.node}; ${r.updatedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    panels,
+  );
+}
+
+function table(head: string[], rows: (string | number)[][]): string {
+  return [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
+function meta(e: Entry<unknown>): string {
+  return `_Measured ${e.measuredAt.slice(0, 16).replace('T', ' ')} UTC${e.quick ? ' with `--quick` sizes' : ''}, in ${e.seconds} s; load average ${e.load[0]} before, ${e.load[1]} after._`;
+}
+
+export function markdown(r: Results): string {
+  const b = r.benchmarks;
+  const out: string[] = [];
+  out.push(
+    '# Benchmarks',
+    '',
+    '<!-- Generated by `npm run bench` (bench/report.ts) from bench/results/latest.json: edit those, not this file. -->',
+    '',
+    'Every benchmark runs on one real stack that `npm run bench` starts itself: a Temporal dev server (in memory), a ' +
+      'throwaway PostgreSQL cluster (`fsync` off, like the tests), the OpenAI emulator with no added latency, a ' +
+      'Threadline worker in its own process and the API in the runner process. Each result is a **ratio measured side ' +
+      'by side in the same run**: absolute times on this machine are noisy, the ratios much less so.',
+    '',
+    `**Machine**: ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGb} GB memory, Node ${r.machine.node}, ${r.machine.platform}` +
+      `${r.machine.postgres ? `, PostgreSQL ${r.machine.postgres}` : ''}. This is a shared development container: other engineers ` +
+      'run test suites on it at the same time, so expect run-to-run noise of tens of percent on absolute numbers; the load ' +
+      'average before and after each benchmark is recorded below it.',
+    '',
+    '![Benchmarks](../bench/results/latest.svg)',
+    '',
+    '## Rerun',
+    '',
+    '```sh',
+    'npm run bench                          # everything, about 15 minutes on 2 cores',
+    'npm run bench -- --quick               # smaller sizes, a few minutes',
+    'npm run bench -- --only throughput     # one benchmark (comma-separate several); others keep their last numbers',
+    'npm run bench:session                  # the session-store benchmark alone, printed as a table',
+    '```',
+    '',
+    'Names: `turn-overhead`, `throughput`, `history`, `input-bytes`, `session`, `worker-memory`, `migration`. Results go to ' +
+      '`bench/results/latest.json` and `bench/results/latest.svg`, and this page is regenerated from them. It needs what ' +
+      '`npm test` needs (PostgreSQL server binaries and a Temporal CLI).',
+  );
+
+  const t = b['turn-overhead'];
+  out.push('', '## Turn overhead', '');
+  if (t?.result) {
+    const x = t.result;
+    out.push(
+      'One synchronous turn with one tool call (`call get_weather`): two model calls and one tool run. Three ways, ' +
+        'interleaved sample by sample: **Threadline** (`POST …/messages?wait=true` through the API: update-with-start, ' +
+        'the workflow, `recordTurnInput`, `callModel`, `runTool`, `callModel`, `finishTurn`, `deliverReply`, Postgres ' +
+        'throughout), **direct** (the same two `responses.create` calls and the tool, with the `openai` SDK against the same ' +
+        'emulator: no Temporal, no Postgres), and **the Temporal floor** (`bench/floor/`: a workflow that runs one no-op ' +
+        `activity, started and awaited on the same server). ${n(x.samples)} samples each, over ${x.conversations} ` +
+        'conversations that already exist (their first turn, which also starts the workflow, is warm-up).',
+      '',
+      table(
+        ['Path', 'p50', 'p95', 'p99', 'mean'],
+        [
+          ['Threadline API turn', ms(x.api.p50), ms(x.api.p95), ms(x.api.p99), ms(x.api.mean)],
+          ['Direct SDK calls', ms(x.direct.p50), ms(x.direct.p95), ms(x.direct.p99), ms(x.direct.mean)],
+          [
+            'Temporal floor (1 activity)',
+            ms(x.floor.p50),
+            ms(x.floor.p95),
+            ms(x.floor.p99),
+            ms(x.floor.mean),
+          ],
+          [
+            '**Threadline / direct**',
+            `${x.ratios.apiToDirect.p50}×`,
+            `${x.ratios.apiToDirect.p95}×`,
+            `${x.ratios.apiToDirect.p99}×`,
+            '',
+          ],
+          [
+            '**Threadline / floor**',
+            `${x.ratios.apiToFloor.p50}×`,
+            `${x.ratios.apiToFloor.p95}×`,
+            `${x.ratios.apiToFloor.p99}×`,
+            '',
+          ],
+        ],
+      ),
+      '',
+      'With a real model the model calls take hundreds of milliseconds to seconds each, so what Threadline adds is ' +
+        `about ${ms(x.api.p50 - x.direct.p50)} per turn at p50 here (the API turn minus the direct calls); the floor shows how much of ` +
+        'that is Temporal itself (one workflow, one activity) rather than the seven activities and Postgres writes of a turn.',
+      '',
+      meta(t),
+    );
+  } else out.push(notRun(t));
+
+  const tp = b.throughput;
+  out.push('', '## Throughput', '');
+  if (tp?.result) {
+    out.push(
+      'N conversations at once, each a closed loop of synchronous turns through the API (`?wait=true`), so N turns are ' +
+        'always in flight; the plain agent (chained, no tools). Afterwards every message is checked: an HTTP 200 whose reply ' +
+        'names the message, exactly one transcript input item carrying its text, one assistant reply per turn in the ' +
+        'transcript, and a reply that echoes its own message (not another one).',
+      '',
+      table(
+        [
+          'Conversations',
+          'Turns each',
+          'Messages',
+          'Seconds',
+          'Turns/s',
+          'p50',
+          'p95',
+          'p99',
+          'Lost',
+          'Duplicated',
+          'Misrouted',
+        ],
+        tp.result.runs.map((x) => [
+          n(x.conversations),
+          x.turnsPerConversation,
+          n(x.messages),
+          x.seconds,
+          `**${x.turnsPerSecond}**`,
+          ms(x.latency.p50),
+          ms(x.latency.p95),
+          ms(x.latency.p99),
+          x.lost,
+          x.duplicated,
+          x.misrouted,
+        ]),
+      ),
+      '',
+      'Everything (Temporal, PostgreSQL, the worker, the API, the emulator and the load generator) shares the 2 cores, so ' +
+        'turns per second is the capacity of the whole stack on one small machine, not of a worker; past saturation more ' +
+        'conversations add latency (the turns queue), not throughput.',
+      '',
+      meta(tp),
+    );
+  } else out.push(notRun(tp));
+
+  const h = b.history;
+  out.push('', '## History economy', '');
+  if (h?.result) {
+    const x = h.result;
+    out.push(
+      `One conversation of ${x.turns} turns (chained, no tools, ~${x.messageChars}-character messages; ${x.runs} workflow run(s)). ` +
+        '**Measured**: the history events and bytes each turn adds (from the update’s acceptance to the next, protobuf-encoded, ' +
+        'as `test/workflows/historySize.test.ts` counts them). **Computed**: the same turn if, like peers that pass the ' +
+        'conversation through their model activity, the whole transcript so far (its items as JSON, from ' +
+        '`session_items`) were the activity’s input: measured bytes plus the transcript, once per model call.',
+      '',
+      table(
+        ['Turn', 'Events', 'History bytes (Threadline)', 'Transcript so far', 'Pass-through design', 'Ratio'],
+        x.points.map((p) => [
+          p.turn,
+          p.events,
+          kb(p.bytes),
+          kb(p.transcriptBytes),
+          kb(p.peerBytes),
+          `${(p.peerBytes / p.bytes).toFixed(1)}×`,
+        ]),
+      ),
+      '',
+      `Over all ${x.turns} turns: ${kb(x.cumulative.ours)} of history here against ${kb(x.cumulative.peer)} for the pass-through ` +
+        `design. Extrapolating the transcript’s growth, the pass-through design would exceed Temporal’s 2 MB payload limit at ` +
+        `about turn ${n(x.peerHits.blobLimitTurn)} (continue-as-new cannot help: one activity input is too big) and a 50 MB ` +
+        `history at about turn ${n(x.peerHits.historyLimitTurn)} without continue-as-new. Threadline’s per-turn cost does not grow.`,
+      '',
+      meta(h),
+    );
+  } else out.push(notRun(h));
+
+  const ib = b['input-bytes'];
+  out.push('', '## Input bytes sent to the model per turn', '');
+  if (ib?.result) {
+    const x = ib.result;
+    const by = (name: string) => x.cases.find((c) => c.name === name)!;
+    out.push(
+      `Three conversations of ${x.turn} turns with ~${n(x.messageChars)}-character messages, side by side; the bytes are the ` +
+        `request bodies of turn ${x.turn}’s model calls in the emulator’s request journal. **Chained**: ` +
+        '`previous_response_id`, only the new message. **Stateless**: the whole transcript every call (an agent with ' +
+        'a token budget too large to trim). **Recovery**: chained, but its last response expired before turn ' +
+        `${x.turn}; the failed chained call is answered 400 and the step re-sends history from Postgres within the default ` +
+        `\`historyTokenBudget\` of ${n(x.historyTokenBudget)} tokens.`,
+      '',
+      table(
+        [
+          'Strategy',
+          `Bytes at turn ${x.turn}`,
+          'Requests (status: bytes)',
+          'Input tokens (emulator)',
+          'vs chained',
+        ],
+        x.cases.map((c) => [
+          c.name,
+          kb(c.bytes),
+          c.requests.map((q) => `${q.status}: ${n(q.bytes)}`).join(', '),
+          c.inputTokens === null ? '—' : n(c.inputTokens),
+          `${(c.bytes / by('chained').bytes).toFixed(1)}×`,
+        ]),
+      ),
+      '',
+      'Input tokens still cover the whole chain when chained (the model reads it; OpenAI bills the stable prefix at the ' +
+        'cached-input price), but the bytes on the wire stay those of one message. The recovery turn costs about as much ' +
+        'as a stateless call trimmed to the budget, once; the turns after it chain again.',
+      '',
+      meta(ib),
+    );
+  } else out.push(notRun(ib));
+
+  const s = b.session;
+  out.push('', '## Session store', '');
+  if (s?.result) {
+    const x = s.result;
+    out.push(
+      `\`PostgresSession\` (\`src/store/session\`) against the Agents SDK’s \`MemorySession\`, on a session of ${n(x.sizes.items)} items in a ` +
+        `table of ${n(x.sizes.items + x.sizes.otherSessions * x.sizes.otherItems)} items over ${x.sizes.otherSessions + 1} sessions ` +
+        '(items of ~190 characters, seeded in SQL). The same code runs alone as `npm run bench:session`.',
+      '',
+      table(
+        ['Operation', 'Calls', 'p50', 'p95', 'p99', 'mean'],
+        x.operations.map((o) => [o.name, n(o.n), ms(o.p50), ms(o.p95), ms(o.p99), ms(o.mean)]),
+      ),
+      '',
+      `Postgres / memory at p50: getItems(50) ${x.ratios.getItems}×, addItems(10) ${x.ratios.addItems}×. ` +
+        `${x.concurrent.writers} concurrent writers on one session: ${n(x.concurrent.callsPerSecond)} addItems(10) calls/s ` +
+        `(${n(x.concurrent.itemsPerSecond)} items/s); writers to one session serialise on its lock by design, different ` +
+        'sessions do not contend. `MemorySession.addItems` copies its whole array on every call, which is why it is no faster ' +
+        'than Postgres at this size. See [store.md](store.md) for the query plans behind these numbers.',
+      '',
+      meta(s),
+    );
+  } else out.push(notRun(s));
+
+  const m = b['worker-memory'];
+  out.push('', '## Worker memory', '');
+  if (m?.result) {
+    const x = m.result;
+    out.push(
+      `A worker in its own process (\`bench/worker.ts\`, the SDK’s default workflow cache) and ${n(x.conversations)} ` +
+        'conversations opened on its own task queue, each answered once and left open (waiting for a next message, as a ' +
+        'live conversation does). RSS is read from `/proc/<pid>/status` (VmRSS) 3 s after each quarter.',
+      '',
+      table(
+        ['Open conversations', 'RSS'],
+        x.samples.map((p) => [n(p.open), `${p.rssMb} MB`]),
+      ),
+      '',
+      `About **${x.perConversationKb} KB per open conversation** (from the first quarter to the last), peak RSS ${x.peakRssMb} MB. ` +
+        'Open conversations stay in the worker’s workflow cache while it has room; with a smaller cache ' +
+        '(`maxCachedWorkflows`) they are evicted and replayed from history on their next message, trading memory for CPU.',
+      '',
+      meta(m),
+    );
+  } else out.push(notRun(m));
+
+  const mg = b.migration;
+  out.push('', '## Migration throughput under a rate limit', '');
+  if (mg?.result) {
+    const x = mg.result;
+    out.push(
+      `Generated Assistants threads (${x.messagesPerThread} messages each, a third with a tool call: ${x.requestsPerThread} ` +
+        `requests per thread on average) migrated with a window of ${x.window} children, each run into its own tenant: ` +
+        'straight to the emulator (the engine’s own ceiling on this machine), then through a token-bucket proxy ' +
+        '(`bench/lib/rateLimitProxy.ts`) that allows 25 requests per second, with a bucket of one second’s worth and then of ' +
+        'a fifth of a second’s, and answers the excess 429 with `Retry-After: 1`. (The emulator’s own 429 fault fires a ' +
+        'number of times, not at a rate, hence the proxy.) **Share of the allowed rate**: requests served over what the bucket ' +
+        'allowed during the run; **useful share**: the requests that finished threads (threads done × requests per thread), ' +
+        'the rest being re-reads by unit attempts that a 429 cut short.',
+      '',
+      table(
+        [
+          'Run',
+          'Threads',
+          'Failed',
+          'Seconds',
+          'Threads/s',
+          'Requests/s served',
+          '429s',
+          'Share of allowed rate',
+          'Useful share',
+        ],
+        x.runs.map((r) => [
+          r.label,
+          n(r.threads),
+          r.failed,
+          r.seconds,
+          r.threadsPerSecond,
+          r.requestsPerSecond,
+          n(r.rejected),
+          r.shareOfLimit === null ? '—' : `**${Math.round(r.shareOfLimit * 100)}%**`,
+          r.usefulShare === null ? '—' : `${Math.round(r.usefulShare * 100)}%`,
+        ]),
+      ),
+      '',
+      'Each 429 fails the whole `migrateUnit` attempt, which is retried after exactly Retry-After (no jitter) and reads ' +
+        'the thread again from its first request, for at most 20 attempts. With a one-second bucket the engine keeps the ' +
+        'limit busy, but part of what it spends is re-reading. With a tight bucket the retries of a whole window arrive in ' +
+        'the same instant, most are refused again, and threads run out of attempts: they are reported `failed` (with the ' +
+        '429 as the reason) and a rerun picks them up, but a window well below the limit avoids that.',
+      '',
+      meta(mg),
+    );
+  } else out.push(notRun(mg));
+  out.push('');
+  return out.join('\n');
+}
+
+function notRun(e: Entry<unknown> | undefined): string {
+  return e?.error
+    ? `Failed in the last run: \`${e.error}\``
+    : 'Not run yet: `npm run bench -- --only <name>`.';
+}

@@ -1,0 +1,126 @@
+/**
+ * `npm run bench [-- --quick] [-- --only name[,name]]`: starts the whole stack once, runs the
+ * benchmarks in order, and writes bench/results/latest.json, bench/results/latest.svg and
+ * docs/benchmarks.md. With --only, the other benchmarks keep their last recorded results.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { format, resolveConfig } from 'prettier';
+import { generateAssistantsFixture } from '../src/emulator/server.js';
+import { historyEconomy } from './benchmarks/history.js';
+import { inputBytes } from './benchmarks/inputBytes.js';
+import { MIGRATION_THREADS, migrationThroughput } from './benchmarks/migration.js';
+import { sessionStore } from './benchmarks/session.js';
+import { throughput } from './benchmarks/throughput.js';
+import { turnOverhead } from './benchmarks/turnOverhead.js';
+import { workerMemory } from './benchmarks/workerMemory.js';
+import { round } from './lib/stats.js';
+import { startStack } from './lib/stack.js';
+import type { Benchmark } from './lib/types.js';
+import { chart, markdown, type Entry, type Results } from './report.js';
+
+const BENCHMARKS: Benchmark[] = [
+  turnOverhead,
+  throughput,
+  historyEconomy,
+  inputBytes,
+  sessionStore,
+  workerMemory,
+  migrationThroughput,
+] as Benchmark[];
+
+const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+const CHART = fileURLToPath(new URL('./results/latest.svg', import.meta.url));
+const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
+
+function parseArgs(argv: string[]): { quick: boolean; only: string[] | undefined } {
+  const quick = argv.includes('--quick');
+  const i = argv.indexOf('--only');
+  const only = i >= 0 ? (argv[i + 1] ?? '').split(',').filter(Boolean) : undefined;
+  const known = BENCHMARKS.map((b) => b.name);
+  for (const name of only ?? []) {
+    if (!known.includes(name))
+      throw new Error(`--only ${name}: no such benchmark (known: ${known.join(', ')})`);
+  }
+  if (i >= 0 && !only?.length) throw new Error(`--only needs a name (known: ${known.join(', ')})`);
+  return { quick, only };
+}
+
+const load = () => round(loadavg()[0]!, 2);
+const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+async function main(): Promise<void> {
+  const { quick, only } = parseArgs(process.argv.slice(2));
+  const selected = BENCHMARKS.filter((b) => !only || only.includes(b.name));
+  log(
+    `${quick ? 'quick' : 'full'} run: ${selected.map((b) => b.name).join(', ')}; load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+
+  const previous: Results | undefined = existsSync(RESULTS)
+    ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as Results)
+    : undefined;
+  const results: Results = {
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      memoryGb: round(totalmem() / 1024 ** 3, 1),
+      node: process.version,
+      platform: `${platform()} ${release()}`,
+    },
+    updatedAt: new Date().toISOString(),
+    benchmarks: only ? { ...(previous?.benchmarks ?? {}) } : {},
+  };
+
+  const fixture = generateAssistantsFixture({
+    threads: quick ? MIGRATION_THREADS.quick : MIGRATION_THREADS.full,
+    messagesPerThread: 4,
+    seed: 7,
+  });
+  const stack = await startStack({ fixture, log });
+  let failed = false;
+  try {
+    const { rows } = await stack.pool.query<{ server_version: string }>('SHOW server_version');
+    results.machine.postgres = rows[0]!.server_version;
+    for (const b of selected) {
+      log(`${b.name}: start`);
+      const before = load();
+      const started = performance.now();
+      const entry: Entry<unknown> = {
+        measuredAt: new Date().toISOString(),
+        quick,
+        seconds: 0,
+        load: [before, 0],
+      };
+      try {
+        entry.result = await b.run({ stack, quick, log });
+      } catch (err) {
+        failed = true;
+        entry.error = err instanceof Error ? err.message : String(err);
+        log(`${b.name}: FAILED ${entry.error}`);
+      }
+      entry.seconds = round((performance.now() - started) / 1000, 1);
+      entry.load[1] = load();
+      (results.benchmarks as Record<string, Entry<unknown>>)[b.name] = entry;
+      log(`${b.name}: ${entry.seconds} s`);
+      await write(results);
+    }
+  } finally {
+    await stack.stop();
+  }
+  log(`wrote ${RESULTS}, ${CHART} and ${DOC}`);
+  if (failed) process.exitCode = 1;
+}
+
+async function write(results: Results): Promise<void> {
+  mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
+  // Formatted as `npm run check` expects, so a run leaves the tree clean.
+  const config = (await resolveConfig(DOC)) ?? {};
+  writeFileSync(RESULTS, await format(JSON.stringify(results), { ...config, parser: 'json' }));
+  writeFileSync(CHART, chart(results));
+  writeFileSync(DOC, await format(markdown(results), { ...config, parser: 'markdown' }));
+}
+
+await main();
