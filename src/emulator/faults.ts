@@ -74,7 +74,10 @@ export class Faults implements FaultController {
   private seq = 0;
 
   add(rule: FaultRule): ActiveFault {
-    const parsed = faultRuleSchema.parse(rule) as FaultRule;
+    // Infinity is the documented "until cleared"; the schema only knows finite numbers.
+    const parsed = faultRuleSchema.parse(
+      rule.times === Infinity ? { ...rule, times: -1 } : rule,
+    ) as FaultRule;
     if (parsed.match?.path !== undefined) new RegExp(parsed.match.path); // fail fast on a bad regex
     // JSON cannot carry Infinity (it serializes as null), so null also means "until cleared".
     const times = (rule as { times?: unknown }).times === null ? -1 : (parsed.times ?? 1);

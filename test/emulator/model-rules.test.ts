@@ -37,3 +37,15 @@ describe('scripted model rules for runtime tests', () => {
     expect((rewritten[0] as { text: string }).text).toMatch(/^You said: "answer in raw json"/);
   });
 });
+
+describe('fault rules', () => {
+  it('times: Infinity lasts until cleared, as documented', async () => {
+    const { Faults } = await import('../../src/emulator/faults.js');
+    const faults = new Faults();
+    expect(faults.add({ kind: 'latency', latencyMs: 1, times: Infinity }).remaining).toBe(-1);
+    for (let i = 0; i < 5; i++)
+      expect(faults.actionsFor({ method: 'POST', path: '/v1/responses', rawBody: '' })).toHaveLength(1);
+    faults.clear();
+    expect(faults.actionsFor({ method: 'POST', path: '/v1/responses', rawBody: '' })).toEqual([]);
+  });
+});
