@@ -149,10 +149,10 @@ export const DRILLS: Drill[] = [
         'pg',
       );
       await traffic.whenAnswered(6);
-      env.infra.postgres.stop();
+      env.infra.postgres.pause();
       log(`PostgreSQL stopped after ${traffic.answered} answered turns`);
       await sleep(20_000);
-      env.infra.postgres.start();
+      env.infra.postgres.resume();
       log('PostgreSQL started again');
       const result = await traffic.finished();
       return { traffic: result, fault: 'PostgreSQL down 20 s' };

@@ -16,8 +16,8 @@ import { resolveTemporalCli, type TemporalCli } from '../src/temporal/cli.js';
 import { startDevServer, type DevServer } from '../src/temporal/devServer.js';
 import { bundleWorkflows } from '../src/worker.js';
 import { DRILL_AGENT, DRILL_TABLES, DRILL_TENANT } from './agent.js';
-import { freePort } from './ports.js';
-import { startDrillPostgres, type DrillPostgres } from './postgres.js';
+import { freePort } from '../test/support/ports.js';
+import { startPostgresCluster, type PostgresCluster } from '../test/support/postgres.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -28,7 +28,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export class Infra {
   private constructor(
     readonly dir: string,
-    readonly postgres: DrillPostgres,
+    readonly postgres: PostgresCluster,
     readonly cli: TemporalCli,
     readonly temporalPort: number,
     private temporal: DevServer,
@@ -38,7 +38,7 @@ export class Infra {
   static async start(log: (line: string) => void): Promise<Infra> {
     const dir = mkdtempSync(join(tmpdir(), 'threadline-drill-'));
     const [postgres, cli, bundle] = await Promise.all([
-      startDrillPostgres(),
+      startPostgresCluster({ synchronousCommit: true }),
       resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, env: process.env, onProgress: log }),
       bundleWorkflows(),
     ]);
@@ -70,7 +70,7 @@ export class Infra {
   async close(): Promise<void> {
     // PostgreSQL first: stopping it is synchronous, so even a second Ctrl-C cannot leave it running.
     try {
-      this.postgres.destroy();
+      await this.postgres.stop();
     } catch (err) {
       console.error(err);
     }

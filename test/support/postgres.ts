@@ -5,13 +5,28 @@ import { join } from 'node:path';
 import { freePort } from './ports.js';
 
 /**
- * A throwaway PostgreSQL cluster for one test run: `initdb` into a temp dir, `pg_ctl start` on a
- * free loopback port, durability off (it is thrown away), removed at the end.
+ * A throwaway PostgreSQL cluster: `initdb` into a temp dir, `pg_ctl start` on a free loopback port,
+ * removed at the end. The test suite starts one per run; the fault drills also take it down and
+ * bring it back on the same data and port (an outage).
  */
 export interface PostgresCluster {
   /** Superuser URL of the `postgres` database. */
   url: string;
+  /** Stops the server and removes the cluster. */
   stop(): Promise<void>;
+  /** Stops the server like an operator's restart or a failover would (connections cut), keeping its data. */
+  pause(): void;
+  /** Starts it again on the same data directory and port. */
+  resume(): void;
+}
+
+export interface ClusterOptions {
+  /**
+   * Keep synchronous commits (default off: the data is thrown away). The outage drill needs them:
+   * a commit acknowledged to the runtime must survive the stop, or the drill would blame the
+   * runtime for a write the server dropped.
+   */
+  synchronousCommit?: boolean;
 }
 
 function findBinDir(): string {
@@ -31,7 +46,7 @@ function findBinDir(): string {
   );
 }
 
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+export async function startPostgresCluster(options: ClusterOptions = {}): Promise<PostgresCluster> {
   const bin = findBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'threadline-pg-'));
   const dataDir = join(dir, 'data');
@@ -54,22 +69,45 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   };
 
   run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
-  const options = [
+  const settings = [
     `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${dir}`,
+    // No OS crash is simulated, so flushing to disk buys nothing.
     '-c fsync=off',
-    '-c synchronous_commit=off',
     '-c full_page_writes=off',
     '-c max_connections=300',
+    ...(options.synchronousCommit ? [] : ['-c synchronous_commit=off']),
   ].join(' ');
-  run('pg_ctl', ['-D', dataDir, '-o', options, '-l', join(dir, 'postgres.log'), '-w', '-t', '60', 'start']);
+  const start = () =>
+    run('pg_ctl', [
+      '-D',
+      dataDir,
+      '-o',
+      settings,
+      '-l',
+      join(dir, 'postgres.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
+  start();
+  let running = true;
 
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    pause() {
+      run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+      running = false;
+    },
+    resume() {
+      start();
+      running = true;
+    },
     async stop() {
       try {
-        run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+        if (running) run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
