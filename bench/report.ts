@@ -43,8 +43,15 @@ export interface Results {
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const ms = (x: number) =>
-  x < 0.1 ? `${(x * 1000).toFixed(1)} µs` : x < 10 ? `${x.toFixed(2)} ms` : `${x.toFixed(1)} ms`;
+  x < 0.1
+    ? `${(x * 1000).toFixed(1)} µs`
+    : x < 10
+      ? `${x.toFixed(2)} ms`
+      : x < 1000
+        ? `${x.toFixed(1)} ms`
+        : `${(x / 1000).toFixed(2)} s`;
 const n = (x: number) => x.toLocaleString('en-US');
+const round1 = (x: number) => x.toFixed(1);
 
 export function chart(r: Results): string {
   const b = r.benchmarks;
@@ -241,9 +248,49 @@ export function markdown(r: Results): string {
         ],
       ),
       '',
-      'With a real model the model calls take hundreds of milliseconds to seconds each, so what Threadline adds is ' +
-        `about ${ms(x.api.p50 - x.direct.p50)} per turn at p50 here (the API turn minus the direct calls); the floor shows how much of ` +
-        'that is Temporal itself (one workflow, one activity) rather than the seven activities and Postgres writes of a turn.',
+      'With a real model each call takes hundreds of milliseconds to seconds, so what Threadline adds is about ' +
+        `${ms(x.api.p50 - x.direct.p50)} per turn at p50 here (the API turn minus the direct calls), ` +
+        `${round1(x.api.p50 / x.floor.p50)} times the cost of one workflow with one activity.`,
+      '',
+      `Where a turn’s time goes (medians over each conversation’s last turn, from the timestamps in its history, ` +
+        `${ms(x.breakdown.totalMs)} from the update’s acceptance to its completion):`,
+      '',
+      table(
+        ['Part', 'Count', 'Time'],
+        [
+          [
+            'Activities running (Postgres, the emulator, the tool)',
+            x.breakdown.activities,
+            ms(x.breakdown.activityRunMs),
+          ],
+          [
+            'Activities waiting to be picked up (scheduled → started)',
+            '',
+            ms(x.breakdown.activityDispatchMs),
+          ],
+          ['Workflow tasks running', x.breakdown.workflowTasks, ms(x.breakdown.workflowTaskRunMs)],
+          ['Workflow tasks waiting to be picked up', '', ms(x.breakdown.workflowTaskDispatchMs)],
+          [
+            'Between tasks (the server recording results, scheduling the next)',
+            '',
+            ms(
+              Math.max(
+                0,
+                x.breakdown.totalMs -
+                  x.breakdown.activityRunMs -
+                  x.breakdown.activityDispatchMs -
+                  x.breakdown.workflowTaskRunMs -
+                  x.breakdown.workflowTaskDispatchMs,
+              ),
+            ),
+          ],
+          [
+            'Outside the history (API, update-with-start, HTTP), p50 turn minus the above',
+            '',
+            ms(Math.max(0, x.api.p50 - x.breakdown.totalMs)),
+          ],
+        ],
+      ),
       '',
       meta(t),
     );

@@ -12,7 +12,7 @@ import { historyEconomy } from './benchmarks/history.js';
 import { inputBytes } from './benchmarks/inputBytes.js';
 import { MIGRATION_THREADS, migrationThroughput } from './benchmarks/migration.js';
 import { sessionStore } from './benchmarks/session.js';
-import { throughput } from './benchmarks/throughput.js';
+import { throughput, type ThroughputResult } from './benchmarks/throughput.js';
 import { turnOverhead } from './benchmarks/turnOverhead.js';
 import { workerMemory } from './benchmarks/workerMemory.js';
 import { round } from './lib/stats.js';
@@ -96,6 +96,11 @@ async function main(): Promise<void> {
       };
       try {
         entry.result = await b.run({ stack, quick, log });
+        const broken = integrityProblem(b.name, entry.result);
+        if (broken) {
+          failed = true;
+          log(`${b.name}: FAILED ${broken}`);
+        }
       } catch (err) {
         failed = true;
         entry.error = err instanceof Error ? err.message : String(err);
@@ -112,6 +117,21 @@ async function main(): Promise<void> {
   }
   log(`wrote ${RESULTS}, ${CHART} and ${DOC}`);
   if (failed) process.exitCode = 1;
+}
+
+/** Lost or duplicated messages are a bug, not a number: the run exits non-zero. */
+function integrityProblem(name: string, result: unknown): string | undefined {
+  if (name !== 'throughput') return undefined;
+  const runs = (result as ThroughputResult).runs;
+  const bad = runs.filter((r) => r.lost || r.duplicated || r.misrouted);
+  return bad.length
+    ? bad
+        .map(
+          (r) =>
+            `${r.conversations} conversations: ${r.lost} lost, ${r.duplicated} duplicated, ${r.misrouted} misrouted`,
+        )
+        .join('; ')
+    : undefined;
 }
 
 async function write(results: Results): Promise<void> {

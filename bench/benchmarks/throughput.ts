@@ -10,6 +10,9 @@ export interface ThroughputRun {
   seconds: number;
   turnsPerSecond: number;
   latency: Percentiles;
+  /** The first turn also starts the workflow; later turns find it running. */
+  firstTurn: Percentiles;
+  laterTurns: Percentiles;
   /** Accepted messages without a 200 answer or without their transcript input item. */
   lost: number;
   /** Input items stored more than once, and replies beyond one per turn. */
@@ -51,7 +54,7 @@ async function runOnce(
   turns: number,
 ): Promise<ThroughputRun> {
   const tag = `tp${conversations}-${randomBytes(3).toString('hex')}`;
-  const sent: (Sent & { text: string })[] = [];
+  const sent: (Sent & { text: string; turn: number })[] = [];
   const started = performance.now();
   await Promise.all(
     Array.from({ length: conversations }, async (_, c) => {
@@ -59,11 +62,11 @@ async function runOnce(
         const id = `${tag}-${c}-${t}`;
         const text = `${id} hello, turn ${t}`;
         try {
-          sent.push({ ...(await sendMessage(stack, stack.apiUrl, `${tag}-${c}`, text, id)), text });
+          sent.push({ ...(await sendMessage(stack, stack.apiUrl, `${tag}-${c}`, text, id)), text, turn: t });
         } catch (err) {
           // A failed request is counted as lost below; keep the loop going.
           log(`throughput: ${id}: ${String(err)}`);
-          sent.push({ id, text, httpStatus: 0, ms: 0, workflowId: undefined, reply: undefined });
+          sent.push({ id, text, turn: t, httpStatus: 0, ms: 0, workflowId: undefined, reply: undefined });
         }
       }
     }),
@@ -97,13 +100,16 @@ async function runOnce(
   if (replies.length !== conversations || replyTotal < conversations * turns) {
     lost += Math.max(0, conversations * turns - replyTotal);
   }
+  const answered = sent.filter((s) => s.httpStatus === 200);
   const run: ThroughputRun = {
     conversations,
     turnsPerConversation: turns,
     messages: sent.length,
     seconds: round(seconds),
     turnsPerSecond: round(sent.length / seconds, 1),
-    latency: percentiles(sent.filter((s) => s.httpStatus === 200).map((s) => s.ms)),
+    latency: percentiles(answered.map((s) => s.ms)),
+    firstTurn: percentiles(answered.filter((s) => s.turn === 1).map((s) => s.ms)),
+    laterTurns: percentiles(answered.filter((s) => s.turn > 1).map((s) => s.ms)),
     lost,
     duplicated,
     misrouted,

@@ -3,7 +3,8 @@ import OpenAI from 'openai';
 import { AGENTS, INSTRUCTIONS, MODEL, weather, weatherTool } from '../lib/agents.js';
 import { sendMessage } from '../lib/api.js';
 import { startApi } from '../lib/stack.js';
-import { percentiles, round, timed, type Percentiles } from '../lib/stats.js';
+import { lastTurnTiming, type TurnTiming } from '../lib/historyTiming.js';
+import { median, percentiles, round, timed, type Percentiles } from '../lib/stats.js';
 import type { Benchmark } from '../lib/types.js';
 
 export interface TurnOverheadResult {
@@ -12,6 +13,8 @@ export interface TurnOverheadResult {
   api: Percentiles;
   direct: Percentiles;
   floor: Percentiles;
+  /** Medians over each conversation's last turn, from its history's timestamps. */
+  breakdown: TurnTiming;
   /** api / direct and api / floor, per percentile. */
   ratios: {
     apiToDirect: Record<'p50' | 'p95' | 'p99', number>;
@@ -48,8 +51,10 @@ export const turnOverhead: Benchmark<TurnOverheadResult> = {
     const ids = Array.from({ length: conversations }, () => `overhead-${randomUUID()}`);
     const directChains: (string | undefined)[] = ids.map(() => undefined);
 
+    const workflowIds: string[] = [];
     const apiTurn = async (lane: number) => {
       const sent = await sendMessage(stack, api.url, ids[lane]!, TEXT);
+      workflowIds[lane] = sent.workflowId!;
       if (sent.reply?.status !== 'answered' || !sent.reply.text?.startsWith('Tool results'))
         throw new Error(
           `turn-overhead: unexpected API answer ${sent.httpStatus} ${JSON.stringify(sent.reply)}`,
@@ -119,6 +124,18 @@ export const turnOverhead: Benchmark<TurnOverheadResult> = {
       if ((i + 1) % 100 === 0) log(`turn-overhead: ${i + 1}/${samples}`);
     }
     await api.stop();
+    const timings: TurnTiming[] = [];
+    for (const id of workflowIds) {
+      const history = await stack.client.workflow.getHandle(id).fetchHistory();
+      const t = lastTurnTiming(history.events ?? []);
+      if (t) timings.push(t);
+    }
+    const breakdown = Object.fromEntries(
+      (Object.keys(timings[0]!) as (keyof TurnTiming)[]).map((k) => [
+        k,
+        round(median(timings.map((t) => t[k])), 1),
+      ]),
+    ) as unknown as TurnTiming;
     const result = { api: percentiles(a), direct: percentiles(d), floor: percentiles(f) };
     const ratio = (x: Percentiles, y: Percentiles) => ({
       p50: round(x.p50 / y.p50),
@@ -129,6 +146,7 @@ export const turnOverhead: Benchmark<TurnOverheadResult> = {
       samples,
       conversations,
       ...result,
+      breakdown,
       ratios: { apiToDirect: ratio(result.api, result.direct), apiToFloor: ratio(result.api, result.floor) },
     };
   },
