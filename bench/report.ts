@@ -41,7 +41,8 @@ export interface Results {
   };
 }
 
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const kb = (bytes: number) =>
+  bytes >= 1024 * 1024 ? `${(bytes / 1024 ** 2).toFixed(1)} MB` : `${(bytes / 1024).toFixed(1)} KB`;
 const ms = (x: number) =>
   x < 0.1
     ? `${(x * 1000).toFixed(1)} µs`
@@ -140,12 +141,12 @@ export function chart(r: Results): string {
   if (mg) {
     panels.push({
       title: 'Migration: requests/s reaching the API',
-      note: 'against the limit the proxy allows',
+      note: 'served, against the limit the proxy allows; threads that ran out of retries in brackets',
       bars: mg.runs.flatMap((x) => [
         {
           label: x.label,
           value: x.requestsPerSecond,
-          text: `${x.requestsPerSecond} req/s, ${x.threadsPerSecond} threads/s`,
+          text: `${x.requestsPerSecond} req/s, ${x.threadsPerSecond} threads/s (${x.failed} failed)`,
         },
         ...(x.limit
           ? [{ label: 'allowed', value: x.limit, text: `${x.limit} req/s`, tone: 1 as const }]
@@ -199,6 +200,7 @@ export function markdown(r: Results): string {
     'npm run bench -- --quick               # smaller sizes, a few minutes',
     'npm run bench -- --only throughput     # one benchmark (comma-separate several); others keep their last numbers',
     'npm run bench:session                  # the session-store benchmark alone, printed as a table',
+    'npm run bench -- --report              # only rewrite this page and the chart from latest.json',
     '```',
     '',
     'Names: `turn-overhead`, `throughput`, `history`, `input-bytes`, `session`, `worker-memory`, `migration`. Results go to ' +
@@ -292,6 +294,21 @@ export function markdown(r: Results): string {
         ],
       ),
       '',
+      (() => {
+        const hops = x.breakdown.activities + x.breakdown.workflowTasks;
+        const waiting = x.breakdown.activityDispatchMs + x.breakdown.workflowTaskDispatchMs;
+        return (
+          `A tool turn is ${hops} task hops (${x.breakdown.workflowTasks} workflow tasks, ${x.breakdown.activities} activities), ` +
+          `and each waited about ${ms(waiting / hops)} between being scheduled and being picked up: ` +
+          `${Math.round((waiting / x.breakdown.totalMs) * 100)}% of the turn, against ` +
+          `${Math.round(((x.breakdown.activityRunMs + x.breakdown.workflowTaskRunMs) / x.breakdown.totalMs) * 100)}% doing work. ` +
+          'The floor (3 hops) pays the same per hop. A constant ~40 ms per hop on an idle machine looks like a transport ' +
+          'timer (Linux’s delayed-ACK timeout is 40 ms) between the dev server and the SDK’s core rather than load; it should ' +
+          'be measured against a production Temporal server before anything is tuned. Within Threadline’s reach, every hop ' +
+          'removed from a turn saves one such wait.'
+        );
+      })(),
+      '',
       meta(t),
     );
   } else out.push(notRun(t));
@@ -333,6 +350,34 @@ export function markdown(r: Results): string {
           x.misrouted,
         ]),
       ),
+      '',
+      'Latency of first turns (they also start the workflow) and of later turns, beside the mean a fair queue would ' +
+        'give by Little’s law (conversations in flight ÷ turns per second):',
+      '',
+      table(
+        [
+          'Conversations',
+          'First turn p50',
+          'First turn p95',
+          'Later turns p50',
+          'Later turns p95',
+          'N ÷ turns/s',
+        ],
+        tp.result.runs.map((x) => [
+          n(x.conversations),
+          ms(x.firstTurn.p50),
+          ms(x.firstTurn.p95),
+          ms(x.laterTurns.p50),
+          ms(x.laterTurns.p95),
+          ms((x.conversations / x.turnsPerSecond) * 1000),
+        ]),
+      ),
+      '',
+      'At 1,000 conversations the queue is not fair: a message to a conversation whose workflow is already running is ' +
+        'answered well before the first message of a new one, which waits for its workflow to start behind the running ' +
+        'conversations’ work (likely because the worker keeps running workflows in its cache and polls their sticky queue ' +
+        'besides the shared one). ' +
+        'Under overload, new conversations wait longest.',
       '',
       'Everything (Temporal, PostgreSQL, the worker, the API, the emulator and the load generator) shares the 2 cores, so ' +
         'turns per second is the capacity of the whole stack on one small machine, not of a worker; past saturation more ' +
@@ -500,8 +545,8 @@ export function markdown(r: Results): string {
       'Each 429 fails the whole `migrateUnit` attempt, which is retried after exactly Retry-After (no jitter) and reads ' +
         'the thread again from its first request, for at most 20 attempts. With a one-second bucket the engine keeps the ' +
         'limit busy, but part of what it spends is re-reading. With a tight bucket the retries of a whole window arrive in ' +
-        'the same instant, most are refused again, and threads run out of attempts: they are reported `failed` (with the ' +
-        '429 as the reason) and a rerun picks them up, but a window well below the limit avoids that.',
+        'the same instant, most are refused again, and threads run out of attempts and are reported `failed` with the ' +
+        '429 as the reason. Jittered retry delays, or a window sized to the limit, would avoid that.',
       '',
       meta(mg),
     );
