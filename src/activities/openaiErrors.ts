@@ -115,7 +115,16 @@ export function toActivityFailure(err: unknown): ApplicationFailure {
     message: `OpenAI ${facts.status ?? 'connection error'}${facts.code ? ` ${facts.code}` : ''}: ${facts.message}`,
     type: c.type,
     nonRetryable: !c.retryable,
-    ...(c.nextRetryDelayMs !== null ? { nextRetryDelay: c.nextRetryDelayMs } : {}),
+    ...(c.nextRetryDelayMs !== null ? { nextRetryDelay: withJitter(c.nextRetryDelayMs) } : {}),
     details: [{ status: facts.status, code: facts.code, requestId: facts.requestId }],
   });
+}
+
+/**
+ * Never earlier than the server asked, but spread: many activities refused by the same 429 (a burst
+ * of conversations, a migration window) would otherwise all come back at the same instant and be
+ * refused together again. Up to 25% more, at most one second.
+ */
+export function withJitter(delayMs: number, random: () => number = Math.random): number {
+  return Math.round(delayMs + random() * Math.min(delayMs * 0.25, 1_000));
 }

@@ -49,14 +49,16 @@ const { listMigrationUnits, recordMigrationUnitFailure } = proxyActivities<Activ
 // One unit: read the source, write the transcript. 429s come back with Retry-After as the next
 // retry delay (toActivityFailure); 4xx are not retried. The heartbeat timeout gets a unit that was
 // running on a killed worker retried elsewhere in seconds.
+// Bounded by time, not attempts: under a tight rate limit a unit may be refused many times, and
+// that should slow the migration down, not fail threads.
 const unitOptions: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '10 seconds',
+  scheduleToCloseTimeout: '30 minutes',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
-    maximumAttempts: 20,
   },
 };
 const { migrateUnit, seedOpenAIConversation } = proxyActivities<Activities>(unitOptions);

@@ -4,6 +4,7 @@ import {
   isConversationGone,
   isPreviousResponseGone,
   retryAfterMs,
+  withJitter,
   type ErrorFacts,
 } from '../../src/activities/openaiErrors.js';
 
@@ -106,5 +107,18 @@ describe('isConversationGone', () => {
       ),
     ).toBe(false);
     expect(isConversationGone(facts({ status: 404, message: 'x' }), null)).toBe(false);
+  });
+});
+
+describe('withJitter', () => {
+  it('never retries before Retry-After, and spreads by up to 25% (at most a second)', () => {
+    expect(withJitter(1_000, () => 0)).toBe(1_000);
+    expect(withJitter(1_000, () => 1)).toBe(1_250);
+    expect(withJitter(20_000, () => 1)).toBe(21_000);
+    for (let i = 0; i < 100; i++) {
+      const d = withJitter(400);
+      expect(d).toBeGreaterThanOrEqual(400);
+      expect(d).toBeLessThanOrEqual(500);
+    }
   });
 });
