@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,10 @@ import { listen } from '../../src/api/server.js';
 import { startEmulator, type AssistantsFixture, type Emulator } from '../../src/emulator/server.js';
 import { resolveTemporalCli } from '../../src/temporal/cli.js';
 import { startDevServer, type DevServer } from '../../src/temporal/devServer.js';
-import { migrate } from '../../src/store/migrate.js';
-import { createPool, type Pool } from '../../src/store/pool.js';
+import type { Pool } from '../../src/store/pool.js';
 import { bundleWorkflows } from '../../src/worker.js';
 import { freePort } from '../../test/support/ports.js';
+import { createScratchDatabase } from '../../test/support/database.js';
 import { startPostgresCluster, type PostgresCluster } from '../../test/support/postgres.js';
 import { AGENTS } from './agents.js';
 import { WORKER_SCRIPT, type WorkerProcessOptions } from '../worker.js';
@@ -87,24 +86,8 @@ export async function startStack(options: {
     const temporal = await startDevServer({ cli, port: await freePort() });
     cleanups.push(() => temporal.stop());
 
-    const admin = createPool(cluster.url, 2);
-    cleanups.push(() => admin.end());
-    const createDatabase = async (opts: { migrate?: boolean } = {}) => {
-      const name = `tl_bench_${randomBytes(4).toString('hex')}`;
-      await admin.query(`CREATE DATABASE ${name}`);
-      const url = new URL(cluster.url);
-      url.pathname = `/${name}`;
-      const pool = createPool(url.toString(), 20);
-      if (opts.migrate ?? true) await migrate(pool);
-      return {
-        url: url.toString(),
-        pool,
-        async drop() {
-          await pool.end();
-          await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        },
-      };
-    };
+    const createDatabase = (opts: { migrate?: boolean } = {}) =>
+      createScratchDatabase(cluster.url, { prefix: 'tl_bench', poolSize: 20, ...opts });
     const db = await createDatabase();
     cleanups.push(() => db.pool.end());
 

@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
+import { createScratchDatabase, type ScratchDatabase } from './database.js';
 import type { ChannelSender } from '../../src/activities/delivery.js';
 import { defaultAgents, type AgentRegistry } from '../../src/agents/registry.js';
 import { createOpenAIClient } from '../../src/openaiClient.js';
-import { migrate } from '../../src/store/migrate.js';
-import { createPool, type Pool } from '../../src/store/pool.js';
+import type { Pool } from '../../src/store/pool.js';
 import { createWorker } from '../../src/worker.js';
 
 // Worker state changes are logged at INFO: noise in test output. Warnings and errors still show.
@@ -15,31 +15,11 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** Helpers for test files: each file gets its own database and task queue, so files run in parallel. */
 
-export interface TestDatabase {
-  url: string;
-  pool: Pool;
-  drop(): Promise<void>;
-}
+export type TestDatabase = ScratchDatabase;
 
 /** A fresh, migrated database on the run's PostgreSQL server. */
-export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
-  const adminUrl = inject('postgresAdminUrl');
-  const name = `tl_test_${randomBytes(6).toString('hex')}`;
-  const admin = createPool(adminUrl, 1);
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const pool = createPool(url.toString(), 10);
-  if (options.migrate ?? true) await migrate(pool);
-  return {
-    url: url.toString(),
-    pool,
-    async drop() {
-      await pool.end();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
+export function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  return createScratchDatabase(inject('postgresAdminUrl'), { prefix: 'tl_test', poolSize: 10, ...options });
 }
 
 export function uniqueTaskQueue(prefix = 'test'): string {
