@@ -9,6 +9,15 @@ import {
   recordMigrationUnitFailure,
   seedOpenAIConversation,
 } from './migration.js';
+import { withErrorRecords } from './errorRecords.js';
+import {
+  closeForPurge,
+  deleteConversationRuns,
+  deleteOpenAIObjects,
+  finishPurge,
+  purgeStored,
+  type PurgeInput,
+} from './purge.js';
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
@@ -39,9 +48,11 @@ export function createActivities(deps: ActivityDeps) {
     loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
     loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
     recordTurnInput: (input: RecordTurnInputInput) => recordTurnInput(deps, input),
-    callModel: (input: CallModelInput) =>
+    // Failures reach tenants (lastError) sanitized; the raw text stays in error_records.
+    callModel: withErrorRecords(deps.pool, 'callModel', scopeOf, (input: CallModelInput) =>
       callModel({ ...deps, costOf: deps.costOf ?? ((m, u) => costOf(m, u)) }, input),
-    runTool: (input: RunToolInput) => runTool(deps, input),
+    ),
+    runTool: withErrorRecords(deps.pool, 'runTool', scopeOf, (input: RunToolInput) => runTool(deps, input)),
     skipTool: (input: Omit<RunToolInput, 'maxAttempts'> & { reason: string }) => skipTool(deps, input),
     deliverReply: (input: DeliverReplyInput) => deliverReply({ pool: deps.pool, senders }, input),
     finishTurn: (input: FinishTurnInput) => finishTurn(deps, input),
@@ -55,7 +66,17 @@ export function createActivities(deps: ActivityDeps) {
       recordMigrationUnitFailure(deps, input),
     seedOpenAIConversation: (input: Parameters<typeof seedOpenAIConversation>[1]) =>
       seedOpenAIConversation(deps, input),
+    closeForPurge: (input: PurgeInput) => closeForPurge(input),
+    purgeStored: (input: PurgeInput & { purgeId: string }) => purgeStored(deps, input),
+    deleteOpenAIObjects: (input: PurgeInput) => deleteOpenAIObjects(deps, input),
+    deleteConversationRuns: (input: PurgeInput) => deleteConversationRuns(deps, input),
+    finishPurge: (input: PurgeInput) => finishPurge(deps, input),
   };
 }
+
+const scopeOf = (input: { conversationId: string; key: { tenant: string } }) => ({
+  tenant: input.key.tenant,
+  conversationId: input.conversationId,
+});
 
 export type Activities = ReturnType<typeof createActivities>;

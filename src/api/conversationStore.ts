@@ -1,7 +1,7 @@
 import type { Pool } from '../store/pool.js';
 import { encodeCursor, type ConversationCursor } from './pagination.js';
 
-/** The Postgres side of the conversation routes: rows, transcript pages, listings, purge. */
+/** The Postgres side of the conversation routes: rows, transcript pages, listings. */
 
 export interface ConversationRow {
   id: string;
@@ -126,33 +126,4 @@ export async function markClosed(pool: Pool, workflowId: string): Promise<void> 
   await pool.query(`UPDATE conversations SET status = 'closed', updated_at = now() WHERE id = $1`, [
     workflowId,
   ]);
-}
-
-/**
- * Deletes what the conversation said: transcript items, tool arguments and outputs. Keeps what
- * billing and dedupe need (model_calls: ids, tokens, cost; inbound message ids; the delivery
- * ledger), and drops the server-side pointers so a later message starts from nothing.
- */
-export async function purgeTranscript(pool: Pool, workflowId: string): Promise<{ items: number }> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const deleted = await client.query('DELETE FROM session_items WHERE session_id = $1', [workflowId]);
-    await client.query(
-      `UPDATE tool_calls SET arguments = '', output = NULL, error = NULL, updated_at = now() WHERE conversation_id = $1`,
-      [workflowId],
-    );
-    await client.query(
-      `UPDATE conversations SET status = 'closed', last_response_id = NULL, openai_conversation_id = NULL,
-         last_error = NULL, segment = segment + 1, updated_at = now() WHERE id = $1`,
-      [workflowId],
-    );
-    await client.query('COMMIT');
-    return { items: deleted.rowCount ?? 0 };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
 }

@@ -2,3 +2,4 @@
 // into Temporal's workflow sandbox.
 export { conversationWorkflow } from './conversation.js';
 export { migrationWorkflow, migrateUnitWorkflow } from './migration.js';
+export { purgeWorkflow } from './purge.js';

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import type { ChannelSender } from '../../src/activities/delivery.js';
+import type { AgentRegistry } from '../../src/agents/registry.js';
 import { createApp, type AppDeps } from '../../src/api/app.js';
 import { createApiKey } from '../../src/api/apiKeys.js';
 import { listen } from '../../src/api/server.js';
@@ -29,7 +30,11 @@ export interface ApiEnv {
 }
 
 export async function startApiEnv(
-  options: { senders?: ReadonlyMap<string, ChannelSender> } = {},
+  options: {
+    senders?: ReadonlyMap<string, ChannelSender>;
+    openaiBaseUrl?: string;
+    agents?: AgentRegistry;
+  } = {},
 ): Promise<ApiEnv> {
   const db = await createTestDatabase();
   const taskQueue = uniqueTaskQueue('api');
@@ -37,6 +42,8 @@ export async function startApiEnv(
     pool: db.pool,
     taskQueue,
     ...(options.senders ? { senders: options.senders } : {}),
+    ...(options.openaiBaseUrl ? { openaiBaseUrl: options.openaiBaseUrl } : {}),
+    ...(options.agents ? { agents: options.agents } : {}),
   });
   const { client, close } = await testClient();
   const servers: { stop(): Promise<void> }[] = [];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { findErrorRecord } from '../../activities/errorRecords.js';
 import type { Pool } from '../../store/pool.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../apiKeys.js';
 import { notFoundError } from '../errors.js';
@@ -16,7 +17,24 @@ const apiKey = z
   })
   .meta({ id: 'ApiKey' });
 
-/** Operators' routes, for the admin key only: API keys per tenant. */
+const errorRecord = z
+  .object({
+    object: z.literal('error_record'),
+    id: z.string(),
+    tenant: z.string().nullable(),
+    conversationId: z.string().nullable(),
+    activity: z.string(),
+    type: z.string(),
+    reason: z.string().describe('What the tenant sees'),
+    message: z.string().describe('The raw upstream text'),
+    details: z.unknown(),
+    attempts: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'ErrorRecord' });
+
+/** Operators' routes, for the admin key only: API keys per tenant, raw error records. */
 export function adminRoutes(routes: Routes, deps: { pool: Pool }): void {
   routes.add(
     {
@@ -78,6 +96,29 @@ export function adminRoutes(routes: Routes, deps: { pool: Pool }): void {
       const record = await revokeApiKey(deps.pool, params.keyId);
       if (!record) throw notFoundError(`No API key ${params.keyId}.`, 'api_key_not_found');
       res.locals.log?.info({ keyId: record.id, tenant: record.tenant }, 'api key revoked');
+      res.json(record);
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/admin/errors/{errorId}',
+      operationId: 'getErrorRecord',
+      tag: 'Admin',
+      summary: 'The raw upstream text behind an error id',
+      description:
+        'Tenants see a sanitized reason and an error id (`lastError`: "OpenAI 429: OpenAI rate limit (error err_...)"). ' +
+        'The upstream message, which can carry quota details or key fragments, is kept here for operators only.',
+      access: 'admin',
+      params: z.object({
+        errorId: z.string().regex(/^err_[0-9a-f]{24}$/, { message: 'is not an error id' }),
+      }),
+      responses: { 200: { description: 'The error record', schema: errorRecord } },
+    },
+    async ({ params }, _req, res) => {
+      const record = await findErrorRecord(deps.pool, params.errorId);
+      if (!record) throw notFoundError(`No error ${params.errorId}.`, 'error_not_found');
       res.json(record);
     },
   );

@@ -4,6 +4,8 @@ import type { Pool } from '../../store/pool.js';
 import { conversationUsage, tenantUsage } from '../../store/usage.js';
 import type { conversationWorkflow } from '../../workflows/conversation.js';
 import { conversationWorkflowId } from '../../workflows/ids.js';
+import type { purgeWorkflow } from '../../workflows/purge.js';
+import { purgeWorkflowId, readPurgeRecord } from '../../activities/purge.js';
 import { closeSignal, resetSignal, stateQuery } from '../../workflows/messages.js';
 import { tenantOf } from '../auth.js';
 import {
@@ -11,7 +13,6 @@ import {
   itemsPage,
   listConversations,
   markClosed,
-  purgeTranscript,
   toApiItem,
   toSummary,
   type ConversationRow,
@@ -19,7 +20,7 @@ import {
 import { conflict, notFoundError } from '../errors.js';
 import { decodeCursor, toPage } from '../pagination.js';
 import type { Routes } from '../route.js';
-import { deleteRuns, runStatus } from '../runs.js';
+import { runStatus } from '../runs.js';
 import { conversationParams, pathId, queryFlag, usageTotals } from '../schemas.js';
 import { links } from './messages.js';
 
@@ -28,7 +29,7 @@ export interface ConversationsDeps {
   pool: Pool;
   taskQueue: string;
   agent: string;
-  /** How long a purge waits for the closing run to end. */
+  /** How long a purge request waits for the purge to finish before answering 202. */
   replyWaitMs: number;
 }
 
@@ -96,11 +97,31 @@ const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(
 const closed = z
   .object({
     workflowId: z.string(),
-    status: z.enum(['closing', 'closed']),
+    status: z.enum(['closing', 'closed', 'purging']),
     purged: z.boolean(),
     itemsDeleted: z.number().int(),
   })
   .meta({ id: 'ConversationClosed' });
+
+const purgeRecord = z
+  .object({
+    object: z.literal('conversation.purge'),
+    workflowId: z.string(),
+    status: z.enum(['running', 'completed', 'partial']),
+    itemsDeleted: z.number().int(),
+    runsDeleted: z.number().int(),
+    requestedAt: z.string(),
+    completedAt: z.string().nullable(),
+    openai: z.array(
+      z.object({
+        kind: z.enum(['response', 'conversation']),
+        id: z.string(),
+        status: z.enum(['pending', 'deleted', 'failed']),
+        detail: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'PurgeRecord' });
 
 const tenantUsageShape = usageTotals
   .extend({ tenant: z.string(), byModel: z.array(usageTotals.extend({ model: z.string() })) })
@@ -301,52 +322,79 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
       path: '/v1/conversations/{channel}/{conversationId}',
       operationId: 'closeConversation',
       tag: 'Conversations',
-      summary: 'Close a conversation (and with purge=true delete its transcript)',
+      summary: 'Close a conversation (and with purge=true delete it everywhere)',
       description:
-        'Signals `close`: queued messages are still answered, then the run ends. With `purge=true` it waits ' +
-        '(up to REPLY_WAIT_MS) for the run to end, then deletes the transcript items and tool arguments/outputs ' +
-        'from Postgres and the runs from Temporal; usage records and message ids stay. 409 if the run did not end in time.',
+        'Signals `close`: queued messages are still answered, then the run ends. With `purge=true` it starts ' +
+        'the purge workflow, which closes the run first, then deletes the transcript items, tool arguments and ' +
+        'outputs and error records from Postgres, the stored responses and conversation objects from OpenAI, and ' +
+        'the runs from Temporal; usage records and message ids stay. Answers 200 when the purge finished within ' +
+        'REPLY_WAIT_MS, else 202 `purging` (it goes on, retrying while OpenAI is down): read the purge record.',
       access: 'key',
       params: conversationParams,
-      query: z.object({ purge: queryFlag.describe('Also delete the transcript') }),
+      query: z.object({ purge: queryFlag.describe('Also delete the transcript and the OpenAI copies') }),
       responses: {
         200: { description: 'Closed (and purged)', schema: closed },
-        202: { description: 'Closing: the run answers what is queued, then ends', schema: closed },
+        202: { description: 'Closing or purging: it goes on in the background', schema: closed },
       },
     },
     async ({ params, query }, req, res) => {
-      const { workflowId, run } = await locate(req, res, params);
-      if (run === 'open') {
-        const handle = deps.client.workflow.getHandle(workflowId);
-        await handle.signal(closeSignal);
-        if (!query.purge) {
-          res.status(202).json({ workflowId, status: 'closing', purged: false, itemsDeleted: 0 });
+      const { tenant, workflowId, run } = await locate(req, res, params);
+      if (query.purge) {
+        const purgeId = purgeWorkflowId(workflowId);
+        await deps.client.workflow.start<typeof purgeWorkflow>('purgeWorkflow', {
+          workflowId: purgeId,
+          taskQueue: deps.taskQueue,
+          args: [{ conversationId: workflowId, tenant }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const result = await Promise.race([
+          deps.client.workflow.getHandle<typeof purgeWorkflow>(purgeId).result(),
+          new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), deps.replyWaitMs))),
+        ]).finally(() => clearTimeout(timer));
+        if (!result) {
+          res.status(202).json({ workflowId, status: 'purging', purged: false, itemsDeleted: 0 });
           return;
         }
-        let timer: NodeJS.Timeout | undefined;
-        const ended = await Promise.race([
-          handle.result().then(
-            () => true,
-            () => true,
-          ),
-          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deps.replyWaitMs))),
-        ]).finally(() => clearTimeout(timer));
-        if (!ended)
-          throw conflict(
-            'The conversation is still answering queued messages; it will close. Retry the purge shortly.',
-            'conversation_busy',
-          );
-      } else {
-        await markClosed(deps.pool, workflowId);
-      }
-      if (!query.purge) {
-        res.status(200).json({ workflowId, status: 'closed', purged: false, itemsDeleted: 0 });
+        res.locals.log?.info({ items: result.itemsDeleted, status: result.status }, 'conversation purged');
+        res
+          .status(200)
+          .json({ workflowId, status: 'closed', purged: true, itemsDeleted: result.itemsDeleted });
         return;
       }
-      const { items } = await purgeTranscript(deps.pool, workflowId);
-      await deleteRuns(deps.client, workflowId);
-      res.locals.log?.info({ items }, 'conversation purged');
-      res.status(200).json({ workflowId, status: 'closed', purged: true, itemsDeleted: items });
+      if (run === 'open') {
+        await deps.client.workflow.getHandle(workflowId).signal(closeSignal);
+        res.status(202).json({ workflowId, status: 'closing', purged: false, itemsDeleted: 0 });
+        return;
+      }
+      await markClosed(deps.pool, workflowId);
+      res.status(200).json({ workflowId, status: 'closed', purged: false, itemsDeleted: 0 });
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/conversations/{channel}/{conversationId}/purge',
+      operationId: 'getPurge',
+      tag: 'Conversations',
+      summary: 'What the last purge of a conversation deleted',
+      description:
+        'Status (`running`, `completed`, or `partial` when OpenAI refused to delete an object: purge again), ' +
+        'items and runs deleted, and each OpenAI object (stored response, conversation) with its status.',
+      access: 'key',
+      params: conversationParams,
+      responses: { 200: { description: 'The purge record', schema: purgeRecord } },
+    },
+    async ({ params }, req, res) => {
+      const { workflowId } = await locate(req, res, params);
+      const record = await readPurgeRecord(deps.pool, workflowId);
+      if (!record)
+        throw notFoundError(
+          `${params.channel}/${params.conversationId} was never purged.`,
+          'purge_not_found',
+        );
+      res.json(record);
     },
   );
 
