@@ -79,6 +79,7 @@ const envSchema = z.object({
   REPLY_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
   ADMIN_API_KEY: z.string().trim().min(32, { message: 'must be at least 32 characters' }).optional(),
+  METRICS_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   CORS_ORIGINS: list,
   EVENTS_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
@@ -143,6 +144,8 @@ export interface Config {
     /** The operators' key: manages API keys and may act for any tenant. Unset: no admin access. */
     adminApiKey: string | undefined;
     rateLimitPerMinute: number;
+    /** Bearer token /metrics requires; unset: /metrics is open and serves no per-tenant series. */
+    metricsToken: string | undefined;
     /** Origins allowed by CORS; empty means no CORS headers at all. */
     corsOrigins: string[];
     eventsPollMs: number;
@@ -242,6 +245,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
       adminApiKey: e.ADMIN_API_KEY,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      metricsToken: e.METRICS_TOKEN,
       corsOrigins: e.CORS_ORIGINS ?? [],
       eventsPollMs: e.EVENTS_POLL_MS,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -5,13 +5,15 @@ import { z } from 'zod';
 import type { ChannelsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createApiMetrics, type ApiMetrics } from '../metrics/http.js';
+import { withoutTenantSeries } from '../metrics/exposure.js';
 import { cachedSnapshot } from '../metrics/postgres.js';
 import type { Pool } from '../store/pool.js';
 import { signedWebhookRoutes } from '../channels/webhook/inbound.js';
 import { whatsappRoutes } from '../channels/whatsapp/webhook.js';
-import { authenticate, principalOf, type Access } from './auth.js';
+import { secretsEqual } from './apiKeys.js';
+import { authenticate, bearerToken, principalOf, type Access } from './auth.js';
 import { cors } from './cors.js';
-import { errorHandler, notFound, tooManyRequests } from './errors.js';
+import { errorHandler, notFound, tooManyRequests, unauthorized } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { RateLimiter } from './rateLimit.js';
 import { requestLog } from './requestLog.js';
@@ -33,6 +35,8 @@ export interface AppDeps {
   /** The operators' key (ADMIN_API_KEY). Unset: admin routes answer 401/403 to everyone. */
   adminApiKey?: string | undefined;
   rateLimitPerMinute?: number;
+  /** METRICS_TOKEN: /metrics requires it (or the admin key) as a bearer token. */
+  metricsToken?: string | undefined;
   corsOrigins?: readonly string[];
   bodyLimitBytes?: number;
   eventsPollMs?: number;
@@ -81,13 +85,27 @@ export function createApp(deps: AppDeps): Express {
       summary: 'Prometheus metrics',
       description:
         'Per instance: HTTP requests and webhook events. Cluster-wide, read from Postgres at scrape time: model ' +
-        'calls, latency, tokens, cost, expiry recoveries, tool calls and errors, deliveries, turn latency.',
+        'calls, latency, tokens, cost, expiry recoveries, tool calls and errors, deliveries, turn latency. ' +
+        'With METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>` (or the admin key); without ' +
+        'it, it is open and serves no series labelled by tenant.',
       access: 'none',
-      responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
+      headers: { Authorization: 'Bearer <METRICS_TOKEN>, when METRICS_TOKEN is set' },
+      responses: {
+        200: { description: 'Prometheus text format', contentType: 'text/plain' },
+        401: { description: 'METRICS_TOKEN is set and the request does not carry it' },
+      },
     },
-    async (_input, _req, res) => {
+    async (_input, req, res) => {
+      const token = bearerToken(req.headers.authorization);
+      const allowed = [deps.metricsToken, deps.adminApiKey].filter((s): s is string => !!s);
+      if (deps.metricsToken && !(token && allowed.some((s) => secretsEqual(token, s))))
+        throw unauthorized(
+          '/metrics needs `Authorization: Bearer <METRICS_TOKEN>`.',
+          'invalid_metrics_token',
+        );
       const [own, fromPostgres] = await Promise.all([metrics.registry.metrics(), postgresMetrics()]);
-      res.type(metrics.registry.contentType).send(own + fromPostgres);
+      const text = own + fromPostgres;
+      res.type(metrics.registry.contentType).send(deps.metricsToken ? text : withoutTenantSeries(text));
     },
   );
   let openapi: unknown;

@@ -70,6 +70,7 @@ export function appOptions(config: Config) {
     replyWaitMs: config.api.replyWaitMs,
     adminApiKey: config.api.adminApiKey,
     rateLimitPerMinute: config.api.rateLimitPerMinute,
+    metricsToken: config.api.metricsToken,
     corsOrigins: config.api.corsOrigins,
     bodyLimitBytes: config.api.bodyLimitBytes,
     eventsPollMs: config.api.eventsPollMs,
