@@ -12,7 +12,8 @@ import {
   type Conversion,
 } from '../migration/convert.js';
 import { parseMapping, type MappingEntry } from '../migration/mapping.js';
-import { clientFor, fetchThread, listEmulatorThreads } from '../migration/sources/assistantsApi.js';
+import { fetchThread, listEmulatorThreads } from '../migration/sources/assistantsApi.js';
+import { sourceClient } from '../migration/sourceKeys.js';
 import { listTableKeys, quoteIdentifier, readTableConversation } from '../migration/sources/messagesTable.js';
 import { walkChain } from '../migration/sources/responseChain.js';
 import {
@@ -90,12 +91,12 @@ export async function prepareMigrationSource(
             externalId: e.user,
           }));
         } else {
-          units = (await listEmulatorThreads(clientFor(deps.openai, source.baseUrl), heartbeat)).map(
-            (id) => ({
-              id,
-              externalId: id,
-            }),
-          );
+          units = (
+            await listEmulatorThreads(await sourceClient(deps, migrationId, source.baseUrl), heartbeat)
+          ).map((id) => ({
+            id,
+            externalId: id,
+          }));
         }
         break;
       }
@@ -173,7 +174,7 @@ export async function migrateUnit(
   try {
     switch (source.kind) {
       case 'assistants-api': {
-        const client = clientFor(deps.openai, source.baseUrl);
+        const client = await sourceClient(deps, input.migrationId, source.baseUrl);
         const thread = await fetchThread(client, unit.id, {
           toolCalls: source.toolCalls ?? true,
           onPage: heartbeat,
@@ -200,7 +201,7 @@ export async function migrateUnit(
         });
       }
       case 'response-chains': {
-        const client = clientFor(deps.openai, source.baseUrl);
+        const client = await sourceClient(deps, input.migrationId, source.baseUrl);
         const chain = await walkChain(client, unit.id, heartbeat);
         const note = chain.brokenAt
           ? `chain broken at ${chain.brokenAt.responseId}: ${chain.brokenAt.reason}; kept the ${chain.links.length} newer response(s)`

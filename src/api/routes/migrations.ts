@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { DEFAULT_OPTIONS, type MigrationProgress } from '../../migration/types.js';
+import { saveSourceKey } from '../../migration/sourceKeys.js';
 import type { Pool } from '../../store/pool.js';
 import type { migrationWorkflow, MigrationInput } from '../../workflows/migration.js';
 import {
@@ -38,12 +39,24 @@ const mapping = z.union([
     .strict(),
 ]);
 
+// Write-only: kept in Postgres for the activities, never in the workflow input or a response.
+const sourceKey = z
+  .string()
+  .min(1)
+  .max(512)
+  .optional()
+  .describe(
+    "The key for `baseUrl`. The worker's OpenAI key is sent only to the configured OpenAI endpoint; " +
+      'another baseUrl without apiKey is called without an Authorization header.',
+  );
+
 export const migrationSource = z
   .discriminatedUnion('kind', [
     z
       .object({
         kind: z.literal('assistants-api'),
         baseUrl: z.url().optional(),
+        apiKey: sourceKey,
         threadIds: z.array(z.string().min(1).max(200)).max(10_000).optional(),
         mapping: mapping.optional(),
         toolCalls: z.boolean().optional(),
@@ -61,6 +74,7 @@ export const migrationSource = z
           .max(10_000)
           .optional(),
         baseUrl: z.url().optional(),
+        apiKey: sourceKey,
       })
       .strict()
       .refine((s) => s.file !== undefined || s.chains !== undefined, { message: 'give file or chains' }),
@@ -169,6 +183,15 @@ async function progressOf(client: Client, migrationName: string): Promise<z.infe
   return { object: 'migration', id: migrationName, ...progress };
 }
 
+async function runStatusOf(client: Client, workflowId: string): Promise<string | null> {
+  try {
+    return (await client.workflow.getHandle(workflowId).describe()).status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}
+
 function emptyProgress(migrationId: string): Omit<z.infer<typeof migrationProgress>, 'id' | 'status'> {
   return {
     object: 'migration',
@@ -208,8 +231,16 @@ export function migrationsRoutes(routes: Routes, deps: MigrationsDeps): void {
     },
     async ({ body }, _req, res) => {
       const migrationName = body.name ?? `mig-${Date.now().toString(36)}`;
-      const input: MigrationInput = { source: body.source, target: body.target, options: body.options };
+      const { apiKey, ...source } = body.source as typeof body.source & { apiKey?: string };
+      const input: MigrationInput = {
+        source: source as MigrationInput['source'],
+        target: body.target,
+        options: body.options,
+      };
       try {
+        if ((await runStatusOf(deps.client, idOf(migrationName))) === 'RUNNING')
+          throw new WorkflowExecutionAlreadyStartedError('running', idOf(migrationName), 'migrationWorkflow');
+        await saveSourceKey(deps.pool, idOf(migrationName), apiKey);
         await deps.client.workflow.start('migrationWorkflow', {
           workflowId: idOf(migrationName),
           taskQueue: deps.taskQueue,

@@ -77,8 +77,30 @@ export async function listEmulatorThreads(client: OpenAI, onPage: () => void = (
   }
 }
 
-/** A client for another endpoint with the worker's key and the same no-SDK-retries policy. */
-export function clientFor(base: OpenAI, baseUrl: string | undefined): OpenAI {
-  if (!baseUrl) return base;
-  return new OpenAI({ apiKey: base.apiKey, baseURL: baseUrl, maxRetries: 0, timeout: 90_000 });
+/**
+ * A client for a migration source. The worker's key goes only to the configured OpenAI endpoint;
+ * another endpoint gets the key the admin passed for it, or no Authorization header at all.
+ */
+export function clientFor(base: OpenAI, baseUrl: string | undefined, apiKey?: string): OpenAI {
+  if (!baseUrl || (sameEndpoint(baseUrl, base.baseURL) && apiKey === undefined)) return base;
+  return new OpenAI({
+    apiKey: apiKey ?? 'none',
+    baseURL: baseUrl,
+    maxRetries: 0,
+    timeout: 90_000,
+    ...(apiKey === undefined ? { defaultHeaders: { authorization: null } } : {}),
+  });
+}
+
+/** Same origin and path, ignoring a trailing slash. */
+export function sameEndpoint(a: string, b: string): boolean {
+  const norm = (u: string) => {
+    try {
+      const url = new URL(u);
+      return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+    } catch {
+      return u;
+    }
+  };
+  return norm(a) === norm(b);
 }
