@@ -53,7 +53,7 @@ export function toSummary(r: ConversationRow): ConversationSummary {
     agent: r.agent,
     status: r.status,
     turns: r.turns,
-    lastError: r.last_error,
+    lastError: publicError(r.last_error),
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
   };
@@ -126,4 +126,15 @@ export async function markClosed(pool: Pool, workflowId: string): Promise<void> 
   await pool.query(`UPDATE conversations SET status = 'closed', updated_at = now() WHERE id = $1`, [
     workflowId,
   ]);
+}
+
+/**
+ * The `lastError` a tenant may read. Failures recorded since error records exist are already
+ * sanitized ("... (error err_...)"); older rows, and runs still holding an older failure in memory,
+ * may carry raw upstream text: only its "OpenAI <status> <code>" prefix is kept.
+ */
+export function publicError(lastError: string | null): string | null {
+  if (lastError === null || /\(error err_[0-9a-f]{24}\)$/.test(lastError)) return lastError;
+  const prefix = /^OpenAI (?:\d{3}|connection error)(?: [A-Za-z0-9_.-]{1,64})?(?=:)/.exec(lastError);
+  return `${prefix ? prefix[0] : 'The turn failed'}: details withheld (ask an operator)`;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sanitizedReason } from '../../src/activities/errorRecords.js';
+import { publicError } from '../../src/api/conversationStore.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { conversationWorkflowId } from '../../src/workflows/ids.js';
 import { stateQuery } from '../../src/workflows/messages.js';
@@ -132,5 +133,23 @@ describe('sanitizedReason', () => {
     ['UnexpectedError', {}, 'The model step failed (UnexpectedError)'],
   ])('%s %j -> %s', (type, facts, expected) => {
     expect(sanitizedReason('callModel', { type, details: [facts] })).toBe(expected);
+  });
+});
+
+describe('publicError (rows and runs from before error records)', () => {
+  it.each([
+    [null, null],
+    [
+      'OpenAI 429: OpenAI rate limit (error err_0123456789abcdef01234567)',
+      'OpenAI 429: OpenAI rate limit (error err_0123456789abcdef01234567)',
+    ],
+    [`OpenAI 400 invalid_api_key: ${RAW}`, 'OpenAI 400 invalid_api_key: details withheld (ask an operator)'],
+    [
+      'OpenAI connection error: Connection error.',
+      'OpenAI connection error: details withheld (ask an operator)',
+    ],
+    [`something else ${LEAK}`, 'The turn failed: details withheld (ask an operator)'],
+  ])('%s -> %s', (stored, shown) => {
+    expect(publicError(stored)).toBe(shown);
   });
 });

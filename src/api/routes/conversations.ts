@@ -13,6 +13,7 @@ import {
   itemsPage,
   listConversations,
   markClosed,
+  publicError,
   toApiItem,
   toSummary,
   type ConversationRow,
@@ -224,7 +225,7 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
           segment: s.segment,
           inboxLength: s.inboxLength,
           lastResponseId: s.lastResponseId,
-          lastError: s.lastError,
+          lastError: publicError(s.lastError),
         });
         return;
       }
@@ -238,7 +239,7 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
         segment: r.segment,
         inboxLength: 0,
         lastResponseId: r.last_response_id,
-        lastError: r.last_error,
+        lastError: publicError(r.last_error),
       });
     },
   );
