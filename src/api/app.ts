@@ -17,7 +17,7 @@ import { errorHandler, notFound, tooManyRequests, unauthorized } from './errors.
 import { buildOpenApi } from './openapi.js';
 import { RateLimiter } from './rateLimit.js';
 import { requestLog } from './requestLog.js';
-import { Routes, type RouteSpec } from './route.js';
+import { rejectUndeclaredMethods, Routes, type RouteSpec } from './route.js';
 import { adminRoutes } from './routes/admin.js';
 import { conversationsRoutes } from './routes/conversations.js';
 import { eventsRoutes } from './routes/events.js';
@@ -166,6 +166,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(channels.router);
   app.use(express.json({ limit: bodyLimitBytes }));
   app.use(api.router);
+  app.use(rejectUndeclaredMethods(specs));
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

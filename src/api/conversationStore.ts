@@ -63,16 +63,18 @@ export async function listConversations(
   pool: Pool,
   q: { tenant: string; channel?: string; status?: string; after?: ConversationCursor; limit: number },
 ): Promise<{ rows: ConversationRow[]; nextCursor: string | null }> {
-  const { rows } = await pool.query<ConversationRow>(
-    `SELECT ${COLUMNS} FROM conversations
+  const { rows } = await pool.query<ConversationRow & { created_us: string }>(
+    `SELECT ${COLUMNS}, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us
+       FROM conversations
       WHERE tenant = $1 AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR status = $3)
-        AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::text))
+        AND ($4::bigint IS NULL
+             OR (created_at, id) < (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::text))
       ORDER BY created_at DESC, id DESC LIMIT $6`,
     [
       q.tenant,
       q.channel ?? null,
       q.status ?? null,
-      q.after?.createdAt ?? null,
+      q.after?.createdAtMicros ?? null,
       q.after?.id ?? null,
       q.limit + 1,
     ],
@@ -82,7 +84,7 @@ export async function listConversations(
   return {
     rows: page,
     nextCursor:
-      rows.length > q.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+      rows.length > q.limit && last ? encodeCursor({ createdAtMicros: last.created_us, id: last.id }) : null,
   };
 }
 

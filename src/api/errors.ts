@@ -37,6 +37,15 @@ export const forbidden = (message: string, code = 'forbidden') =>
   new ApiError(403, 'permission_error', message, code);
 export const notFoundError = (message: string, code = 'not_found') =>
   new ApiError(404, 'not_found_error', message, code);
+export const methodNotAllowed = (method: string, path: string, allow: string[]) =>
+  new ApiError(
+    405,
+    'invalid_request_error',
+    `${method} is not allowed on ${path}: use ${allow.join(' or ')}.`,
+    'method_not_allowed',
+    null,
+    { allow: allow.join(', ') },
+  );
 export const conflict = (message: string, code: string) => new ApiError(409, 'conflict_error', message, code);
 export const tooManyRequests = (retryAfterSeconds: number) =>
   new ApiError(
@@ -87,9 +96,11 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     const issue = err.issues[0]!;
     const param = issueParam(issue);
     const more = err.issues.length > 1 ? ` (and ${err.issues.length - 1} more problem(s))` : '';
+    // A refine may name a more specific code (`params: { code }`).
+    const code = issue.code === 'custom' ? (issue.params as { code?: string } | undefined)?.code : undefined;
     return make(400, {
       type: 'invalid_request_error',
-      code: 'invalid_value',
+      code: code ?? 'invalid_value',
       message: `${param ?? 'body'}: ${issue.message}${more}`,
       param,
     });

@@ -85,6 +85,7 @@ export function buildOpenApi(specs: RouteSpec[], info: { title: string; version:
       const type = r.contentType ?? 'application/json';
       responses[status] = {
         description: r.description,
+        ...(r.links ? { links: r.links } : {}),
         ...(r.schema || type !== 'application/json'
           ? {
               content: {
@@ -121,6 +122,11 @@ export function buildOpenApi(specs: RouteSpec[], info: { title: string; version:
       responses,
     };
   }
+  for (const spec of specs)
+    for (const r of Object.values(spec.responses))
+      for (const [name, link] of Object.entries(r.links ?? {}))
+        if (!specs.some((s) => s.operationId === link.operationId))
+          throw new Error(`${spec.operationId}: link ${name} names no operation ${link.operationId}`);
   return {
     openapi: '3.1.0',
     info: {

@@ -1,9 +1,10 @@
 import { badRequest } from './errors.js';
+import { chars } from './schemas.js';
 
 /**
  * Cursors. Transcript items page by `seq` (the item's id in the API is its sequence number), so
  * `after` is that id. Conversation listings page by (created_at, id), newest first; the cursor is
- * opaque to clients (base64url JSON) so the ordering can change without breaking them.
+ * that pair.
  */
 
 export interface ListPage<T> {
@@ -27,28 +28,35 @@ export function toPage<T extends { id: string }>(rows: T[], limit: number): List
 }
 
 export interface ConversationCursor {
-  /** created_at as Postgres prints it (microseconds kept: a JS Date would drop them). */
-  createdAt: string;
+  /** created_at in microseconds since the epoch (a JS Date would drop the microseconds). */
+  createdAtMicros: string;
   id: string;
 }
 
 export function encodeCursor(c: ConversationCursor): string {
-  return Buffer.from(JSON.stringify([c.createdAt, c.id]), 'utf8').toString('base64url');
+  return `${c.createdAtMicros}:${c.id}`;
 }
 
+/**
+ * `<created_at in µs>:<conversation id>`, a position in the listing: every string of this shape
+ * is a cursor (the page after that position), so the pattern the document states is the whole rule.
+ */
+// eslint-disable-next-line no-control-regex -- the pattern names the control characters it refuses
+const CURSOR = /^\d{1,16}:[^\x00-\x1F\x7F-\x9F]+$/;
+export const conversationCursor = chars(3, 1024)
+  .refine((v) => CURSOR.test(v), {
+    message: 'is not a cursor this API returned (pass `next_cursor` of the previous page)',
+    params: { code: 'invalid_cursor' },
+  })
+  // A refine (not .regex) so the error can carry its own code; the document gets the same pattern.
+  .meta({ pattern: CURSOR.source })
+  .transform((v): ConversationCursor => {
+    const at = v.indexOf(':');
+    return { createdAtMicros: v.slice(0, at), id: v.slice(at + 1) };
+  });
+
 export function decodeCursor(cursor: string): ConversationCursor {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === 'string' &&
-      typeof value[1] === 'string' &&
-      !Number.isNaN(Date.parse(value[0]))
-    )
-      return { createdAt: value[0], id: value[1] };
-  } catch {
-    // fall through: any malformed cursor gets the same answer
-  }
+  const parsed = conversationCursor.safeParse(cursor);
+  if (parsed.success) return parsed.data;
   throw badRequest('cursor is not a cursor this API returned.', 'invalid_cursor', 'cursor');
 }

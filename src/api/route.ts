@@ -1,6 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { z } from 'zod';
 import type { Access } from './auth.js';
+import { methodNotAllowed } from './errors.js';
 
 /**
  * A route is declared once, as data: method, path, the zod schemas of its params, query and body,
@@ -13,6 +14,11 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Defaults to application/json. */
   contentType?: string;
+  /**
+   * OpenAPI links: the operations this response leads to and where their parameters come from
+   * (`$request.path.x`, `$response.body#/id`). Clients and the fuzzer's stateful phase follow them.
+   */
+  links?: Record<string, { operationId: string; parameters: Record<string, string> }>;
 }
 
 export interface RouteSpec<
@@ -87,4 +93,34 @@ export class Routes {
       },
     );
   }
+}
+
+/**
+ * 405 with `Allow` for a path the API declares under other methods (after every router, before the
+ * 404): the methods are the declared ones, so the answer and the document agree.
+ */
+export function rejectUndeclaredMethods(specs: readonly RouteSpec[]): RequestHandler {
+  const paths = new Map<string, { pattern: RegExp; methods: string[] }>();
+  for (const spec of specs) {
+    const entry = paths.get(spec.path) ?? { pattern: pathPattern(spec.path), methods: [] };
+    entry.methods.push(spec.method.toUpperCase());
+    paths.set(spec.path, entry);
+  }
+  return (req, _res, next) => {
+    const allow = [...paths.values()].filter((p) => p.pattern.test(req.path)).flatMap((p) => p.methods);
+    if (allow.length === 0 || allow.includes(req.method)) {
+      next();
+      return;
+    }
+    next(methodNotAllowed(req.method, req.path, [...new Set(allow)]));
+  };
+}
+
+/** `/v1/x/{id}` -> a RegExp matching what Express routes there (case-insensitive, optional final /). */
+function pathPattern(openApiPath: string): RegExp {
+  const source = openApiPath
+    .split(/\{\w+\}/)
+    .map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
+    .join('[^/]+');
+  return new RegExp(`^${source}/?$`, 'i');
 }

@@ -2,22 +2,75 @@ import { z } from 'zod';
 
 /** Schemas shared by several routes. Each is both the validation and the OpenAPI description. */
 
-// No control characters in ids: they end up in workflow ids, SQL parameters and logs.
-const CONTROL = /\p{Cc}/u;
+// Each rule below is a zod check whose JSON Schema form the OpenAPI document carries (a `pattern`,
+// or `minLength`/`maxLength` counted as JSON Schema counts them, in code points): a request the
+// document allows is a request the validator accepts.
+
+// No control characters (\p{Cc}) in ids: they end up in workflow ids, SQL parameters and logs. No
+// NUL in text: Postgres refuses it. (Fuzzers and JSON Schema engines cannot compile a surrogate
+// range, so lone surrogates are refused by a separate check the descriptions mention.)
+/* eslint-disable no-control-regex -- these patterns name the control characters they refuse */
+const NO_CONTROL = /^[^\x00-\x1F\x7F-\x9F]*$/;
+const CLEAN = /^[^\x00]*$/;
 // A lone UTF-16 surrogate (from a JSON `"\ud800"`) is not text: Postgres refuses it.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// The characters String.prototype.trim removes, spelled out: `\s` differs between regex engines.
+const NOT_BLANK = /[^\t\n\x0B\f\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]/u;
+/* eslint-enable no-control-regex */
 
 /** True for strings Postgres and every channel can store as text. */
 export function isCleanText(v: string): boolean {
-  return !LONE_SURROGATE.test(v) && !v.includes('\u0000');
+  return CLEAN.test(v) && !LONE_SURROGATE.test(v);
 }
 
-export const pathId = z
-  .string()
-  .min(1)
-  .max(256)
-  .refine((v) => !CONTROL.test(v), { message: 'must not contain control characters' })
-  .refine((v) => !LONE_SURROGATE.test(v), { message: 'must be well-formed Unicode' });
+const wellFormed = (s: z.ZodString) =>
+  s.refine((v) => !LONE_SURROGATE.test(v), { message: 'must be well-formed Unicode (no lone surrogate)' });
+
+/**
+ * A string of `min` to `max` characters, counted in code points as JSON Schema's `minLength` and
+ * `maxLength` are (zod's own `.max` counts UTF-16 units: an emoji would count twice).
+ */
+export function chars(min: number, max: number): z.ZodString {
+  return z
+    .string()
+    .check(
+      z.refine((v) => codePoints(v) >= min && codePoints(v) <= max, {
+        message: min > 0 ? `must be ${min}-${max} characters` : `must be at most ${max} characters`,
+        abort: true,
+      }),
+    )
+    .meta({ ...(min > 0 ? { minLength: min } : {}), maxLength: max }) as z.ZodString;
+}
+
+function codePoints(v: string): number {
+  let n = 0;
+  for (const _ of v) n++;
+  return n;
+}
+
+/** Text: no NUL, no lone surrogate. */
+export const cleanText = (min: number, max: number) =>
+  wellFormed(chars(min, max).regex(CLEAN, { message: 'must be valid Unicode text without NUL characters' }));
+
+/** Text with at least one character that is not white space. */
+export const nonBlankText = (max: number) =>
+  cleanText(1, max).regex(NOT_BLANK, { message: 'must not be empty or only white space' });
+
+/**
+ * The workflow's own check (validateInboundMessage) counts UTF-16 units; JSON Schema cannot, so
+ * the document says it in words. Only strings of many emoji or other astral characters reach it.
+ */
+export function utf16Max<T extends z.ZodString>(s: T, max: number): T {
+  return s
+    .refine((v) => v.length <= max, {
+      message: `must be at most ${max} UTF-16 code units (a character outside the BMP counts as 2)`,
+    })
+    .meta({ description: `At most ${max} UTF-16 code units: a character outside the BMP counts as 2.` }) as T;
+}
+
+export const pathId = wellFormed(
+  chars(1, 256).regex(NO_CONTROL, { message: 'must not contain control characters' }),
+);
 
 export const conversationParams = z.object({
   channel: pathId.describe('Channel name, e.g. `web`, `whatsapp`'),

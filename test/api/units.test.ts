@@ -52,9 +52,9 @@ describe('rate limit token bucket', () => {
 
 describe('cursors', () => {
   it('round-trips a conversation cursor and refuses anything else', () => {
-    const c = { createdAt: '2025-01-01 10:00:00.123456+00', id: 'conversation:a:web:1' };
+    const c = { createdAtMicros: '1735725600123456', id: 'conversation:a:web:1' };
     expect(decodeCursor(encodeCursor(c))).toEqual(c);
-    for (const bad of ['', 'nonsense', Buffer.from('[1,2]').toString('base64url')])
+    for (const bad of ['', 'nonsense', '12:', ':id', '12345678901234567:id', '1:a\u0007'])
       expect(() => decodeCursor(bad)).toThrow(ApiError);
   });
 

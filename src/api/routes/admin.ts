@@ -4,7 +4,7 @@ import type { Pool } from '../../store/pool.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../apiKeys.js';
 import { notFoundError } from '../errors.js';
 import type { Routes } from '../route.js';
-import { tenantName } from '../schemas.js';
+import { cleanText, tenantName } from '../schemas.js';
 
 const apiKey = z
   .object({
@@ -45,11 +45,15 @@ export function adminRoutes(routes: Routes, deps: { pool: Pool }): void {
       summary: 'Create an API key for a tenant',
       description: 'The key is in this response only; the server keeps its SHA-256.',
       access: 'admin',
-      body: z.object({ tenant: tenantName, name: z.string().min(1).max(128) }).meta({ id: 'ApiKeyInput' }),
+      body: z.object({ tenant: tenantName, name: cleanText(1, 128) }).meta({ id: 'ApiKeyInput' }),
       responses: {
         201: {
           description: 'The new key',
           schema: apiKey.extend({ key: z.string() }).meta({ id: 'NewApiKey' }),
+          links: {
+            listApiKeys: { operationId: 'listApiKeys', parameters: { tenant: '$response.body#/tenant' } },
+            revokeApiKey: { operationId: 'revokeApiKey', parameters: { keyId: '$response.body#/id' } },
+          },
         },
       },
     },

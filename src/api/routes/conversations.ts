@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Pool } from '../../store/pool.js';
 import { conversationUsage, tenantUsage } from '../../store/usage.js';
@@ -19,10 +19,10 @@ import {
   type ConversationRow,
 } from '../conversationStore.js';
 import { conflict, notFoundError } from '../errors.js';
-import { decodeCursor, toPage } from '../pagination.js';
+import { conversationCursor, toPage } from '../pagination.js';
 import type { Routes } from '../route.js';
 import { runStatus } from '../runs.js';
-import { conversationParams, pathId, queryFlag, usageTotals } from '../schemas.js';
+import { conversationParams, errorBody, pathId, queryFlag, usageTotals } from '../schemas.js';
 import { links } from './messages.js';
 
 export interface ConversationsDeps {
@@ -159,7 +159,7 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
       query: z.object({
         channel: pathId.optional(),
         status: z.enum(['active', 'closed']).optional(),
-        cursor: z.string().max(1024).optional().describe('`next_cursor` of the previous page'),
+        cursor: conversationCursor.optional().describe('`next_cursor` of the previous page'),
         limit: limit(100, 20),
       }),
       responses: {
@@ -176,7 +176,7 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
         limit: query.limit,
         ...(query.channel ? { channel: query.channel } : {}),
         ...(query.status ? { status: query.status } : {}),
-        ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
+        ...(query.cursor ? { after: query.cursor } : {}),
       });
       const data = rows.map(toSummary);
       res.json({
@@ -292,6 +292,7 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
           description: 'The reset is queued',
           schema: z.object({ workflowId: z.string(), status: z.literal('reset_requested') }),
         },
+        409: { description: 'The conversation is closed (`conversation_closed`)', schema: errorBody },
       },
     },
     async ({ params }, req, res) => {
@@ -363,8 +364,21 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
           .json({ workflowId, status: 'closed', purged: true, itemsDeleted: result.itemsDeleted });
         return;
       }
-      if (run === 'open') {
-        await deps.client.workflow.getHandle(workflowId).signal(closeSignal);
+      // The run may end between `locate` and the signal (a close already under way): then it is
+      // closed like one that had already ended.
+      const signalled =
+        run === 'open' &&
+        (await deps.client.workflow
+          .getHandle(workflowId)
+          .signal(closeSignal)
+          .then(
+            () => true,
+            (err: unknown) => {
+              if (err instanceof WorkflowNotFoundError) return false;
+              throw err;
+            },
+          ));
+      if (signalled) {
         res.status(202).json({ workflowId, status: 'closing', purged: false, itemsDeleted: 0 });
         return;
       }

@@ -12,22 +12,31 @@ import {
 } from '../../workflows/messages.js';
 import { tenantOf } from '../auth.js';
 import type { Routes } from '../route.js';
-import { conversationParams, isCleanText, pathId, queryFlag } from '../schemas.js';
-
-const text = z
-  .string()
-  .max(MAX_MESSAGE_TEXT)
-  .refine((v) => v.trim().length > 0, { message: 'must be a non-empty string' })
-  .refine(isCleanText, { message: 'must be valid Unicode text without NUL characters' });
+import {
+  chars,
+  cleanText,
+  conversationParams,
+  nonBlankText,
+  pathId,
+  queryFlag,
+  utf16Max,
+} from '../schemas.js';
 
 export const messageBody = z
   .object({
-    id: pathId.optional().describe('Your id for the message; the conversation answers each id once'),
-    text,
-    user: z.string().max(256).refine(isCleanText, { message: 'must be valid text' }).optional(),
+    id: utf16Max(pathId, 256)
+      .optional()
+      .describe(
+        'Your id for the message; the conversation answers each id once. At most 256 UTF-16 code units.',
+      ),
+    text: utf16Max(nonBlankText(MAX_MESSAGE_TEXT), MAX_MESSAGE_TEXT).describe(
+      `At most ${MAX_MESSAGE_TEXT} UTF-16 code units: a character outside the BMP counts as 2.`,
+    ),
+    user: cleanText(0, 256).optional(),
     metadata: z
-      .record(z.string().max(64), z.string().max(512))
+      .record(chars(0, 64), chars(0, 512))
       .refine((m) => Object.keys(m).length <= 16, { message: 'may hold at most 16 pairs' })
+      .meta({ maxProperties: 16 })
       .optional(),
   })
   .meta({ id: 'MessageInput' });
@@ -81,6 +90,17 @@ export function links(channel: string, conversationId: string) {
   return { conversation: base, items: `${base}/items`, events: `${base}/events` };
 }
 
+const sameConversation = {
+  channel: '$request.path.channel',
+  conversationId: '$request.path.conversationId',
+};
+/** A message creates its conversation: these read or change it. */
+const conversationLinks = Object.fromEntries(
+  ['getConversation', 'listItems', 'conversationUsage', 'resetConversation', 'closeConversation'].map(
+    (operationId) => [operationId, { operationId, parameters: sameConversation }],
+  ),
+);
+
 export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
   routes.add(
     {
@@ -98,8 +118,8 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
       query: z.object({ wait: queryFlag.describe('Wait for the reply') }),
       body: messageBody,
       responses: {
-        200: { description: 'The reply of the turn', schema: replied },
-        202: { description: 'Accepted; the reply will follow', schema: accepted },
+        200: { description: 'The reply of the turn', schema: replied, links: conversationLinks },
+        202: { description: 'Accepted; the reply will follow', schema: accepted, links: conversationLinks },
       },
     },
     async ({ params, query, body }, req, res) => {

@@ -50,6 +50,16 @@ const sourceKey = z
       'another baseUrl without apiKey is called without an Authorization header.',
   );
 
+// Inline lists are bounded so that a body of the longest list of short ids fits the body limit;
+// longer lists go in a file.
+const chainList = z
+  .array(
+    z.object({ externalId: z.string().min(1).max(256), responseId: z.string().min(1).max(200) }).strict(),
+  )
+  .max(1000);
+
+const CHAIN_SOURCES = ['file', 'chains'] as const;
+
 export const migrationSource = z
   .discriminatedUnion('kind', [
     z
@@ -57,7 +67,7 @@ export const migrationSource = z
         kind: z.literal('assistants-api'),
         baseUrl: z.url().optional(),
         apiKey: sourceKey,
-        threadIds: z.array(z.string().min(1).max(200)).max(10_000).optional(),
+        threadIds: z.array(z.string().min(1).max(200)).max(1000).optional(),
         mapping: mapping.optional(),
         toolCalls: z.boolean().optional(),
       })
@@ -69,15 +79,14 @@ export const migrationSource = z
       .object({
         kind: z.literal('response-chains'),
         file: z.string().min(1).optional(),
-        chains: z
-          .array(z.object({ externalId: z.string().min(1), responseId: z.string().min(1) }).strict())
-          .max(10_000)
-          .optional(),
+        chains: chainList.optional(),
         baseUrl: z.url().optional(),
         apiKey: sourceKey,
       })
       .strict()
-      .refine((s) => s.file !== undefined || s.chains !== undefined, { message: 'give file or chains' }),
+      .refine((s) => CHAIN_SOURCES.some((k) => s[k] !== undefined), { message: 'give file or chains' })
+      // What the refine checks, in the document's words.
+      .meta({ anyOf: CHAIN_SOURCES.map((k) => ({ required: [k] })) }),
     z
       .object({
         kind: z.literal('messages-table'),
@@ -154,10 +163,16 @@ export const migrationProgress = z
   })
   .meta({ id: 'Migration' });
 
-const params = z.object({ migrationId: name });
-const idOf = (n: string) => migrationWorkflowId(n);
+// The name, or the workflow id `migration:{name}` (the progress' `migrationId`).
+const params = z.object({
+  migrationId: z.string().regex(/^(migration:)?[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, {
+    message: "the migration's name (1-100 letters, digits, '.', '_' or '-') or its migrationId",
+  }),
+});
+const idOf = (n: string) => migrationWorkflowId(n.replace(/^migration:/, ''));
 
-async function progressOf(client: Client, migrationName: string): Promise<z.infer<typeof migrationProgress>> {
+async function progressOf(client: Client, nameOrId: string): Promise<z.infer<typeof migrationProgress>> {
+  const migrationName = nameOrId.replace(/^migration:/, '');
   const handle = client.workflow.getHandle<typeof migrationWorkflow>(idOf(migrationName));
   let description;
   try {
@@ -225,7 +240,22 @@ export function migrationsRoutes(routes: Routes, deps: MigrationsDeps): void {
       access: 'admin',
       body: migrationInput,
       responses: {
-        201: { description: 'Started', schema: migrationProgress },
+        201: {
+          description: 'Started',
+          schema: migrationProgress,
+          links: Object.fromEntries(
+            [
+              'getMigration',
+              'listMigrationFailures',
+              'pauseMigration',
+              'resumeMigration',
+              'cancelMigration',
+            ].map((operationId) => [
+              operationId,
+              { operationId, parameters: { migrationId: '$response.body#/id' } },
+            ]),
+          ),
+        },
         409: { description: 'A migration with this name is running' },
       },
     },

@@ -20,6 +20,7 @@ import {
   type NewItem,
   type StoredRow,
 } from '../transcript.js';
+import { snapshotTransactionArgs } from './historyTransaction.js';
 import { deepEqual, fromStoredItem, functionNamesByCallId, toStoredItem, type SdkPatch } from './items.js';
 import {
   createOrGetSession,
@@ -147,7 +148,8 @@ export class PostgresSession
    * with another transaction or a suffix that no longer matches fails and changes nothing.
    */
   async applyHistoryTransaction(args: SessionHistoryTransactionArgs): Promise<void> {
-    const { operationId, transaction } = validateTransactionArgs(args);
+    // Validated and detached before anything is read or written: a rejected call records nothing.
+    const { operationId, transaction } = snapshotTransactionArgs(args);
     const snapshot = JSON.parse(JSON.stringify(transaction)) as SessionHistoryTransaction;
     const appended = (transaction.type === 'append_items' ? transaction.items : transaction.replacement).map(
       toNewItem,
@@ -232,26 +234,4 @@ function toNewItem(item: AgentInputItem): NewItem {
 
 function patchRecord(patch: SdkPatch | null): Record<string, unknown> | null {
   return patch ? { ...patch } : null;
-}
-
-function validateTransactionArgs(args: SessionHistoryTransactionArgs): SessionHistoryTransactionArgs {
-  if (!args || typeof args !== 'object')
-    throw new UserError('Session history transaction arguments are invalid.');
-  const { operationId, transaction } = args;
-  if (typeof operationId !== 'string' || !operationId.trim()) {
-    throw new UserError('Session history transaction operationId must be a non-empty string.');
-  }
-  if (!transaction || typeof transaction !== 'object')
-    throw new UserError('Session history transaction must be an object.');
-  if (transaction.type === 'append_items') {
-    if (!Array.isArray(transaction.items))
-      throw new UserError('Session history append transaction fields are invalid.');
-  } else if (transaction.type === 'replace_suffix') {
-    if (!Array.isArray(transaction.expectedSuffix) || !Array.isArray(transaction.replacement)) {
-      throw new UserError('Session history suffix transaction fields are invalid.');
-    }
-  } else {
-    throw new UserError('Unsupported session history transaction type.');
-  }
-  return { operationId, transaction };
 }
