@@ -7,7 +7,7 @@ import { AssistantsService, type AssistantsFixture } from './assistants.js';
 import { OffsetClock, type EmulatorClock } from './clock.js';
 import { ConversationService } from './conversations.js';
 import { ApiError, invalidJsonBody, invalidRequest, missingApiKey, notFound } from './errors.js';
-import { faultRuleSchema, Faults, type FaultController, type FaultRule } from './faults.js';
+import { faultRuleSchema, Faults, proxyErrorPage, type FaultController, type FaultRule } from './faults.js';
 import { newId } from './ids.js';
 import { Journal, type RecordedRequest } from './journal.js';
 import { createChatCompletion } from './chatCompletions.js';
@@ -68,6 +68,25 @@ const context = (res: Response): RequestContext => res.locals as RequestContext;
 function sendError(res: Response, error: ApiError): void {
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   res.status(error.status).json(error.toBody());
+}
+
+/**
+ * The request is handled in full (stored, appended to its conversation) and only then is the
+ * answer lost: the socket is destroyed, or a proxy's error page replaces the API's answer.
+ */
+function loseAnswer(res: Response, status: 502 | 504 | undefined): void {
+  res.json = (() => {
+    res.locals.answerLost = true;
+    if (status === undefined) {
+      res.socket?.destroy();
+      return res;
+    }
+    res.removeHeader('x-request-id');
+    res.removeHeader('openai-version');
+    for (const name of res.getHeaderNames()) if (name.startsWith('x-')) res.removeHeader(name);
+    res.status(status).type('text/html').send(proxyErrorPage(status));
+    return res;
+  }) as Response['json'];
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -135,6 +154,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         responseBytes: Number(res.getHeader('content-length') ?? 0),
         body,
         at: startedAt,
+        ...(typeof res.locals.responseId === 'string' ? { responseId: res.locals.responseId } : {}),
+        ...(res.locals.answerLost === true ? { answerLost: true } : {}),
       });
     };
     res.on('finish', () => record(res.statusCode));
@@ -166,7 +187,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       else if (action.type === 'drop') {
         req.socket.destroy();
         return;
-      } else return sendError(res, action.error);
+      } else if (action.type === 'lose_answer') loseAnswer(res, action.status);
+      else return sendError(res, action.error);
     }
     next();
   });
@@ -182,7 +204,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     res.json(createChatCompletion(req.body, clock));
   });
   v1.post('/responses', (req, res) => {
-    res.json(responses.create(req.body));
+    const response = responses.create(req.body);
+    res.locals.responseId = response.id;
+    res.json(response);
   });
   v1.get('/responses/:id', (req, res) => {
     res.json(responses.retrieve(param(req, 'id')));
