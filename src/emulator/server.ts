@@ -10,6 +10,7 @@ import { ApiError, invalidJsonBody, invalidRequest, missingApiKey, notFound } fr
 import { faultRuleSchema, Faults, proxyErrorPage, type FaultController, type FaultRule } from './faults.js';
 import { newId } from './ids.js';
 import { Journal, type RecordedRequest } from './journal.js';
+import { ModelRegistry, type ModelOverride, type ModelProfile } from './models.js';
 import { createChatCompletion } from './chatCompletions.js';
 import { DAY_MS, ResponseService } from './responses.js';
 import { EmulatorState, StateFile } from './state.js';
@@ -19,6 +20,14 @@ export type { AssistantsFixture } from './assistants.js';
 export type { EmulatorClock } from './clock.js';
 export type { FaultController, FaultRule, ActiveFault } from './faults.js';
 export type { RecordedRequest } from './journal.js';
+export type { ModelOverride, ModelProfile } from './models.js';
+
+const modelOverrideSchema = z
+  .object({
+    contextWindowTokens: z.number().int().min(1).optional(),
+    reasoningTokens: z.number().int().min(0).optional(),
+  })
+  .strict();
 
 export interface EmulatorOptions {
   /** 0 or undefined = a free port. */
@@ -31,6 +40,11 @@ export interface EmulatorOptions {
   assistantsFixture?: AssistantsFixture;
   /** Stored-response retention, default 30. */
   retentionDays?: number;
+  /**
+   * Per-model overrides of the model table (src/emulator/models.ts), e.g.
+   * `{ 'gpt-5-mini': { contextWindowTokens: 2000 } }`. They survive reset().
+   */
+  models?: Record<string, ModelOverride>;
   /** Default silent. */
   logger?: { info(msg: string): void; warn(msg: string): void };
 }
@@ -43,6 +57,11 @@ export interface Emulator {
   faults: FaultController;
   clock: EmulatorClock;
   expireResponse(id: string): void;
+  /** Run-time model overrides (context window, reasoning cost); reset() drops them. */
+  models: {
+    set(model: string, override: ModelOverride): ModelProfile;
+    profile(model: string): ModelProfile;
+  };
   /** Bounded journal, the last 1000 requests, oldest first. */
   requests(): RecordedRequest[];
   /** Drops all state, faults, the journal and the clock offset. */
@@ -103,7 +122,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const faults = new Faults();
   const journal = new Journal(1000);
   const conversations = new ConversationService(state, clock);
-  const responses = new ResponseService(state, clock, conversations, (options.retentionDays ?? 30) * DAY_MS);
+  const models = new ModelRegistry(options.models);
+  const responses = new ResponseService(
+    state,
+    clock,
+    conversations,
+    (options.retentionDays ?? 30) * DAY_MS,
+    models,
+  );
   const assistants = new AssistantsService(options.assistantsFixture ?? loadDefaultAssistantsFixture());
 
   let stateFile: StateFile | undefined;
@@ -208,6 +234,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     res.locals.responseId = response.id;
     res.json(response);
   });
+  v1.post('/responses/compact', (req, res) => {
+    res.json(responses.compact(req.body));
+  });
   v1.get('/responses/:id', (req, res) => {
     res.json(responses.retrieve(param(req, 'id')));
   });
@@ -293,6 +322,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults.clear();
     res.json({ object: 'list', data: [] });
   });
+  admin.get('/models/:model', (req, res) => {
+    res.json({ model: param(req, 'model'), ...models.profile(param(req, 'model')) });
+  });
+  admin.post('/models/:model', (req, res) => {
+    const parsed = modelOverrideSchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      throw invalidRequest(`Invalid model override: ${z.prettifyError(parsed.error)}`, 'body');
+    }
+    res.json({ model: param(req, 'model'), ...models.set(param(req, 'model'), parsed.data) });
+  });
   admin.get('/clock', (_req, res) => {
     const now = clock.now();
     res.json({ now_ms: now, now: Math.floor(now / 1000), offset_ms: clock.offset });
@@ -356,6 +395,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     state.clear();
     faults.clear();
     journal.clear();
+    models.reset();
     clock.reset(0);
   }
 
@@ -379,6 +419,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults,
     clock,
     expireResponse: (id) => responses.expire(id),
+    models: {
+      set: (model, override) => models.set(model, override),
+      profile: (model) => models.profile(model),
+    },
     requests: () => journal.list(),
     reset,
     close() {
