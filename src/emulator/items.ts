@@ -24,7 +24,8 @@ export interface AssistantMessageItem {
   type: 'message';
   id: string;
   role: 'assistant';
-  status: 'completed';
+  /** 'incomplete' when max_output_tokens or the content filter cut it short. */
+  status: 'completed' | 'incomplete';
   content: OutputTextPart[];
 }
 export interface FunctionCallItem {

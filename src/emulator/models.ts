@@ -15,11 +15,24 @@ export interface ModelProfile {
    * formula (docs/emulator.md). Lets a test force `incomplete` with a given `max_output_tokens`.
    */
   reasoningTokens?: number;
+  /**
+   * Reasoning models only: whether responses carry `reasoning` items (and spend reasoning tokens).
+   * Off, a reasoning model answers as a chat model does (message only, reasoning_tokens 0).
+   */
+  reasoningItems: boolean;
 }
+
+/**
+ * Until the runtime keeps reasoning items out of what it shows and counts as the transcript, the
+ * emulator emits them only when asked (option `reasoningItems`, or per model). Flip this when the
+ * suite copes: the live API always emits them for reasoning models.
+ */
+export const DEFAULT_REASONING_ITEMS = false;
 
 export interface ModelOverride {
   contextWindowTokens?: number;
   reasoningTokens?: number;
+  reasoningItems?: boolean;
 }
 
 interface FamilyRule {
@@ -40,27 +53,32 @@ export const MODEL_TABLE: readonly FamilyRule[] = [
 ];
 
 /** Any other name (tests use `m`) is a chat model with a 128k window. */
-export const DEFAULT_PROFILE: ModelProfile = { family: 'chat', contextWindowTokens: 128_000 };
+export const DEFAULT_PROFILE = { family: 'chat', contextWindowTokens: 128_000 } as const;
 
 /** Model overrides: from EmulatorOptions (kept across reset) and set at run time (dropped by reset). */
 export class ModelRegistry {
   private runtime = new Map<string, ModelOverride>();
 
-  constructor(private readonly configured: Readonly<Record<string, ModelOverride>> = {}) {}
+  constructor(
+    private readonly configured: Readonly<Record<string, ModelOverride>> = {},
+    private readonly reasoningItems = DEFAULT_REASONING_ITEMS,
+  ) {}
 
   profile(model: string): ModelProfile {
     const rule = MODEL_TABLE.find((r) => r.pattern.test(model));
-    const base: ModelProfile = rule
-      ? { family: rule.family, contextWindowTokens: rule.contextWindowTokens }
-      : { ...DEFAULT_PROFILE };
+    const base: ModelProfile = {
+      family: rule?.family ?? DEFAULT_PROFILE.family,
+      contextWindowTokens: rule?.contextWindowTokens ?? DEFAULT_PROFILE.contextWindowTokens,
+      reasoningItems: this.reasoningItems,
+    };
     return { ...base, ...this.configured[model], ...this.runtime.get(model) };
   }
 
   /** Merges into the model's run-time override; `undefined` fields are left as they were. */
   set(model: string, override: ModelOverride): ModelProfile {
     const merged = { ...this.runtime.get(model) };
-    for (const [key, value] of Object.entries(override) as [keyof ModelOverride, number | undefined][]) {
-      if (value !== undefined) merged[key] = value;
+    for (const [key, value] of Object.entries(override)) {
+      if (value !== undefined) Object.assign(merged, { [key]: value as unknown });
     }
     this.runtime.set(model, merged);
     return this.profile(model);

@@ -4,7 +4,9 @@ import type { ConversationService } from './conversations.js';
 import {
   ApiError,
   contextLengthExceeded,
+  encryptedContentNotVerified,
   invalidRequest,
+  itemNotPersisted,
   invalidType,
   invalidValue,
   missingParameter,
@@ -12,14 +14,16 @@ import {
   responseNotFound,
 } from './errors.js';
 import { newId } from './ids.js';
+import { isUserMessage, normalizeInput, type Item } from './items.js';
 import {
-  assistantMessage,
-  isUserMessage,
-  normalizeInput,
-  type FunctionCallItem,
-  type Item,
-} from './items.js';
-import { runModel, type FunctionToolDef, type ToolChoice } from './model.js';
+  CONTENT_FILTER_PHRASE,
+  generate,
+  REASONING_EFFORTS,
+  reasoningTokensFor,
+  type ReasoningEffort,
+} from './generation.js';
+import { latestUserText, runModel, type FunctionToolDef, type ToolChoice } from './model.js';
+import { unseal } from './sealed.js';
 import { paginate, parseListQuery } from './pagination.js';
 import type { EmulatorState, StoredResponse } from './state.js';
 import { compact, defaultCompactThreshold, windowOf } from './context.js';
@@ -129,6 +133,8 @@ export class ResponseService {
     }
 
     const profile = this.models.profile(body.model);
+    const reasoning = parseReasoning(body.reasoning);
+    const include = parseInclude(body.include);
     const contextManagement = parseContextManagement(body.context_management, profile.contextWindowTokens);
 
     let priorItems: Item[] = [];
@@ -139,6 +145,7 @@ export class ResponseService {
 
     const takenIds = new Set(conversation?.items.map((i) => i.id) ?? []);
     const newItems = body.input === undefined ? [] : normalizeInput(body.input, 'input', takenIds);
+    this.assertReasoningInputs(newItems, store);
     const context = [...priorItems, ...newItems];
     assertToolOutputsPaired(context);
 
@@ -155,20 +162,17 @@ export class ResponseService {
     const prior = new Set<Item>(priorItems);
     const cachedTokens = itemsTokens(window.filter((i) => prior.has(i)));
 
-    output.push(
-      ...runModel({ context, instructions, tools, toolChoice, parallelToolCalls }).map((planned): Item =>
-        planned.kind === 'text'
-          ? assistantMessage(planned.text)
-          : ({
-              type: 'function_call',
-              id: newId('fc'),
-              call_id: newId('call', 12),
-              name: planned.name,
-              arguments: planned.arguments,
-              status: 'completed',
-            } satisfies FunctionCallItem),
-      ),
-    );
+    const generation = generate({
+      planned: runModel({ context, instructions, tools, toolChoice, parallelToolCalls }),
+      reasoningTokens:
+        profile.family === 'reasoning' && profile.reasoningItems
+          ? reasoningTokensFor(reasoning.effort ?? 'medium', inputTokens, profile.reasoningTokens)
+          : null,
+      includeEncryptedReasoning: include.includes('reasoning.encrypted_content'),
+      maxOutputTokens,
+      contentFilter: latestUserText(context).toLowerCase().includes(CONTENT_FILTER_PHRASE),
+    });
+    output.push(...generation.items);
 
     const nowMs = this.clock.now();
     const createdAt = toUnixSeconds(nowMs);
@@ -176,12 +180,12 @@ export class ResponseService {
       id: newId('resp'),
       object: 'response',
       created_at: createdAt,
-      status: 'completed',
+      status: generation.incomplete ? 'incomplete' : 'completed',
       background: false,
-      completed_at: createdAt,
+      completed_at: generation.incomplete ? null : createdAt,
       conversation: conversation ? { id: conversation.id } : null,
       error: null,
-      incomplete_details: null,
+      incomplete_details: generation.incomplete ? { reason: generation.incomplete } : null,
       instructions,
       max_output_tokens: maxOutputTokens ?? null,
       max_tool_calls: typeof body.max_tool_calls === 'number' ? body.max_tool_calls : null,
@@ -190,9 +194,10 @@ export class ResponseService {
       parallel_tool_calls: parallelToolCalls,
       previous_response_id: previousId ?? null,
       prompt_cache_key: typeof body.prompt_cache_key === 'string' ? body.prompt_cache_key : null,
-      reasoning: isRecord(body.reasoning)
-        ? { effort: body.reasoning.effort ?? null, summary: body.reasoning.summary ?? null }
-        : { effort: null, summary: null },
+      reasoning: {
+        effort: reasoning.effort ?? (profile.family === 'reasoning' ? 'medium' : null),
+        summary: reasoning.summary ?? null,
+      },
       safety_identifier: typeof body.safety_identifier === 'string' ? body.safety_identifier : null,
       service_tier: 'default',
       store,
@@ -205,13 +210,19 @@ export class ResponseService {
       top_logprobs: typeof body.top_logprobs === 'number' ? body.top_logprobs : 0,
       top_p: topP ?? 1,
       truncation: body.truncation === 'auto' ? 'auto' : 'disabled',
-      usage: usageOf(inputTokens, cachedTokens, itemsTokens(output)),
+      usage: usageOf(
+        inputTokens,
+        cachedTokens,
+        itemsTokens(output.filter((i) => i.type === 'compaction')) + generation.answerTokens,
+        generation.reasoningTokens,
+      ),
       // The spec types `user` as a plain string, so it is left out rather than null.
       ...(typeof body.user === 'string' ? { user: body.user } : {}),
       metadata,
     };
 
     if (store) {
+      for (const item of output) if (item.type === 'reasoning') this.reasoningIndex.set(item.id, response.id);
       this.state.responses.set(response.id, {
         response,
         inputItems: newItems,
@@ -257,6 +268,50 @@ export class ResponseService {
         itemsTokens([compaction]),
       ),
     };
+  }
+
+  /**
+   * A reasoning item passed back as input is accepted as the live API accepts it: with
+   * `encrypted_content` the emulator sealed, or by id when it belongs to a response that is still
+   * stored (never in a `store: false` request); and followed by the item it was produced with.
+   */
+  private assertReasoningInputs(items: readonly Item[], store: boolean): void {
+    items.forEach((item, i) => {
+      if (item.type !== 'reasoning') return;
+      if (item.encrypted_content !== undefined && item.encrypted_content !== null) {
+        if (!unseal(item.encrypted_content, 'reasoning')) throw encryptedContentNotVerified(item.id);
+      } else if (!store || !this.holdsReasoning(item.id)) {
+        throw itemNotPersisted(item.id, 'input');
+      }
+      const next = items[i + 1];
+      if (
+        !next ||
+        !(next.type === 'function_call' || (next.type === 'message' && next.role === 'assistant'))
+      ) {
+        throw invalidRequest(
+          `Item '${item.id}' of type 'reasoning' was provided without its required following item.`,
+          'input',
+        );
+      }
+    });
+  }
+
+  private readonly reasoningIndex = new Map<string, string>();
+
+  private holdsReasoning(id: string): boolean {
+    let responseId = this.reasoningIndex.get(id);
+    if (responseId === undefined) {
+      // Loaded from a state file: not indexed yet.
+      for (const stored of this.state.responses.values()) {
+        if (stored.response.output.some((o) => o.type === 'reasoning' && o.id === id)) {
+          responseId = stored.response.id;
+          this.reasoningIndex.set(id, responseId);
+          break;
+        }
+      }
+    }
+    const stored = responseId === undefined ? undefined : this.state.responses.get(responseId);
+    return stored !== undefined && !this.isGone(stored);
   }
 
   retrieve(id: string): Record<string, unknown> {
@@ -471,4 +526,35 @@ export function parseContextManagement(
     compactThreshold = Math.min(compactThreshold ?? threshold, threshold);
   });
   return { compactThreshold: compactThreshold! };
+}
+
+/** `reasoning`: `{effort?, summary?}`; effort one of the spec's ReasoningEffort values. */
+function parseReasoning(value: unknown): { effort?: ReasoningEffort; summary?: string } {
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value)) throw invalidType('reasoning', 'an object', value);
+  const out: { effort?: ReasoningEffort; summary?: string } = {};
+  if (value.effort !== undefined && value.effort !== null) {
+    if (
+      typeof value.effort !== 'string' ||
+      !(REASONING_EFFORTS as readonly string[]).includes(value.effort)
+    ) {
+      throw invalidValue('reasoning.effort', value.effort, REASONING_EFFORTS);
+    }
+    out.effort = value.effort as ReasoningEffort;
+  }
+  const summary = value.summary ?? value.generate_summary;
+  if (summary !== undefined && summary !== null) {
+    if (typeof summary !== 'string') throw invalidType('reasoning.summary', 'a string', summary);
+    out.summary = summary;
+  }
+  return out;
+}
+
+function parseInclude(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw invalidType('include', 'an array', value);
+  return value.map((v, i) => {
+    if (typeof v !== 'string') throw invalidType(`include[${i}]`, 'a string', v);
+    return v;
+  });
 }

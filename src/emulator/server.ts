@@ -26,6 +26,7 @@ const modelOverrideSchema = z
   .object({
     contextWindowTokens: z.number().int().min(1).optional(),
     reasoningTokens: z.number().int().min(0).optional(),
+    reasoningItems: z.boolean().optional(),
   })
   .strict();
 
@@ -45,6 +46,12 @@ export interface EmulatorOptions {
    * `{ 'gpt-5-mini': { contextWindowTokens: 2000 } }`. They survive reset().
    */
   models?: Record<string, ModelOverride>;
+  /**
+   * Reasoning models (gpt-5*, o-series) emit `reasoning` items before their answer, as the live
+   * API does. Default false for now (DEFAULT_REASONING_ITEMS in models.ts); per model with
+   * `models`, `emulator.models.set` or `POST /_emulator/models/{model}`.
+   */
+  reasoningItems?: boolean;
   /** Default silent. */
   logger?: { info(msg: string): void; warn(msg: string): void };
 }
@@ -122,7 +129,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const faults = new Faults();
   const journal = new Journal(1000);
   const conversations = new ConversationService(state, clock);
-  const models = new ModelRegistry(options.models);
+  const models = new ModelRegistry(options.models, options.reasoningItems);
   const responses = new ResponseService(
     state,
     clock,
