@@ -109,3 +109,10 @@ export const contextLengthExceeded = (): ApiError =>
     'input',
     'context_length_exceeded',
   );
+
+export const unsupportedParameter = (param: string): ApiError =>
+  invalidRequest(
+    `Unsupported parameter: '${param}' is not supported with this model.`,
+    param,
+    'unsupported_parameter',
+  );

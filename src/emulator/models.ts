@@ -29,6 +29,16 @@ export interface ModelProfile {
  */
 export const DEFAULT_REASONING_ITEMS = false;
 
+/**
+ * Request parameters a family refuses with the live `unsupported_parameter` error (reported):
+ * reasoning models take no sampling controls; chat models take no reasoning settings. Each entry
+ * names the param as the error reports it.
+ */
+export const UNSUPPORTED_PARAMETERS: Readonly<Record<ModelFamily, readonly string[]>> = {
+  reasoning: ['temperature', 'top_p', 'top_logprobs'],
+  chat: ['reasoning.effort', 'reasoning.summary'],
+};
+
 export interface ModelOverride {
   contextWindowTokens?: number;
   reasoningTokens?: number;

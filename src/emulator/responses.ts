@@ -12,6 +12,7 @@ import {
   missingParameter,
   previousResponseNotFound,
   responseNotFound,
+  unsupportedParameter,
 } from './errors.js';
 import { newId } from './ids.js';
 import { isUserMessage, normalizeInput, type Item } from './items.js';
@@ -27,7 +28,7 @@ import { unseal } from './sealed.js';
 import { paginate, parseListQuery } from './pagination.js';
 import type { EmulatorState, StoredResponse } from './state.js';
 import { compact, defaultCompactThreshold, windowOf } from './context.js';
-import type { ModelRegistry } from './models.js';
+import { UNSUPPORTED_PARAMETERS, type ModelFamily, type ModelRegistry } from './models.js';
 import { instructionTokens, itemsTokens, usageOf } from './tokens.js';
 import { isRecord, parseMetadata, rejectUnknownParameters } from './validation.js';
 
@@ -133,6 +134,7 @@ export class ResponseService {
     }
 
     const profile = this.models.profile(body.model);
+    assertSupported(body, profile.family);
     const reasoning = parseReasoning(body.reasoning);
     const include = parseInclude(body.include);
     const contextManagement = parseContextManagement(body.context_management, profile.contextWindowTokens);
@@ -526,6 +528,15 @@ export function parseContextManagement(
     compactThreshold = Math.min(compactThreshold ?? threshold, threshold);
   });
   return { compactThreshold: compactThreshold! };
+}
+
+/** A parameter is sent when it is present and not null (the SDKs send null for "unset"). */
+function assertSupported(body: Record<string, unknown>, family: ModelFamily): void {
+  for (const param of UNSUPPORTED_PARAMETERS[family]) {
+    const [head, key] = param.split('.') as [string, string | undefined];
+    const value = key === undefined ? body[head] : isRecord(body[head]) ? body[head][key] : undefined;
+    if (value !== undefined && value !== null) throw unsupportedParameter(param);
+  }
 }
 
 /** `reasoning`: `{effort?, summary?}`; effort one of the spec's ReasoningEffort values. */

@@ -224,3 +224,47 @@ describe('reasoning items passed back as input', () => {
     );
   });
 });
+
+describe('unsupported parameters per model family', () => {
+  const refused = (param: string) => ({
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'unsupported_parameter',
+    param,
+    message: `Unsupported parameter: '${param}' is not supported with this model.`,
+  });
+
+  it('reasoning models refuse sampling controls', async () => {
+    for (const model of ['gpt-5-mini', 'gpt-5', 'o3', 'o4-mini']) {
+      await expectApiError(
+        client.responses.create({ model, input: 'x', temperature: 0.2 }),
+        refused('temperature'),
+      );
+      await expectApiError(client.responses.create({ model, input: 'x', top_p: 0.5 }), refused('top_p'));
+    }
+    await expectApiError(
+      client.responses.create({ model: 'gpt-5-mini', input: 'x', top_logprobs: 2 }),
+      refused('top_logprobs'),
+    );
+    // null means unset, as the SDKs send it.
+    await create({ model: 'gpt-5-mini', input: 'x', temperature: null });
+    const raw = await http(emulator, 'POST', '/v1/responses', { model: 'o3', input: 'x', temperature: 1 });
+    expect(raw.status).toBe(400);
+    assertMatchesSchema('ErrorResponse', raw.json);
+  });
+
+  it('chat models refuse reasoning settings; both families take what they support', async () => {
+    for (const model of ['gpt-4o', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-5-chat-latest']) {
+      await expectApiError(
+        client.responses.create({ model, input: 'x', reasoning: { effort: 'low' } }),
+        refused('reasoning.effort'),
+      );
+    }
+    await expectApiError(
+      client.responses.create({ model: 'gpt-4o', input: 'x', reasoning: { summary: 'auto' } }),
+      refused('reasoning.summary'),
+    );
+    await create({ model: 'gpt-4o', input: 'x', temperature: 0.2, top_p: 0.9 });
+    await create({ model: 'gpt-5-mini', input: 'x', reasoning: { effort: 'minimal', summary: 'auto' } });
+  });
+});
