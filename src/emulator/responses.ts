@@ -25,6 +25,7 @@ import {
 } from './generation.js';
 import { latestUserText, runModel, type FunctionToolDef, type ToolChoice } from './model.js';
 import { unseal } from './sealed.js';
+import { invalidFunctionParameters, strictSchemaProblem } from './strictSchema.js';
 import { paginate, parseListQuery } from './pagination.js';
 import type { EmulatorState, StoredResponse } from './state.js';
 import { compact, defaultCompactThreshold, windowOf } from './context.js';
@@ -459,6 +460,11 @@ function parseTools(value: unknown): FunctionToolDef[] {
     if (typeof raw.name !== 'string' || raw.name.length === 0) throw missingParameter(`${param}.name`);
     if (raw.parameters !== undefined && raw.parameters !== null && !isRecord(raw.parameters)) {
       throw invalidType(`${param}.parameters`, 'an object', raw.parameters);
+    }
+    // Checked only when the client asks for strict mode; an omitted `strict` is echoed as true.
+    if (raw.strict === true && isRecord(raw.parameters)) {
+      const problem = strictSchemaProblem(raw.parameters);
+      if (problem) throw invalidFunctionParameters(i, raw.name, problem);
     }
     return {
       type: 'function',
