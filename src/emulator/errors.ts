@@ -4,6 +4,9 @@ export interface ErrorBody {
 }
 
 export class ApiError extends Error {
+  /** `x-should-retry`: undefined = the live rule (shouldRetry below), null = no header. */
+  shouldRetry: boolean | null | undefined;
+
   constructor(
     readonly status: number,
     message: string,
@@ -15,9 +18,26 @@ export class ApiError extends Error {
     super(message);
   }
 
+  /** What the live API sends as `x-should-retry` for this error, or null for no header. */
+  shouldRetryHeader(): string | null {
+    if (this.shouldRetry === null) return null;
+    return String(this.shouldRetry ?? shouldRetry(this.status, this.type, this.code));
+  }
+
   toBody(): ErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
+}
+
+const QUOTA = new Set(['insufficient_quota', 'credit_balance_exhausted']);
+
+/**
+ * The live API tells clients whether to retry (the SDKs obey it): true on 408, 409, a 429 rate
+ * limit and 5xx; false on other 4xx and on quota, which no retry can cure.
+ */
+export function shouldRetry(status: number, type: string, code: string | null): boolean {
+  if (status === 429) return !QUOTA.has(type) && !(code !== null && QUOTA.has(code));
+  return status === 408 || status === 409 || status >= 500;
 }
 
 export const invalidRequest = (

@@ -20,6 +20,11 @@ export interface FaultRule {
    */
   errorStatus?: number;
   error?: { message: string; type?: string; code?: string | null; param?: string | null };
+  /**
+   * `x-should-retry` on the injected error: true/false as given, null for no header; default the
+   * live rule (true on 408, 409, 429 rate limit and 5xx; false otherwise and on quota).
+   */
+  shouldRetry?: boolean | null;
 }
 
 export interface ActiveFault extends FaultRule {
@@ -69,6 +74,7 @@ export const faultRuleSchema = z
       })
       .strict()
       .optional(),
+    shouldRetry: z.boolean().nullable().optional(),
   })
   .strict()
   .refine((r) => r.kind !== 'error' || (r.errorStatus !== undefined && r.error !== undefined), {
@@ -157,6 +163,12 @@ function matches(rule: FaultRule, req: { method: string; path: string; rawBody: 
 }
 
 export function faultError(rule: FaultRule): ApiError {
+  const error = baseFaultError(rule);
+  error.shouldRetry = rule.shouldRetry;
+  return error;
+}
+
+function baseFaultError(rule: FaultRule): ApiError {
   switch (rule.kind) {
     case 'rate_limit': {
       const seconds = rule.retryAfterSeconds ?? 1;

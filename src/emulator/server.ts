@@ -93,6 +93,8 @@ const context = (res: Response): RequestContext => res.locals as RequestContext;
 
 function sendError(res: Response, error: ApiError): void {
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  const shouldRetry = error.shouldRetryHeader();
+  if (shouldRetry !== null) res.setHeader('x-should-retry', shouldRetry);
   res.status(error.status).json(error.toBody());
 }
 

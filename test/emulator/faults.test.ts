@@ -134,6 +134,66 @@ describe('lose_answer: the call is applied, then its answer is lost', () => {
   });
 });
 
+describe('x-should-retry on error answers', () => {
+  const header = async (
+    fault: Parameters<Emulator['faults']['add']>[0] | undefined,
+    body: unknown = { model: 'm', input: 'hi' },
+  ) => {
+    if (fault) emulator.faults.add(fault);
+    const res = await http(emulator, 'POST', '/v1/responses', body);
+    return [res.status, res.headers.get('x-should-retry')];
+  };
+
+  it('true on rate limits and 5xx, false on 4xx and quota, as the live API sends it', async () => {
+    expect(await header({ kind: 'rate_limit' })).toEqual([429, 'true']);
+    expect(await header({ kind: 'quota' })).toEqual([429, 'false']);
+    expect(await header({ kind: 'server_error' })).toEqual([500, 'true']);
+    expect(await header({ kind: 'server_error', status: 503 })).toEqual([503, 'true']);
+    expect(await header(undefined, { model: 'm', input: 'hi', nope: 1 })).toEqual([400, 'false']);
+    expect(await header(undefined, { model: 'm', input: 'hi', previous_response_id: 'resp_x' })).toEqual([
+      400,
+      'false',
+    ]);
+    expect(
+      await header({
+        kind: 'error',
+        errorStatus: 429,
+        error: { message: 'q', type: 'insufficient_quota', code: null },
+      }),
+    ).toEqual([429, 'false']);
+    expect((await http(emulator, 'GET', '/v1/responses/resp_missing')).headers.get('x-should-retry')).toBe(
+      'false',
+    );
+    expect(
+      (await http(emulator, 'POST', '/v1/responses', { model: 'm', input: 'x' })).headers.get(
+        'x-should-retry',
+      ),
+    ).toBeNull();
+  });
+
+  it('a rule can send another verdict or none; a proxy page sends none', async () => {
+    expect(await header({ kind: 'server_error', shouldRetry: false })).toEqual([500, 'false']);
+    expect(
+      await header({ kind: 'error', errorStatus: 400, error: { message: 'odd' }, shouldRetry: true }),
+    ).toEqual([400, 'true']);
+    expect(await header({ kind: 'rate_limit', shouldRetry: null })).toEqual([429, null]);
+    emulator.faults.add({ kind: 'lose_answer', status: 502 });
+    const res = await fetch(`${emulator.origin}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', input: 'x' }),
+    });
+    expect(res.headers.get('x-should-retry')).toBeNull();
+  });
+
+  it('the SDK obeys it: no retry of a 500 marked x-should-retry: false', async () => {
+    const retrying = new OpenAI({ apiKey: 'sk-test', baseURL: emulator.baseUrl, maxRetries: 2 });
+    emulator.faults.add({ kind: 'server_error', times: 3, shouldRetry: false });
+    await expectApiError(retrying.responses.create({ model: 'm', input: 'hi' }), { status: 500 });
+    expect(emulator.requests().filter((r) => r.path === '/v1/responses')).toHaveLength(1);
+  });
+});
+
 describe('admin HTTP endpoints', () => {
   it('steers faults, clock, expiry, journal and reset over HTTP', async () => {
     expect((await http(emulator, 'GET', '/_emulator/health', undefined, {})).json).toMatchObject({
