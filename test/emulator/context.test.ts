@@ -153,12 +153,10 @@ describe('POST /v1/responses/compact', () => {
       CONTEXT_ERROR,
     );
 
-    const compacted = (
-      await http(emulator, 'POST', '/v1/responses/compact', {
-        model: 'gpt-5-mini',
-        previous_response_id: b.id,
-      })
-    ).json as OpenAI.Responses.CompactedResponse;
+    const compactBody = { model: 'gpt-5-mini', previous_response_id: b.id };
+    assertMatchesSchema('CompactResponseMethodPublicBody', compactBody);
+    const compacted = (await http(emulator, 'POST', '/v1/responses/compact', compactBody))
+      .json as OpenAI.Responses.CompactedResponse;
     assertMatchesSchema('CompactResource', compacted);
     expect(compacted.object).toBe('response.compaction');
     expect(compacted.output.map((i) => i.type)).toEqual(['message', 'compaction']);
