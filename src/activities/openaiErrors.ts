@@ -13,6 +13,10 @@ export interface ErrorFacts {
   message: string;
   retryAfterMs: number | null;
   requestId: string | null;
+  /** The `x-should-retry` header: the server's own verdict, which overrides the status rule. */
+  shouldRetry?: boolean | null;
+  /** The error envelope's `type` (quota errors carry `insufficient_quota` here, code or not). */
+  type?: string | null;
 }
 
 export interface Classification {
@@ -27,10 +31,13 @@ const NEVER_RETRY_429 = new Set(['insufficient_quota', 'credit_balance_exhausted
 export function classify(facts: ErrorFacts): Classification {
   const { status, code } = facts;
   if (status === null) return { retryable: true, type: 'OpenAIConnectionError', nextRetryDelayMs: null };
-  if (status === 429 && code !== null && NEVER_RETRY_429.has(code)) {
+  // Quota is never retried, whatever a header says: retrying cannot succeed until someone pays.
+  const quota = [code, facts.type].some((v) => typeof v === 'string' && NEVER_RETRY_429.has(v));
+  if (status === 429 && quota) {
     return { retryable: false, type: 'OpenAIQuotaExceeded', nextRetryDelayMs: null };
   }
-  const retryable = status === 408 || status === 409 || status === 429 || status >= 500;
+  const byStatus = status === 408 || status === 409 || status === 429 || status >= 500;
+  const retryable = typeof facts.shouldRetry === 'boolean' ? facts.shouldRetry : byStatus;
   return {
     retryable,
     type: status === 429 ? 'OpenAIRateLimited' : `OpenAI${status}`,
@@ -57,9 +64,17 @@ export function factsOf(err: unknown): ErrorFacts | undefined {
       message: err.message,
       retryAfterMs: retryAfterMs(err.headers),
       requestId: err.requestID ?? null,
+      shouldRetry: shouldRetryHeader(err.headers),
+      type: typeof err.type === 'string' ? err.type : null,
     };
   }
   return undefined;
+}
+
+/** `x-should-retry: true|false`; anything else (or none) leaves the decision to the status. */
+function shouldRetryHeader(headers: Headers | undefined): boolean | null {
+  const value = headers?.get('x-should-retry');
+  return value === 'true' ? true : value === 'false' ? false : null;
 }
 
 /** `retry-after-ms` first (OpenAI's precise header), then `retry-after` in seconds or as an HTTP date. */

@@ -4,6 +4,9 @@ export interface ErrorBody {
 }
 
 export class ApiError extends Error {
+  /** `x-should-retry`: undefined = the live rule (shouldRetry below), null = no header. */
+  shouldRetry: boolean | null | undefined;
+
   constructor(
     readonly status: number,
     message: string,
@@ -15,9 +18,26 @@ export class ApiError extends Error {
     super(message);
   }
 
+  /** What the live API sends as `x-should-retry` for this error, or null for no header. */
+  shouldRetryHeader(): string | null {
+    if (this.shouldRetry === null) return null;
+    return String(this.shouldRetry ?? shouldRetry(this.status, this.type, this.code));
+  }
+
   toBody(): ErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
+}
+
+const QUOTA = new Set(['insufficient_quota', 'credit_balance_exhausted']);
+
+/**
+ * The live API tells clients whether to retry (the SDKs obey it): true on 408, 409, a 429 rate
+ * limit and 5xx; false on other 4xx and on quota, which no retry can cure.
+ */
+export function shouldRetry(status: number, type: string, code: string | null): boolean {
+  if (status === 429) return !QUOTA.has(type) && !(code !== null && QUOTA.has(code));
+  return status === 408 || status === 409 || status >= 500;
 }
 
 export const invalidRequest = (
@@ -86,4 +106,33 @@ export function describeJsonType(value: unknown): string {
 export const invalidJsonBody = (): ApiError =>
   invalidRequest(
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)",
+  );
+
+/** Live wording (reported) for a reasoning or compaction item whose ciphertext is not the API's own. */
+export const encryptedContentNotVerified = (itemId: string): ApiError =>
+  invalidRequest(
+    `The encrypted content for item ${itemId} could not be verified. Reason: Encrypted content could not be decrypted or parsed.`,
+    null,
+    'invalid_encrypted_content',
+  );
+
+/** Live wording (reported) for a reasoning item referenced by id that the API does not hold. */
+export const itemNotPersisted = (itemId: string, param: string): ApiError =>
+  invalidRequest(
+    `Item with id '${itemId}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+    param,
+  );
+
+export const contextLengthExceeded = (): ApiError =>
+  invalidRequest(
+    'Your input exceeds the context window of this model. Please adjust your input and try again.',
+    'input',
+    'context_length_exceeded',
+  );
+
+export const unsupportedParameter = (param: string): ApiError =>
+  invalidRequest(
+    `Unsupported parameter: '${param}' is not supported with this model.`,
+    param,
+    'unsupported_parameter',
   );

@@ -46,6 +46,8 @@ export function runModel(input: ModelInput): PlannedOutput[] {
   return [{ kind: 'text', text: echoText(input) }];
 }
 
+export const latestUserText = (context: readonly Item[]): string => userTexts(context).at(-1) ?? '';
+
 const userTexts = (context: readonly Item[]): string[] =>
   context.flatMap((item) =>
     item.type === 'message' && item.role === 'user' ? [item.content.map((p) => p.text).join('')] : [],

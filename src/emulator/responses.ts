@@ -3,19 +3,34 @@ import { toUnixSeconds } from './clock.js';
 import type { ConversationService } from './conversations.js';
 import {
   ApiError,
+  contextLengthExceeded,
+  encryptedContentNotVerified,
   invalidRequest,
+  itemNotPersisted,
   invalidType,
   invalidValue,
   missingParameter,
   previousResponseNotFound,
   responseNotFound,
+  unsupportedParameter,
 } from './errors.js';
 import { newId } from './ids.js';
-import { assistantMessage, normalizeInput, type FunctionCallItem, type Item } from './items.js';
-import { runModel, type FunctionToolDef, type ToolChoice } from './model.js';
+import { isUserMessage, normalizeInput, type Item } from './items.js';
+import {
+  CONTENT_FILTER_PHRASE,
+  generate,
+  REASONING_EFFORTS,
+  reasoningTokensFor,
+  type ReasoningEffort,
+} from './generation.js';
+import { latestUserText, runModel, type FunctionToolDef, type ToolChoice } from './model.js';
+import { unseal } from './sealed.js';
+import { invalidFunctionParameters, strictSchemaProblem } from './strictSchema.js';
 import { paginate, parseListQuery } from './pagination.js';
 import type { EmulatorState, StoredResponse } from './state.js';
-import { computeUsage } from './tokens.js';
+import { compact, defaultCompactThreshold, windowOf } from './context.js';
+import { UNSUPPORTED_PARAMETERS, type ModelFamily, type ModelRegistry } from './models.js';
+import { instructionTokens, itemsTokens, usageOf } from './tokens.js';
 import { isRecord, parseMetadata, rejectUnknownParameters } from './validation.js';
 
 /** Top-level parameters of the spec's CreateResponse body; anything else is an unknown parameter. */
@@ -53,6 +68,18 @@ const KNOWN_PARAMETERS = new Set([
   'context_management',
 ]);
 
+/** Top-level parameters of the spec's CompactResponseMethodPublicBody. */
+const COMPACT_PARAMETERS = new Set([
+  'model',
+  'input',
+  'previous_response_id',
+  'instructions',
+  'prompt_cache_key',
+  'prompt_cache_retention',
+  'prompt_cache_options',
+  'service_tier',
+]);
+
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
 export class ResponseService {
@@ -61,6 +88,7 @@ export class ResponseService {
     private readonly clock: EmulatorClock,
     private readonly conversations: ConversationService,
     private readonly retentionMs: number,
+    private readonly models: ModelRegistry,
   ) {}
 
   create(rawBody: unknown): Record<string, unknown> {
@@ -106,6 +134,12 @@ export class ResponseService {
       throw missingParameter('input');
     }
 
+    const profile = this.models.profile(body.model);
+    assertSupported(body, profile.family);
+    const reasoning = parseReasoning(body.reasoning);
+    const include = parseInclude(body.include);
+    const contextManagement = parseContextManagement(body.context_management, profile.contextWindowTokens);
+
     let priorItems: Item[] = [];
     if (previousId !== undefined) priorItems = this.chainContext(this.liveStored(previousId, true));
     const conversation =
@@ -114,22 +148,34 @@ export class ResponseService {
 
     const takenIds = new Set(conversation?.items.map((i) => i.id) ?? []);
     const newItems = body.input === undefined ? [] : normalizeInput(body.input, 'input', takenIds);
+    this.assertReasoningInputs(newItems, store);
     const context = [...priorItems, ...newItems];
     assertToolOutputsPaired(context);
 
-    const output: Item[] = runModel({ context, instructions, tools, toolChoice, parallelToolCalls }).map(
-      (planned): Item =>
-        planned.kind === 'text'
-          ? assistantMessage(planned.text)
-          : ({
-              type: 'function_call',
-              id: newId('fc'),
-              call_id: newId('call', 12),
-              name: planned.name,
-              arguments: planned.arguments,
-              status: 'completed',
-            } satisfies FunctionCallItem),
-    );
+    // The window is what the model is charged for and what must fit; compaction shrinks it.
+    const output: Item[] = [];
+    let window = windowOf(context);
+    if (contextManagement && windowTokens(window, instructions) >= contextManagement.compactThreshold) {
+      const compaction = compact(window);
+      output.push(compaction);
+      window = windowOf([...window, compaction]);
+    }
+    const inputTokens = windowTokens(window, instructions);
+    if (inputTokens > profile.contextWindowTokens) throw contextLengthExceeded();
+    const prior = new Set<Item>(priorItems);
+    const cachedTokens = itemsTokens(window.filter((i) => prior.has(i)));
+
+    const generation = generate({
+      planned: runModel({ context, instructions, tools, toolChoice, parallelToolCalls }),
+      reasoningTokens:
+        profile.family === 'reasoning' && profile.reasoningItems
+          ? reasoningTokensFor(reasoning.effort ?? 'medium', inputTokens, profile.reasoningTokens)
+          : null,
+      includeEncryptedReasoning: include.includes('reasoning.encrypted_content'),
+      maxOutputTokens,
+      contentFilter: latestUserText(context).toLowerCase().includes(CONTENT_FILTER_PHRASE),
+    });
+    output.push(...generation.items);
 
     const nowMs = this.clock.now();
     const createdAt = toUnixSeconds(nowMs);
@@ -137,12 +183,12 @@ export class ResponseService {
       id: newId('resp'),
       object: 'response',
       created_at: createdAt,
-      status: 'completed',
+      status: generation.incomplete ? 'incomplete' : 'completed',
       background: false,
-      completed_at: createdAt,
+      completed_at: generation.incomplete ? null : createdAt,
       conversation: conversation ? { id: conversation.id } : null,
       error: null,
-      incomplete_details: null,
+      incomplete_details: generation.incomplete ? { reason: generation.incomplete } : null,
       instructions,
       max_output_tokens: maxOutputTokens ?? null,
       max_tool_calls: typeof body.max_tool_calls === 'number' ? body.max_tool_calls : null,
@@ -151,9 +197,10 @@ export class ResponseService {
       parallel_tool_calls: parallelToolCalls,
       previous_response_id: previousId ?? null,
       prompt_cache_key: typeof body.prompt_cache_key === 'string' ? body.prompt_cache_key : null,
-      reasoning: isRecord(body.reasoning)
-        ? { effort: body.reasoning.effort ?? null, summary: body.reasoning.summary ?? null }
-        : { effort: null, summary: null },
+      reasoning: {
+        effort: reasoning.effort ?? (profile.family === 'reasoning' ? 'medium' : null),
+        summary: reasoning.summary ?? null,
+      },
       safety_identifier: typeof body.safety_identifier === 'string' ? body.safety_identifier : null,
       service_tier: 'default',
       store,
@@ -166,13 +213,19 @@ export class ResponseService {
       top_logprobs: typeof body.top_logprobs === 'number' ? body.top_logprobs : 0,
       top_p: topP ?? 1,
       truncation: body.truncation === 'auto' ? 'auto' : 'disabled',
-      usage: computeUsage({ priorItems, newItems, instructions, output }),
+      usage: usageOf(
+        inputTokens,
+        cachedTokens,
+        itemsTokens(output.filter((i) => i.type === 'compaction')) + generation.answerTokens,
+        generation.reasoningTokens,
+      ),
       // The spec types `user` as a plain string, so it is left out rather than null.
       ...(typeof body.user === 'string' ? { user: body.user } : {}),
       metadata,
     };
 
     if (store) {
+      for (const item of output) if (item.type === 'reasoning') this.reasoningIndex.set(item.id, response.id);
       this.state.responses.set(response.id, {
         response,
         inputItems: newItems,
@@ -184,6 +237,84 @@ export class ResponseService {
     if (conversation) this.conversations.append(conversation, [...newItems, ...output]);
     this.state.changed();
     return response;
+  }
+
+  /**
+   * `POST /v1/responses/compact`: the context (the chain behind `previous_response_id`, then
+   * `input`) as its user messages followed by one compaction item. Nothing is stored: the output is
+   * meant to be the next request's input.
+   */
+  compact(rawBody: unknown): Record<string, unknown> {
+    if (!isRecord(rawBody)) throw invalidType('body', 'an object', rawBody);
+    rejectUnknownParameters(rawBody, COMPACT_PARAMETERS);
+    if (rawBody.model === undefined || rawBody.model === null) throw missingParameter('model');
+    if (typeof rawBody.model !== 'string') throw invalidType('model', 'a string', rawBody.model);
+    const instructions = optionalString(rawBody, 'instructions') ?? null;
+    const previousId = optionalString(rawBody, 'previous_response_id');
+    const input = rawBody.input ?? undefined;
+    if (input === undefined && previousId === undefined) throw missingParameter('input');
+    const priorItems = previousId === undefined ? [] : this.chainContext(this.liveStored(previousId, true));
+    const newItems = input === undefined ? [] : normalizeInput(input, 'input');
+    const context = [...priorItems, ...newItems];
+    assertToolOutputsPaired(context);
+    const window = windowOf(context);
+    const compaction = compact(window);
+    const prior = new Set<Item>(priorItems);
+    return {
+      id: newId('resp'),
+      object: 'response.compaction',
+      output: [...window.filter(isUserMessage), compaction],
+      created_at: toUnixSeconds(this.clock.now()),
+      usage: usageOf(
+        windowTokens(window, instructions),
+        itemsTokens(window.filter((i) => prior.has(i))),
+        itemsTokens([compaction]),
+      ),
+    };
+  }
+
+  /**
+   * A reasoning item passed back as input is accepted as the live API accepts it: with
+   * `encrypted_content` the emulator sealed, or by id when it belongs to a response that is still
+   * stored (never in a `store: false` request); and followed by the item it was produced with.
+   */
+  private assertReasoningInputs(items: readonly Item[], store: boolean): void {
+    items.forEach((item, i) => {
+      if (item.type !== 'reasoning') return;
+      if (item.encrypted_content !== undefined && item.encrypted_content !== null) {
+        if (!unseal(item.encrypted_content, 'reasoning')) throw encryptedContentNotVerified(item.id);
+      } else if (!store || !this.holdsReasoning(item.id)) {
+        throw itemNotPersisted(item.id, 'input');
+      }
+      const next = items[i + 1];
+      if (
+        !next ||
+        !(next.type === 'function_call' || (next.type === 'message' && next.role === 'assistant'))
+      ) {
+        throw invalidRequest(
+          `Item '${item.id}' of type 'reasoning' was provided without its required following item.`,
+          'input',
+        );
+      }
+    });
+  }
+
+  private readonly reasoningIndex = new Map<string, string>();
+
+  private holdsReasoning(id: string): boolean {
+    let responseId = this.reasoningIndex.get(id);
+    if (responseId === undefined) {
+      // Loaded from a state file: not indexed yet.
+      for (const stored of this.state.responses.values()) {
+        if (stored.response.output.some((o) => o.type === 'reasoning' && o.id === id)) {
+          responseId = stored.response.id;
+          this.reasoningIndex.set(id, responseId);
+          break;
+        }
+      }
+    }
+    const stored = responseId === undefined ? undefined : this.state.responses.get(responseId);
+    return stored !== undefined && !this.isGone(stored);
   }
 
   retrieve(id: string): Record<string, unknown> {
@@ -250,8 +381,15 @@ function assertToolOutputsPaired(context: readonly Item[]): void {
     if (!outputs.has(callId))
       throw invalidRequest(`No tool output found for function call ${callId}.`, 'input');
   }
+  // A compaction item may stand for the call of an output that follows it.
+  const firstCompaction = context.findIndex((i) => i.type === 'compaction');
+  const compactedAway = new Set(
+    firstCompaction < 0
+      ? []
+      : context.slice(firstCompaction).flatMap((i) => (i.type === 'function_call_output' ? [i.call_id] : [])),
+  );
   for (const callId of outputs) {
-    if (!calls.has(callId)) {
+    if (!calls.has(callId) && !compactedAway.has(callId)) {
       throw invalidRequest(`No tool call found for function call output with call_id ${callId}.`, 'input');
     }
   }
@@ -323,6 +461,11 @@ function parseTools(value: unknown): FunctionToolDef[] {
     if (raw.parameters !== undefined && raw.parameters !== null && !isRecord(raw.parameters)) {
       throw invalidType(`${param}.parameters`, 'an object', raw.parameters);
     }
+    // Checked only when the client asks for strict mode; an omitted `strict` is echoed as true.
+    if (raw.strict === true && isRecord(raw.parameters)) {
+      const problem = strictSchemaProblem(raw.parameters);
+      if (problem) throw invalidFunctionParameters(i, raw.name, problem);
+    }
     return {
       type: 'function',
       name: raw.name,
@@ -348,4 +491,87 @@ function parseToolChoice(value: unknown, tools: readonly FunctionToolDef[]): Too
     return { type: 'function', name: value.name };
   }
   throw invalidType('tool_choice', "one of 'none', 'auto', 'required' or a function tool choice", value);
+}
+
+const windowTokens = (window: readonly Item[], instructions: string | null): number =>
+  itemsTokens(window) + instructionTokens(instructions);
+
+/** `context_management`: a non-empty array of `{type: 'compaction', compact_threshold?}` entries. */
+export function parseContextManagement(
+  value: unknown,
+  contextWindowTokens: number,
+): { compactThreshold: number } | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw invalidType('context_management', 'an array', value);
+  if (value.length === 0) {
+    throw invalidRequest(
+      "Invalid 'context_management': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      'context_management',
+      'empty_array',
+    );
+  }
+  let compactThreshold: number | undefined;
+  value.forEach((entry, i) => {
+    const param = `context_management[${i}]`;
+    if (!isRecord(entry)) throw invalidType(param, 'an object', entry);
+    if (entry.type === undefined) throw missingParameter(`${param}.type`);
+    if (entry.type !== 'compaction') throw invalidValue(`${param}.type`, entry.type, ['compaction']);
+    const threshold = entry.compact_threshold;
+    if (threshold === undefined || threshold === null) {
+      compactThreshold ??= defaultCompactThreshold(contextWindowTokens);
+      return;
+    }
+    if (typeof threshold !== 'number' || !Number.isInteger(threshold)) {
+      throw invalidType(`${param}.compact_threshold`, 'an integer', threshold);
+    }
+    if (threshold < 1000) {
+      throw invalidRequest(
+        `Invalid '${param}.compact_threshold': integer below minimum value. Expected a value >= 1000, but got ${threshold} instead.`,
+        `${param}.compact_threshold`,
+        'integer_below_min_value',
+      );
+    }
+    compactThreshold = Math.min(compactThreshold ?? threshold, threshold);
+  });
+  return { compactThreshold: compactThreshold! };
+}
+
+/** A parameter is sent when it is present and not null (the SDKs send null for "unset"). */
+function assertSupported(body: Record<string, unknown>, family: ModelFamily): void {
+  for (const param of UNSUPPORTED_PARAMETERS[family]) {
+    const [head, key] = param.split('.') as [string, string | undefined];
+    const value = key === undefined ? body[head] : isRecord(body[head]) ? body[head][key] : undefined;
+    if (value !== undefined && value !== null) throw unsupportedParameter(param);
+  }
+}
+
+/** `reasoning`: `{effort?, summary?}`; effort one of the spec's ReasoningEffort values. */
+function parseReasoning(value: unknown): { effort?: ReasoningEffort; summary?: string } {
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value)) throw invalidType('reasoning', 'an object', value);
+  const out: { effort?: ReasoningEffort; summary?: string } = {};
+  if (value.effort !== undefined && value.effort !== null) {
+    if (
+      typeof value.effort !== 'string' ||
+      !(REASONING_EFFORTS as readonly string[]).includes(value.effort)
+    ) {
+      throw invalidValue('reasoning.effort', value.effort, REASONING_EFFORTS);
+    }
+    out.effort = value.effort as ReasoningEffort;
+  }
+  const summary = value.summary ?? value.generate_summary;
+  if (summary !== undefined && summary !== null) {
+    if (typeof summary !== 'string') throw invalidType('reasoning.summary', 'a string', summary);
+    out.summary = summary;
+  }
+  return out;
+}
+
+function parseInclude(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw invalidType('include', 'an array', value);
+  return value.map((v, i) => {
+    if (typeof v !== 'string') throw invalidType(`include[${i}]`, 'a string', v);
+    return v;
+  });
 }

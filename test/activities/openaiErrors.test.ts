@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { APIError } from 'openai';
 import {
   classify,
+  factsOf,
   isConversationGone,
   isPreviousResponseGone,
   retryAfterMs,
@@ -120,5 +122,51 @@ describe('withJitter', () => {
       expect(d).toBeGreaterThanOrEqual(400);
       expect(d).toBeLessThanOrEqual(500);
     }
+  });
+});
+
+describe('x-should-retry and quota by type', () => {
+  it.each([
+    ['400 the server says to retry', { status: 400, shouldRetry: true }, true],
+    ['500 the server says not to retry', { status: 500, shouldRetry: false }, false],
+    [
+      '429 rate limit the server says not to retry',
+      { status: 429, code: 'rate_limit_exceeded', shouldRetry: false },
+      false,
+    ],
+    ['503 with x-should-retry: true', { status: 503, shouldRetry: true }, true],
+    ['no header: the status rule', { status: 502, shouldRetry: null }, true],
+    ['429 quota by type, code null', { status: 429, code: null, type: 'insufficient_quota' }, false],
+    [
+      '429 quota by type even when told to retry',
+      { status: 429, type: 'insufficient_quota', shouldRetry: true },
+      false,
+    ],
+  ] as const)('%s', (_name, f, retryable) => {
+    expect(classify(facts(f)).retryable).toBe(retryable);
+  });
+
+  it('quota by type is classified as quota', () => {
+    expect(classify(facts({ status: 429, type: 'insufficient_quota' })).type).toBe('OpenAIQuotaExceeded');
+  });
+
+  it('factsOf reads the x-should-retry header and the error type', () => {
+    const err = (headers: Record<string, string>, error: Record<string, unknown>) =>
+      APIError.generate(429, { error }, undefined, new Headers(headers));
+    expect(
+      factsOf(err({ 'x-should-retry': 'true' }, { type: 'requests', code: 'rate_limit_exceeded' })),
+    ).toMatchObject({
+      shouldRetry: true,
+      type: 'requests',
+    });
+    expect(
+      factsOf(err({ 'x-should-retry': 'false' }, { type: 'insufficient_quota', code: null })),
+    ).toMatchObject({
+      shouldRetry: false,
+      type: 'insufficient_quota',
+      code: null,
+    });
+    expect(factsOf(err({}, { message: 'x' }))).toMatchObject({ shouldRetry: null, type: null });
+    expect(factsOf(err({ 'x-should-retry': 'maybe' }, {}))).toMatchObject({ shouldRetry: null });
   });
 });
