@@ -27,10 +27,24 @@ export function baseRequest(
         }
       : {}),
     ...(s.reasoning ? { reasoning: s.reasoning } : {}),
-    ...(s.include ? { include: s.include } : {}),
+    ...includeFor(agent),
     ...(s.maxOutputTokens ? { max_output_tokens: s.maxOutputTokens } : {}),
     ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
   };
+}
+
+/**
+ * A reasoning model's reasoning items are only usable as input again with their encrypted content
+ * (store=false, a recovery, a re-sent window), so every call asks for it.
+ */
+export function isReasoningModel(agent: AgentDefinition): boolean {
+  return agent.modelSettings.reasoning !== undefined || /^(o\d|gpt-5(?!-chat))/.test(agent.model);
+}
+
+function includeFor(agent: AgentDefinition): { include?: OpenAI.Responses.ResponseIncludable[] } {
+  const include = new Set(agent.modelSettings.include ?? []);
+  if (isReasoningModel(agent)) include.add('reasoning.encrypted_content');
+  return include.size > 0 ? { include: [...include] } : {};
 }
 
 /** Who the call is for, within the API's limits (16 pairs, keys ≤ 64, values ≤ 512 characters). */
