@@ -33,7 +33,7 @@ export const openaiConversations: ModelProvider = {
       input: ctx.stepInput as unknown as InputItem[],
     };
     try {
-      const { data, requestId } = await createResponse(ctx.client, request);
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
       return fromResponse(data, request, requestId, null);
     } catch (err) {
       const facts = factsOf(err);
@@ -41,7 +41,7 @@ export const openaiConversations: ModelProvider = {
       ctx.warn('OpenAI conversation gone; recreating it from the transcript', { conversation });
       const replacement = await recreateConversation(ctx);
       const retry = { ...request, conversation: replacement.id, input: replacement.input };
-      const { data, requestId } = await createResponse(ctx.client, retry).catch((e: unknown) => {
+      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal).catch((e: unknown) => {
         throw toActivityFailure(e);
       });
       return fromResponse(data, retry, requestId, 'conversation_recreated');

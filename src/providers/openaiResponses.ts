@@ -29,9 +29,11 @@ export const openaiResponses: ModelProvider = {
           reasoning: isReasoningModel(agent),
         }),
       };
-      const { data, requestId } = await createResponse(ctx.client, request).catch((e: unknown) => {
-        throw toActivityFailure(e);
-      });
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal).catch(
+        (e: unknown) => {
+          throw toActivityFailure(e);
+        },
+      );
       return fromResponse(data, request, requestId, null);
     }
 
@@ -45,7 +47,7 @@ export const openaiResponses: ModelProvider = {
       ...(step.previousResponseId ? { previous_response_id: step.previousResponseId } : {}),
     };
     try {
-      const { data, requestId } = await createResponse(ctx.client, request);
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
       return fromResponse(data, request, requestId, null);
     } catch (err) {
       const facts = factsOf(err);
@@ -57,7 +59,7 @@ export const openaiResponses: ModelProvider = {
         recovery,
       });
       const retry = recoveryRequest(agent, base, await ctx.loadHistory(), stepInput.length);
-      const { data, requestId } = await createResponse(ctx.client, retry).catch((e: unknown) => {
+      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal).catch((e: unknown) => {
         throw toActivityFailure(e);
       });
       return fromResponse(data, retry, requestId, recovery);

@@ -62,8 +62,9 @@ export function requestMetadata(step: Pick<StepRequest, 'key' | 'turn' | 'step'>
 export async function createResponse(
   client: OpenAI,
   request: OpenAI.Responses.ResponseCreateParamsNonStreaming,
+  signal?: AbortSignal,
 ): Promise<{ data: OpenAI.Responses.Response; requestId: string | null }> {
-  const { data, response } = await client.responses.create(request).withResponse();
+  const { data, response } = await client.responses.create(request, signal ? { signal } : {}).withResponse();
   return { data, requestId: response.headers.get('x-request-id') };
 }
 
@@ -92,6 +93,7 @@ export function fromResponse(
     fingerprint: null,
     usage,
     recovered,
+    incomplete: response.status === 'incomplete' ? (response.incomplete_details?.reason ?? 'unknown') : null,
     raw: { status: response.status, incomplete_details: response.incomplete_details ?? null },
   };
 }
