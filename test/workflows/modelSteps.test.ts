@@ -286,6 +286,34 @@ describe('a broken OpenAI conversation (a function call without its output)', ()
   });
 });
 
+describe('worker shutdown during a model call', () => {
+  it('aborts the HTTP request at once, and the next worker answers the step', async () => {
+    const c = h.conversation('chain');
+    await c.send('I am Grace.');
+    // A model that takes a minute: the deploy must not wait for it.
+    const slow = h.emulator.faults.add({
+      kind: 'latency',
+      latencyMs: 60_000,
+      match: { path: '^/v1/responses$' },
+    });
+    const reply = c.send('Think hard.');
+    await waitFor(() => !h.emulator.faults.list().some((f) => f.id === slow.id && f.hits === 0), 15_000);
+    const stopping = Date.now();
+    await h.restartWorker();
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    // The journal records the abandoned request as closed without an answer.
+    await waitFor(() => h.emulator.requests().some((r) => r.path === '/v1/responses' && r.status === 0));
+    const answered = await reply;
+    expect(answered.status).toBe('answered');
+    expect(seen(answered.text)).toEqual({ userMessages: 2, first: 'I am Grace.' });
+    const { rows } = await h.db.pool.query(
+      'SELECT 1 FROM model_calls WHERE conversation_id = $1 AND turn = 2',
+      [c.workflowId],
+    );
+    expect(rows).toHaveLength(1);
+  });
+});
+
 async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {
