@@ -2,6 +2,7 @@ import type OpenAI from 'openai';
 import { splitAtStep, trimToBudget } from '../activities/history.js';
 import {
   factsOf,
+  isContextTooLong,
   isConversationBroken,
   isConversationGone,
   toActivityFailure,
@@ -49,11 +50,17 @@ export const openaiConversations: ModelProvider = {
       const facts = factsOf(err);
       const gone = facts !== undefined && isConversationGone(facts, conversation);
       const broken = facts !== undefined && isConversationBroken(facts);
-      if (!gone && !broken) throw toActivityFailure(err);
+      const tooLong = facts !== undefined && isContextTooLong(facts);
+      if (!gone && !broken && !tooLong) throw toActivityFailure(err);
       // Broken: a function call in it has no output (a lost answer before this fix, an outside
-      // writer), so every call on it fails. The transcript is sound: rebuild from it.
-      const recovery = gone ? 'conversation_recreated' : 'conversation_repaired';
-      ctx.warn(`OpenAI conversation ${gone ? 'gone' : 'broken'}; recreating it from the transcript`, {
+      // writer), so every call on it fails. Too long: it outgrew the model's window. Either way the
+      // transcript is sound: a new conversation seeded from it within the budget.
+      const recovery = gone
+        ? 'conversation_recreated'
+        : tooLong
+          ? 'context_trimmed'
+          : 'conversation_repaired';
+      ctx.warn(`OpenAI conversation unusable (${recovery}); recreating it from the transcript`, {
         conversation,
         recovery,
       });

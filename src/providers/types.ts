@@ -28,10 +28,15 @@ export interface ProviderCapabilities {
 
 /**
  * How a call got past server-side state it could not use: the chain gone (history re-sent as items
- * or as instructions), the conversation gone or broken (recreated from the transcript).
+ * or as instructions), the conversation gone or broken (recreated from the transcript), the state
+ * grown past the model's context window (a new chain or conversation from a budgeted window).
  */
 export type Recovery =
-  'history_items' | 'history_instructions' | 'conversation_recreated' | 'conversation_repaired';
+  | 'history_items'
+  | 'history_instructions'
+  | 'conversation_recreated'
+  | 'conversation_repaired'
+  | 'context_trimmed';
 
 export interface StepRequest {
   conversationId: string;

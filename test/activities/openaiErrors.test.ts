@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   classify,
+  isContextTooLong,
   isConversationBroken,
   isConversationGone,
   isPreviousResponseGone,
@@ -135,5 +136,24 @@ describe('isConversationBroken', () => {
     ],
   ] as const)('%s', (_name, f, broken) => {
     expect(isConversationBroken(f)).toBe(broken);
+  });
+});
+
+describe('isContextTooLong', () => {
+  it.each([
+    [
+      'the live 400',
+      facts({
+        code: 'context_length_exceeded',
+        param: 'input',
+        message:
+          'Your input exceeds the context window of this model. Please adjust your input and try again.',
+      }),
+      true,
+    ],
+    ['a compatible backend', facts({ message: "This model's maximum context length is 8192 tokens." }), true],
+    ['another 400', facts({ code: 'invalid_value' }), false],
+  ] as const)('%s', (_name, f, tooLong) => {
+    expect(isContextTooLong(f)).toBe(tooLong);
   });
 });
