@@ -64,6 +64,7 @@ const envSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).optional(),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).optional(),
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   DATABASE_URL: postgresUrl.optional(),
@@ -117,6 +118,11 @@ export interface Config {
       | { certPath: string; keyPath: string; caPath: string | undefined; serverName: string | undefined }
       | undefined;
   };
+  /**
+   * On SIGTERM, how long in-flight activities may finish before they are cancelled; a cancelled
+   * model call aborts its HTTP request and is retried by another worker.
+   */
+  workerShutdownGraceMs: number;
   /** Worker tuning; unset values keep the SDK's defaults (which size themselves to the machine). */
   workerTuning: {
     maxCachedWorkflows: number | undefined;
@@ -226,6 +232,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             }
           : undefined,
     },
+    workerShutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
     workerTuning: {
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

@@ -30,6 +30,8 @@ export interface WorkerDeps {
   /** A pre-built bundle (tests build one per run); otherwise the worker bundles src/workflows. */
   workflowBundle?: WorkflowBundle;
   tuning?: Config['workerTuning'];
+  /** How long in-flight tasks may drain after shutdown before activities are cancelled (SDK default 0). */
+  shutdownGraceTimeMs?: number;
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -40,6 +42,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     workflowBundle: deps.workflowBundle ?? (await bundleWorkflows()),
     // Unset knobs keep the SDK's defaults, which size themselves to the machine (docs/deploy.md).
     ...definedOnly({
+      shutdownGraceTime: deps.shutdownGraceTimeMs,
       maxCachedWorkflows: deps.tuning?.maxCachedWorkflows,
       maxConcurrentActivityTaskExecutions: deps.tuning?.maxConcurrentActivityTaskExecutions,
       maxConcurrentWorkflowTaskExecutions: deps.tuning?.maxConcurrentWorkflowTaskExecutions,
@@ -87,6 +90,7 @@ async function main(config: Config): Promise<void> {
     agents: defaultAgents(config.openai.model),
     senders: buildSenders(config.channels),
     tuning: config.workerTuning,
+    shutdownGraceTimeMs: config.workerShutdownGraceMs,
   });
   log.info({ address, taskQueue: config.temporal.taskQueue }, 'worker started');
   // Worker.run() resolves after SIGINT/SIGTERM, once in-flight tasks have drained.

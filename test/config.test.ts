@@ -17,6 +17,12 @@ describe('loadConfig', () => {
     expect(config.dataDir).toBe('.data');
   });
 
+  it('gives in-flight activities 10 s on shutdown unless WORKER_SHUTDOWN_GRACE_MS says otherwise', () => {
+    expect(loadConfig({}).workerShutdownGraceMs).toBe(10_000);
+    expect(loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '2500' }).workerShutdownGraceMs).toBe(2500);
+    expect(() => loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '-1' })).toThrow(/WORKER_SHUTDOWN_GRACE_MS/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: ' ' }).database.url).toBeUndefined();
   });

@@ -119,6 +119,28 @@ export function isConversationGone(facts: ErrorFacts, conversationId: string | n
   );
 }
 
+/**
+ * True when the state a call builds on holds a function call without its output (live: 400
+ * `No tool output found for function call call_x.`): not retryable as is, every later call on the
+ * same state fails the same way until it is repaired.
+ */
+export function isConversationBroken(facts: ErrorFacts): boolean {
+  return facts.status === 400 && /no tool output found for function call/i.test(facts.message);
+}
+
+/**
+ * True when the request's context (the chain or conversation behind it, plus the new input) is
+ * larger than the model's window (live: 400 `context_length_exceeded`). Every later call on the
+ * same state fails the same way: the state must shrink.
+ */
+export function isContextTooLong(facts: ErrorFacts): boolean {
+  return (
+    facts.status === 400 &&
+    (facts.code === 'context_length_exceeded' ||
+      /exceeds the context window|maximum context length/i.test(facts.message))
+  );
+}
+
 export function toActivityFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const facts = factsOf(err);

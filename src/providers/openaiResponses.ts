@@ -1,8 +1,13 @@
 import type OpenAI from 'openai';
-import { historyAsText, sanitizeForInput, trimToBudget } from '../activities/history.js';
-import { factsOf, isPreviousResponseGone, toActivityFailure } from '../activities/openaiErrors.js';
+import { historyAsText, sanitizeForInput, splitAtStep, trimToBudget } from '../activities/history.js';
+import {
+  factsOf,
+  isContextTooLong,
+  isPreviousResponseGone,
+  toActivityFailure,
+} from '../activities/openaiErrors.js';
 import type { AgentDefinition, InputItem } from '../agents/types.js';
-import { baseRequest, createResponse, fromResponse } from './request.js';
+import { baseRequest, createResponse, fromResponse, isReasoningModel } from './request.js';
 import type { ModelProvider, ProviderContext } from './types.js';
 
 /**
@@ -22,15 +27,29 @@ export const openaiResponses: ModelProvider = {
     const base = baseRequest(agent, step);
     if (agent.strategy === 'stateless') {
       const history = await ctx.loadHistory();
-      const request = {
+      const statelessRequest = (budget: number) => ({
         ...base,
         store: false,
-        input: sanitizeForInput(trimToBudget(history, agent.historyTokenBudget, stepInput.length)),
-      };
-      const { data, requestId } = await createResponse(ctx.client, request).catch((e: unknown) => {
-        throw toActivityFailure(e);
+        input: sanitizeForInput(trimToBudget(history, budget, stepInput.length), {
+          reasoning: isReasoningModel(agent),
+        }),
       });
-      return fromResponse(data, request, requestId, null);
+      // A budget larger than this model's window: halve it until the window fits (three times at
+      // most), recorded as a trim.
+      for (let halvings = 0; ; halvings++) {
+        const request = statelessRequest(Math.floor(agent.historyTokenBudget / 2 ** halvings));
+        try {
+          const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
+          return fromResponse(data, request, requestId, halvings > 0 ? 'context_trimmed' : null);
+        } catch (err) {
+          const facts = factsOf(err);
+          if (!facts || !isContextTooLong(facts) || halvings === 3) throw toActivityFailure(err);
+          ctx.warn('history budget exceeds the context window; re-sending half of it', {
+            historyTokenBudget: agent.historyTokenBudget,
+            halvings: halvings + 1,
+          });
+        }
+      }
     }
 
     // Nothing to chain on: the first call of a segment. If the transcript already holds earlier
@@ -43,19 +62,31 @@ export const openaiResponses: ModelProvider = {
       ...(step.previousResponseId ? { previous_response_id: step.previousResponseId } : {}),
     };
     try {
-      const { data, requestId } = await createResponse(ctx.client, request);
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
       return fromResponse(data, request, requestId, null);
     } catch (err) {
       const facts = factsOf(err);
-      if (!facts || !isPreviousResponseGone(facts, step.previousResponseId)) throw toActivityFailure(err);
-      // The chain is gone (30-day expiry, deletion, store=false): re-send the history from Postgres.
-      const recovery = agent.recovery === 'instructions' ? 'history_instructions' : 'history_items';
-      ctx.warn('previous response gone; recovering from the transcript', {
-        previousResponseId: step.previousResponseId,
-        recovery,
-      });
+      const gone = facts !== undefined && isPreviousResponseGone(facts, step.previousResponseId);
+      const tooLong = facts !== undefined && isContextTooLong(facts);
+      if (!gone && !tooLong) throw toActivityFailure(err);
+      // The chain is gone (30-day expiry, deletion, store=false), or it outgrew the model's window:
+      // re-send the history from Postgres within the budget; the next call chains on that response.
+      const recovery = tooLong
+        ? 'context_trimmed'
+        : agent.recovery === 'instructions'
+          ? 'history_instructions'
+          : 'history_items';
+      ctx.warn(
+        tooLong
+          ? 'chain exceeds the context window; starting a new one from the transcript'
+          : 'previous response gone; recovering from the transcript',
+        {
+          previousResponseId: step.previousResponseId,
+          recovery,
+        },
+      );
       const retry = recoveryRequest(agent, base, await ctx.loadHistory(), stepInput.length);
-      const { data, requestId } = await createResponse(ctx.client, retry).catch((e: unknown) => {
+      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal).catch((e: unknown) => {
         throw toActivityFailure(e);
       });
       return fromResponse(data, retry, requestId, recovery);
@@ -70,21 +101,25 @@ function recoveryRequest(
   newItems: number,
 ): OpenAI.Responses.ResponseCreateParamsNonStreaming {
   const window = trimToBudget(history, agent.historyTokenBudget, newItems);
+  const reasoning = isReasoningModel(agent);
   if (agent.recovery === 'instructions') {
-    const earlier = sanitizeForInput(window.slice(0, window.length - newItems));
+    // After a tool round the step's input is tool outputs: their calls go with them, as items.
+    const { earlier, current } = splitAtStep(window, newItems, { reasoning });
     return {
       ...base,
       instructions:
         `${agent.instructions}\n\nThe conversation so far (restored from the transcript):\n` +
         historyAsText(earlier as unknown as Record<string, unknown>[]),
-      input: sanitizeForInput(window.slice(window.length - newItems)),
+      input: current,
     };
   }
-  return { ...base, input: sanitizeForInput(window) };
+  return { ...base, input: sanitizeForInput(window, { reasoning }) };
 }
 
 async function bootstrapInput(ctx: ProviderContext): Promise<InputItem[]> {
   const history = await ctx.loadHistory();
   if (history.length <= ctx.stepInput.length) return ctx.stepInput as unknown as InputItem[];
-  return sanitizeForInput(trimToBudget(history, ctx.agent.historyTokenBudget, ctx.stepInput.length));
+  return sanitizeForInput(trimToBudget(history, ctx.agent.historyTokenBudget, ctx.stepInput.length), {
+    reasoning: isReasoningModel(ctx.agent),
+  });
 }

@@ -26,7 +26,17 @@ export interface ProviderCapabilities {
   )[];
 }
 
-export type Recovery = 'history_items' | 'history_instructions' | 'conversation_recreated';
+/**
+ * How a call got past server-side state it could not use: the chain gone (history re-sent as items
+ * or as instructions), the conversation gone or broken (recreated from the transcript), the state
+ * grown past the model's context window (a new chain or conversation from a budgeted window).
+ */
+export type Recovery =
+  | 'history_items'
+  | 'history_instructions'
+  | 'conversation_recreated'
+  | 'conversation_repaired'
+  | 'context_trimmed';
 
 export interface StepRequest {
   conversationId: string;
@@ -48,6 +58,8 @@ export interface ProviderContext {
   /** The current segment's transcript, oldest first (new items included). */
   loadHistory(): Promise<Record<string, unknown>[]>;
   warn(message: string, attributes: Record<string, unknown>): void;
+  /** Aborts the HTTP request when the activity is cancelled (worker shutdown, heartbeat timeout). */
+  signal?: AbortSignal;
 }
 
 /** Usage in the Responses API's shape, whatever the provider reported. */
@@ -70,6 +82,8 @@ export interface ProviderCall {
   fingerprint: string | null;
   usage: NormalisedUsage;
   recovered: Recovery | null;
+  /** Why the answer stopped short (`incomplete_details.reason`, a `length` finish), or null. */
+  incomplete: string | null;
   raw: Record<string, unknown>;
 }
 

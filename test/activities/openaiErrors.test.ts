@@ -3,6 +3,8 @@ import { APIError } from 'openai';
 import {
   classify,
   factsOf,
+  isContextTooLong,
+  isConversationBroken,
   isConversationGone,
   isPreviousResponseGone,
   retryAfterMs,
@@ -168,5 +170,38 @@ describe('x-should-retry and quota by type', () => {
     });
     expect(factsOf(err({}, { message: 'x' }))).toMatchObject({ shouldRetry: null, type: null });
     expect(factsOf(err({ 'x-should-retry': 'maybe' }, {}))).toMatchObject({ shouldRetry: null });
+  });
+});
+
+describe('isConversationBroken', () => {
+  it.each([
+    ['the live 400', facts({ message: 'No tool output found for function call call_x.' }), true],
+    ['another 400', facts({ message: "Invalid 'input'." }), false],
+    [
+      'a 500 mentioning it',
+      facts({ status: 500, message: 'No tool output found for function call c' }),
+      false,
+    ],
+  ] as const)('%s', (_name, f, broken) => {
+    expect(isConversationBroken(f)).toBe(broken);
+  });
+});
+
+describe('isContextTooLong', () => {
+  it.each([
+    [
+      'the live 400',
+      facts({
+        code: 'context_length_exceeded',
+        param: 'input',
+        message:
+          'Your input exceeds the context window of this model. Please adjust your input and try again.',
+      }),
+      true,
+    ],
+    ['a compatible backend', facts({ message: "This model's maximum context length is 8192 tokens." }), true],
+    ['another 400', facts({ code: 'invalid_value' }), false],
+  ] as const)('%s', (_name, f, tooLong) => {
+    expect(isContextTooLong(f)).toBe(tooLong);
   });
 });

@@ -46,6 +46,7 @@ export async function startTestWorker(options: {
   openaiBaseUrl?: string;
   agents?: AgentRegistry;
   senders?: ReadonlyMap<string, ChannelSender>;
+  shutdownGraceTimeMs?: number;
 }): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await createWorker({
@@ -60,6 +61,9 @@ export async function startTestWorker(options: {
     agents: options.agents ?? defaultAgents('gpt-5-mini'),
     workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
     ...(options.senders ? { senders: options.senders } : {}),
+    ...(options.shutdownGraceTimeMs !== undefined
+      ? { shutdownGraceTimeMs: options.shutdownGraceTimeMs }
+      : {}),
   });
   const running = worker.run();
   return {
