@@ -15,6 +15,8 @@ export interface Machine {
   node: string;
   platform: string;
   postgres?: string;
+  /** Which Temporal the stack ran: the dev server, or Temporal Server on PostgreSQL. */
+  temporal?: string;
 }
 
 export interface Entry<R> {
@@ -25,6 +27,8 @@ export interface Entry<R> {
   load: [number, number];
   result?: R;
   error?: string;
+  /** CPU seconds by role while it ran (bench/lib/stack.ts cpuSeconds). */
+  cpu?: Record<string, number>;
 }
 
 export interface Results {
