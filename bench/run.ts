@@ -35,6 +35,7 @@ const BENCHMARKS: Benchmark[] = [
 ] as Benchmark[];
 
 const SHAPE = temporalShape(process.argv.slice(2));
+const SERVER_RESULTS = fileURLToPath(new URL('./results/server.json', import.meta.url));
 const RESULTS = fileURLToPath(
   new URL(SHAPE === 'server' ? './results/server.json' : './results/latest.json', import.meta.url),
 );
@@ -172,7 +173,10 @@ async function write(results: Results): Promise<void> {
   writeFileSync(RESULTS, await format(JSON.stringify(results), { ...config, parser: 'json' }));
   if (SHAPE === 'server') return;
   writeFileSync(CHART, chart(results));
-  writeFileSync(DOC, await format(markdown(results), { ...config, parser: 'markdown' }));
+  const serverResults = existsSync(SERVER_RESULTS)
+    ? (JSON.parse(readFileSync(SERVER_RESULTS, 'utf8')) as Results)
+    : undefined;
+  writeFileSync(DOC, await format(markdown(results, serverResults), { ...config, parser: 'markdown' }));
 }
 
 await main();

@@ -252,9 +252,10 @@ async function spawnWorker(options: WorkerProcessOptions): Promise<WorkerProcess
 }
 
 /**
- * CPU seconds (utime + stime, from /proc/<pid>/stat) used so far by each role of the stack: a
- * process and its live descendants (PostgreSQL's backends are children of its postmaster). The
- * API's figure is this process alone, and includes the load generator that runs in it.
+ * CPU seconds (utime + stime, and the same for exited children, from /proc/<pid>/stat) used so far
+ * by each role of the stack: a process and its descendants (PostgreSQL's backends are children of
+ * its postmaster). The API's figure is this process alone (without its children: the worker and
+ * Temporal are its children here), and includes the load generator that runs in it.
  */
 export function cpuSeconds(p: StackProcesses): Record<string, number> {
   const ticks = 100; // CLK_TCK on Linux
@@ -264,14 +265,19 @@ export function cpuSeconds(p: StackProcesses): Record<string, number> {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Fields after the command: state(3) ppid(4) ... utime(14) stime(15), counted from 1.
-      const cpu = (Number(fields[11]) + Number(fields[12])) / ticks;
+      // Fields after the command: state(3) ppid(4) ... utime(14) stime(15) cutime(16) cstime(17),
+      // counted from 1. cutime/cstime hold children that exited (PostgreSQL's closed backends).
+      const cpu = fields.slice(11, 15).reduce((a, f) => a + Number(f), 0) / ticks;
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
       stats.set(Number(entry), { ppid: Number(fields[1]), cpu, cmdline });
     } catch {
       // The process exited between readdir and read.
     }
   }
+  const ownCpu = (pid: number): number => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticks;
+  };
   const tree = (root: number | undefined): number => {
     if (root === undefined || !stats.has(root)) return 0;
     let total = stats.get(root)!.cpu;
@@ -289,7 +295,7 @@ export function cpuSeconds(p: StackProcesses): Record<string, number> {
       : {}),
     appPostgres: tree(postmaster(p.appPostgresPort)),
     worker: tree(p.worker),
-    api: stats.get(p.api)?.cpu ?? 0,
+    api: ownCpu(p.api),
   };
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 }
