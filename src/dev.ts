@@ -27,6 +27,11 @@ import { createWorker } from './worker.js';
 
 type Stop = { name: string; stop: () => Promise<unknown> };
 
+const SERVER_NEEDS_DATABASE =
+  'THREADLINE_TEMPORAL=server runs Temporal on PostgreSQL: set DATABASE_URL to a PostgreSQL server whose ' +
+  'user may create databases (Temporal gets its own databases temporal and temporal_visibility there), ' +
+  'or unset THREADLINE_TEMPORAL for the dev server.';
+
 async function main(config: Config): Promise<void> {
   // The SDK logs every worker state change at INFO; in a terminal only warnings are worth showing.
   Runtime.install({
@@ -65,6 +70,9 @@ async function main(config: Config): Promise<void> {
     const dataDir = resolve(config.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const log = createLogger(config.logLevel, 'dev');
+    // Checked before anything starts: the production shape needs a PostgreSQL server for Temporal.
+    if (config.temporal.shape === 'server' && !config.temporal.address && !config.database.url)
+      throw new Error(SERVER_NEEDS_DATABASE);
 
     // Postgres
     let databaseUrl = config.database.url;
@@ -112,13 +120,7 @@ async function main(config: Config): Promise<void> {
       });
     } else if (config.temporal.shape === 'server') {
       // The production shape (THREADLINE_TEMPORAL=server): Temporal Server on PostgreSQL.
-      if (!config.database.url) {
-        throw new Error(
-          'THREADLINE_TEMPORAL=server runs Temporal on PostgreSQL: set DATABASE_URL to a PostgreSQL server whose ' +
-            'user may create databases (Temporal gets its own databases temporal and temporal_visibility there), ' +
-            'or unset THREADLINE_TEMPORAL for the dev server.',
-        );
-      }
+      if (!config.database.url) throw new Error(SERVER_NEEDS_DATABASE);
       const binaries = await resolveTemporalServer({ env: process.env, onProgress: say });
       say(
         `Starting Temporal Server ${TEMPORAL_SERVER_VERSION} on PostgreSQL, on :${config.temporal.devPort} ...`,
@@ -129,6 +131,8 @@ async function main(config: Config): Promise<void> {
         port: config.temporal.devPort,
         namespace: config.temporal.namespace,
         logFile: resolve(dataDir, 'temporal-server.log'),
+        // The same ports as last time: the cluster membership in the database is then its own.
+        portsFile: resolve(dataDir, 'temporal-server-ports.json'),
         onProgress: say,
       });
       stops.push({ name: 'Temporal Server', stop: () => server.stop() });

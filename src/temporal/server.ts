@@ -259,6 +259,11 @@ export interface TemporalServerOptions {
    * in the database names hosts by address, and a new address would wait for the old one to expire.
    */
   ports?: ServerPorts;
+  /**
+   * A file that keeps the ports across starts (`npm run dev` keeps it in its data directory): read
+   * when all its ports are free, written after a start.
+   */
+  portsFile?: string;
   ip?: string;
   namespace?: string;
   numHistoryShards?: number;
@@ -295,8 +300,10 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
     `Temporal databases ${databases.main}, ${databases.visibility} ready (${Date.now() - started} ms)`,
   );
 
-  const free = options.ports ? [] : await freePorts(9, ip);
-  const ports: ServerPorts = options.ports ?? {
+  const kept =
+    options.ports ?? (options.portsFile ? await keptPorts(options.portsFile, ip, options.port) : undefined);
+  const free = kept ? [] : await freePorts(9, ip);
+  const ports: ServerPorts = kept ?? {
     frontend: options.port ?? free[0]!,
     frontendHttp: free[1]!,
     frontendMembership: free[2]!,
@@ -307,6 +314,7 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
     worker: free[7]!,
     workerMembership: free[8]!,
   };
+  if (options.portsFile) writeFileSync(options.portsFile, JSON.stringify(ports));
   const dir = mkdtempSync(join(tmpdir(), 'threadline-temporal-'));
   const dynamicConfigPath = join(dir, 'dynamicconfig.yaml');
   writeFileSync(dynamicConfigPath, JSON.stringify(dynamicConfig(), null, 2));
@@ -380,6 +388,32 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
     await cleanup();
     throw err;
   }
+}
+
+/** The ports a previous start wrote, if the frontend port still matches and all are free. */
+async function keptPorts(
+  file: string,
+  ip: string,
+  frontend: number | undefined,
+): Promise<ServerPorts | undefined> {
+  let ports: ServerPorts;
+  try {
+    ports = JSON.parse(readFileSync(file, 'utf8')) as ServerPorts;
+  } catch {
+    return undefined;
+  }
+  if (frontend !== undefined && ports.frontend !== frontend) return undefined;
+  const free = await Promise.all(
+    Object.values(ports).map(
+      (port) =>
+        new Promise<boolean>((resolve) => {
+          const server = createServer();
+          server.once('error', () => resolve(false));
+          server.listen(port, ip, () => server.close(() => resolve(true)));
+        }),
+    ),
+  );
+  return free.every(Boolean) ? ports : undefined;
 }
 
 async function setUpDatabases(
