@@ -15,6 +15,8 @@ export interface Machine {
   node: string;
   platform: string;
   postgres?: string;
+  /** Which Temporal the stack ran: the dev server, or Temporal Server on PostgreSQL. */
+  temporal?: string;
 }
 
 export interface Entry<R> {
@@ -25,6 +27,8 @@ export interface Entry<R> {
   load: [number, number];
   result?: R;
   error?: string;
+  /** CPU seconds by role while it ran (bench/lib/stack.ts cpuSeconds). */
+  cpu?: Record<string, number>;
 }
 
 export interface Results {
@@ -173,7 +177,7 @@ function meta(e: Entry<unknown>): string {
   return `_Measured ${e.measuredAt.slice(0, 16).replace('T', ' ')} UTC${e.quick ? ' with `--quick` sizes' : ''}, in ${e.seconds} s; load average ${e.load[0]} before, ${e.load[1]} after._`;
 }
 
-export function markdown(r: Results): string {
+export function markdown(r: Results, server?: Results): string {
   const b = r.benchmarks;
   const out: string[] = [];
   out.push(
@@ -552,6 +556,7 @@ export function markdown(r: Results): string {
     );
   } else out.push(notRun(mg));
   out.push('');
+  if (server) out.push('', ...productionShape(r, server));
   return out.join('\n');
 }
 
@@ -559,4 +564,81 @@ function notRun(e: Entry<unknown> | undefined): string {
   return e?.error
     ? `Failed in the last run: \`${e.error}\``
     : 'Not run yet: `npm run bench -- --only <name>`.';
+}
+
+/**
+ * The same benchmarks on the production shape (bench/results/server.json, written by
+ * `npm run bench -- --temporal server`) beside this page's dev-server run, with the CPU each role
+ * used (bench/lib/stack.ts cpuSeconds).
+ */
+export function productionShape(page: Results, server: Results & { devBaseline?: Results }): string[] {
+  // The dev-server run measured beside it (same machine load and sizes), when recorded with it.
+  const dev = server.devBaseline ?? page;
+  const column = (r: Results) => {
+    const t = r.benchmarks['turn-overhead'];
+    const p = r.benchmarks.throughput;
+    const runs = p?.result?.runs ?? [];
+    const turns = runs.reduce((a, x) => a + x.messages, 0);
+    const cpu = p?.cpu ?? {};
+    const total = Object.values(cpu).reduce((a, x) => a + x, 0);
+    const share = (role: string) =>
+      role in cpu && total ? `${Math.round((100 * cpu[role]!) / total)}%` : '–';
+    const last = runs.at(-1);
+    const bd = t?.result?.breakdown;
+    return [
+      t?.result ? ms(t.result.api.p50) : '–',
+      t?.result ? ms(t.result.floor.p50) : '–',
+      t?.result ? `${t.result.ratios.apiToFloor.p50}×` : '–',
+      bd
+        ? `${ms(bd.workflowTaskRunMs)} run + ${ms(bd.workflowTaskDispatchMs)} dispatch (${bd.workflowTasks} tasks)`
+        : '–',
+      bd
+        ? `${ms(bd.activityRunMs)} run + ${ms(bd.activityDispatchMs)} dispatch (${bd.activities} activities)`
+        : '–',
+      last ? `${last.turnsPerSecond} (${last.conversations} conversations)` : '–',
+      turns && total ? `${(total / turns).toFixed(3)} s` : '–',
+      turns && total ? `${(turns / total).toFixed(1)}` : '–',
+      share('temporal'),
+      share('temporalPostgres'),
+      share('appPostgres'),
+      share('worker'),
+      share('api'),
+      t && p ? `${t.load[0]}–${p.load[1]}${t.quick ? ', quick sizes' : ''}` : '–',
+    ];
+  };
+  const labels = [
+    'Tool turn p50',
+    'Temporal floor (1 activity) p50',
+    'Tool turn / floor',
+    'Workflow task time per turn (median)',
+    'Activity time per turn (median)',
+    'Throughput, turns/s (largest run)',
+    'CPU per turn, whole stack',
+    'Turns/s per core (1 / CPU per turn)',
+    'CPU share at saturation: Temporal',
+    '… Temporal’s PostgreSQL',
+    '… Threadline’s PostgreSQL',
+    '… worker',
+    '… API and load generator',
+    'Load average during the runs',
+  ];
+  const [d, s] = [column(dev), column(server)];
+  return [
+    '## Production shape',
+    '',
+    'The turn-overhead and throughput benchmarks again with `npm run bench -- --temporal server`: Temporal Server ' +
+      `1.29.1 on a PostgreSQL cluster of its own (4 history shards, as docker-compose.yml's auto-setup image), measured ` +
+      `${server.updatedAt.slice(0, 16).replace('T', ' ')} UTC (bench/results/server.json), beside ` +
+      (server.devBaseline
+        ? `a dev-server run of the same sizes measured right after it (${server.devBaseline.updatedAt.slice(0, 16).replace('T', ' ')} UTC, \`devBaseline\` in the same file). `
+        : "this page's dev-server run. ") +
+      'CPU is each role’s own accounting (`/proc/<pid>/stat` utime + stime of the process and its children) during the ' +
+      'throughput benchmark, divided by the turns it answered; it is far less sensitive to the machine’s other load than ' +
+      'the latencies.',
+    '',
+    table(
+      ['', 'Dev server (SQLite)', 'Temporal Server on PostgreSQL'],
+      labels.map((label, i) => [label, d[i]!, s[i]!]),
+    ),
+  ];
 }

@@ -1,7 +1,10 @@
 /**
- * `npm run bench [-- --quick] [-- --only name[,name]]`: starts the whole stack once, runs the
- * benchmarks in order, and writes bench/results/latest.json, bench/results/latest.svg and
- * docs/benchmarks.md. With --only, the other benchmarks keep their last recorded results.
+ * `npm run bench [-- --quick] [-- --only name[,name]] [-- --temporal server]`: starts the whole
+ * stack once, runs the benchmarks in order, and writes bench/results/latest.json,
+ * bench/results/latest.svg and docs/benchmarks.md. With --only, the other benchmarks keep their
+ * last recorded results. `--temporal server` (or THREADLINE_TEMPORAL=server) runs them on the
+ * production shape (Temporal Server on its own PostgreSQL) and writes bench/results/server.json
+ * only: docs/benchmarks.md keeps the dev-server run, with the production shape's numbers beside it.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
@@ -16,7 +19,8 @@ import { throughput, type ThroughputResult } from './benchmarks/throughput.js';
 import { turnOverhead } from './benchmarks/turnOverhead.js';
 import { workerMemory } from './benchmarks/workerMemory.js';
 import { round } from './lib/stats.js';
-import { startStack } from './lib/stack.js';
+import { loadConfig } from '../src/config.js';
+import { cpuSeconds, startStack, type TemporalShape } from './lib/stack.js';
 import type { Benchmark } from './lib/types.js';
 import { chart, markdown, type Entry, type Results } from './report.js';
 
@@ -30,9 +34,25 @@ const BENCHMARKS: Benchmark[] = [
   migrationThroughput,
 ] as Benchmark[];
 
-const RESULTS = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+const SHAPE = temporalShape(process.argv.slice(2));
+const SERVER_RESULTS = fileURLToPath(new URL('./results/server.json', import.meta.url));
+const RESULTS = fileURLToPath(
+  new URL(SHAPE === 'server' ? './results/server.json' : './results/latest.json', import.meta.url),
+);
 const CHART = fileURLToPath(new URL('./results/latest.svg', import.meta.url));
 const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
+
+/** --temporal dev|server, else THREADLINE_TEMPORAL (validated by the config). */
+function temporalShape(argv: string[]): TemporalShape {
+  const i = argv.indexOf('--temporal');
+  if (i < 0) return loadConfig(process.env).temporal.shape;
+  const value = argv[i + 1];
+  if (value !== 'dev' && value !== 'server')
+    throw new Error(
+      `--temporal ${value ?? ''}: expected dev (the dev server) or server (Temporal Server on PostgreSQL)`,
+    );
+  return value;
+}
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] | undefined } {
   const quick = argv.includes('--quick');
@@ -84,7 +104,8 @@ async function main(): Promise<void> {
     messagesPerThread: 4,
     seed: 7,
   });
-  const stack = await startStack({ fixture, log });
+  const stack = await startStack({ fixture, log, temporal: SHAPE });
+  results.machine.temporal = SHAPE;
   let failed = false;
   try {
     const { rows } = await stack.pool.query<{ server_version: string }>('SHOW server_version');
@@ -92,6 +113,7 @@ async function main(): Promise<void> {
     for (const b of selected) {
       log(`${b.name}: start`);
       const before = load();
+      const cpuBefore = cpuSeconds(stack.processes);
       const started = performance.now();
       const entry: Entry<unknown> = {
         measuredAt: new Date().toISOString(),
@@ -112,6 +134,11 @@ async function main(): Promise<void> {
         log(`${b.name}: FAILED ${entry.error}`);
       }
       entry.seconds = round((performance.now() - started) / 1000, 1);
+      const cpuAfter = cpuSeconds(stack.processes);
+      // Where the CPU went during this benchmark, by role (seconds of CPU, from /proc).
+      entry.cpu = Object.fromEntries(
+        Object.entries(cpuAfter).map(([role, s]) => [role, round(s - (cpuBefore[role] ?? 0), 1)]),
+      );
       entry.load[1] = load();
       (results.benchmarks as Record<string, Entry<unknown>>)[b.name] = entry;
       log(`${b.name}: ${entry.seconds} s`);
@@ -120,7 +147,7 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
   }
-  log(`wrote ${RESULTS}, ${CHART} and ${DOC}`);
+  log(SHAPE === 'server' ? `wrote ${RESULTS}` : `wrote ${RESULTS}, ${CHART} and ${DOC}`);
   if (failed) process.exitCode = 1;
 }
 
@@ -144,8 +171,12 @@ async function write(results: Results): Promise<void> {
   // Formatted as `npm run check` expects, so a run leaves the tree clean.
   const config = (await resolveConfig(DOC)) ?? {};
   writeFileSync(RESULTS, await format(JSON.stringify(results), { ...config, parser: 'json' }));
+  if (SHAPE === 'server') return;
   writeFileSync(CHART, chart(results));
-  writeFileSync(DOC, await format(markdown(results), { ...config, parser: 'markdown' }));
+  const serverResults = existsSync(SERVER_RESULTS)
+    ? (JSON.parse(readFileSync(SERVER_RESULTS, 'utf8')) as Results)
+    : undefined;
+  writeFileSync(DOC, await format(markdown(results, serverResults), { ...config, parser: 'markdown' }));
 }
 
 await main();

@@ -14,6 +14,12 @@ import { migrate } from '../src/store/migrate.js';
 import { createPool, type Pool } from '../src/store/pool.js';
 import { resolveTemporalCli, type TemporalCli } from '../src/temporal/cli.js';
 import { startDevServer, type DevServer } from '../src/temporal/devServer.js';
+import {
+  resolveTemporalServer,
+  startTemporalServer,
+  type ServerPorts,
+  type TemporalServerBinaries,
+} from '../src/temporal/server.js';
 import { bundleWorkflows } from '../src/worker.js';
 import { DRILL_AGENT, DRILL_TABLES, DRILL_TENANT } from './agent.js';
 import { freePort } from '../test/support/ports.js';
@@ -23,32 +29,53 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * What every drill shares: one PostgreSQL cluster (restartable), one file-backed Temporal dev server
- * (restartable on the same port and SQLite file) and the workflow bundle.
+ * (restartable on the same port and SQLite file) and the workflow bundle. With the production shape
+ * (`npm run drill -- --temporal server`, or THREADLINE_TEMPORAL=server), Temporal is Temporal Server
+ * on a PostgreSQL cluster of its own, restartable on the same port and databases.
  */
+type TemporalSource =
+  | { shape: 'dev'; cli: TemporalCli }
+  | { shape: 'server'; binaries: TemporalServerBinaries; postgres: PostgresCluster; ports?: ServerPorts };
+
 export class Infra {
   private constructor(
     readonly dir: string,
     readonly postgres: PostgresCluster,
-    readonly cli: TemporalCli,
+    private readonly source: TemporalSource,
     readonly temporalPort: number,
     private temporal: DevServer,
     readonly bundlePath: string,
   ) {}
 
-  static async start(log: (line: string) => void): Promise<Infra> {
+  static async start(log: (line: string) => void, shape: 'dev' | 'server' = 'dev'): Promise<Infra> {
     const dir = mkdtempSync(join(tmpdir(), 'threadline-drill-'));
-    const [postgres, cli, bundle] = await Promise.all([
+    const [postgres, source, bundle] = await Promise.all([
       startPostgresCluster({ synchronousCommit: true }),
-      resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, env: process.env, onProgress: log }),
+      shape === 'dev'
+        ? resolveTemporalCli({
+            explicitPath: process.env.TEMPORAL_CLI_PATH,
+            env: process.env,
+            onProgress: log,
+          }).then((cli): TemporalSource => {
+            if (cli.kind !== 'path')
+              throw new Error('The drills need a Temporal CLI binary (they restart its server).');
+            return { shape: 'dev', cli };
+          })
+        : Promise.all([
+            resolveTemporalServer({ env: process.env, onProgress: log }),
+            startPostgresCluster({ synchronousCommit: true }),
+          ]).then(([binaries, pg]): TemporalSource => ({ shape: 'server', binaries, postgres: pg })),
       bundleWorkflows(),
     ]);
     const bundlePath = join(dir, 'workflows.js');
     writeFileSync(bundlePath, bundle.code);
-    if (cli.kind !== 'path')
-      throw new Error('The drills need a Temporal CLI binary (they restart its server).');
     const port = await freePort();
-    const temporal = await startDevServer({ cli, port, dbFilename: join(dir, 'temporal.sqlite') });
-    return new Infra(dir, postgres, cli, port, temporal, bundlePath);
+    const temporal = await startTemporal(source, port, dir);
+    return new Infra(dir, postgres, source, port, temporal, bundlePath);
+  }
+
+  get shape(): 'dev' | 'server' {
+    return this.source.shape;
   }
 
   get temporalAddress(): string {
@@ -60,11 +87,7 @@ export class Infra {
   }
 
   async startTemporal(): Promise<void> {
-    this.temporal = await startDevServer({
-      cli: this.cli,
-      port: this.temporalPort,
-      dbFilename: join(this.dir, 'temporal.sqlite'),
-    });
+    this.temporal = await startTemporal(this.source, this.temporalPort, this.dir);
   }
 
   async close(): Promise<void> {
@@ -75,8 +98,25 @@ export class Infra {
       console.error(err);
     }
     await this.temporal.stop().catch(() => {});
+    if (this.source.shape === 'server') await this.source.postgres.stop().catch(() => {});
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Same port and same state (SQLite file, or the same two databases) on every start. */
+async function startTemporal(source: TemporalSource, port: number, dir: string): Promise<DevServer> {
+  if (source.shape === 'dev')
+    return startDevServer({ cli: source.cli, port, dbFilename: join(dir, 'temporal.sqlite') });
+  const server = await startTemporalServer({
+    binaries: source.binaries,
+    postgresUrl: source.postgres.url,
+    port,
+    // A restart binds the same ports: the membership recorded in the database is then its own.
+    ...(source.ports ? { ports: source.ports } : {}),
+    logFile: join(dir, 'temporal-server.log'),
+  });
+  source.ports = server.ports;
+  return server;
 }
 
 export interface WorkerProcess {

@@ -1,14 +1,26 @@
+import { loadConfig } from '../src/config.js';
 import { DRILLS, type Drill } from './drills.js';
 import { DrillEnv, Infra } from './env.js';
 import { verify } from './verify.js';
 
 /**
- * `npm run drill [-- <name> ...]`: runs the fault drills one after the other, each on its own
+ * `npm run drill [-- <name> ...] [-- --temporal server]`: runs the fault drills one after the other, each on its own
  * database, task queue, emulator and worker processes, against one PostgreSQL cluster and one
  * file-backed Temporal dev server that the drills may stop and start. Each drill ends in one
- * PASS/FAIL line with its counts; the exit code is 1 if any failed.
+ * PASS/FAIL line with its counts; the exit code is 1 if any failed. `--temporal server` (or
+ * THREADLINE_TEMPORAL=server) runs them on Temporal Server on its own PostgreSQL instead.
  */
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  // --temporal dev|server, else THREADLINE_TEMPORAL (validated by the config).
+  const t = args.indexOf('--temporal');
+  const shape = t < 0 ? loadConfig(process.env).temporal.shape : args[t + 1];
+  if (shape !== 'dev' && shape !== 'server') {
+    console.error(
+      `--temporal ${shape ?? ''}: expected dev (the dev server) or server (Temporal Server on PostgreSQL)`,
+    );
+    return 2;
+  }
+  const argv = t < 0 ? args : args.filter((_, i) => i !== t && i !== t + 1);
   const unknown = argv.filter((n) => !DRILLS.some((d) => d.name === n));
   if (unknown.length) {
     console.error(`Unknown drill(s): ${unknown.join(', ')}. Drills: ${DRILLS.map((d) => d.name).join(', ')}`);
@@ -17,8 +29,12 @@ async function main(argv: string[]): Promise<number> {
   const selected = argv.length ? DRILLS.filter((d) => argv.includes(d.name)) : DRILLS;
   const log = (line: string) => console.log(`  ${line}`);
   const started = Date.now();
-  console.log('Starting PostgreSQL, the Temporal dev server (file-backed) and the workflow bundle...');
-  const infra = await Infra.start(log);
+  console.log(
+    shape === 'server'
+      ? 'Starting PostgreSQL, Temporal Server on its own PostgreSQL and the workflow bundle...'
+      : 'Starting PostgreSQL, the Temporal dev server (file-backed) and the workflow bundle...',
+  );
+  const infra = await Infra.start(log, shape);
   // Ctrl-C: the cluster and the dev server live outside this process and must not be left behind.
   process.once('SIGINT', () => {
     void infra.close().finally(() => process.exit(130));

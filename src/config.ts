@@ -57,6 +57,12 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('threadline'),
   TEMPORAL_API_KEY: optionalString,
   TEMPORAL_CLI_PATH: optionalString,
+  THREADLINE_TEMPORAL: z
+    .enum(['dev', 'server'], {
+      message:
+        'must be dev (the single-binary dev server on SQLite, the default) or server (Temporal Server on PostgreSQL, the production shape)',
+    })
+    .default('dev'),
   TEMPORAL_TLS_CERT_PATH: optionalString,
   TEMPORAL_TLS_KEY_PATH: optionalString,
   TEMPORAL_TLS_CA_PATH: optionalString,
@@ -111,6 +117,11 @@ export interface Config {
     taskQueue: string;
     apiKey: string | undefined;
     cliPath: string | undefined;
+    /**
+     * What `npm run dev`, the bench and the drills start when TEMPORAL_ADDRESS is unset: the CLI's
+     * dev server, or Temporal Server on PostgreSQL as docker-compose.yml runs it (src/temporal/server.ts).
+     */
+    shape: 'dev' | 'server';
     devPort: number;
     devUiPort: number;
     /** mTLS to a self-hosted cluster or Temporal Cloud: paths to PEM files. */
@@ -220,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       apiKey: e.TEMPORAL_API_KEY,
       cliPath: e.TEMPORAL_CLI_PATH,
+      shape: e.THREADLINE_TEMPORAL,
       devPort: e.TEMPORAL_PORT,
       devUiPort: e.TEMPORAL_UI_PORT,
       tls:

@@ -16,6 +16,7 @@ import { migrate } from './store/migrate.js';
 import { createPool } from './store/pool.js';
 import { resolveTemporalCli } from './temporal/cli.js';
 import { startDevServer } from './temporal/devServer.js';
+import { resolveTemporalServer, startTemporalServer, TEMPORAL_SERVER_VERSION } from './temporal/server.js';
 import { createWorker } from './worker.js';
 
 /**
@@ -25,6 +26,11 @@ import { createWorker } from './worker.js';
  */
 
 type Stop = { name: string; stop: () => Promise<unknown> };
+
+const SERVER_NEEDS_DATABASE =
+  'THREADLINE_TEMPORAL=server runs Temporal on PostgreSQL: set DATABASE_URL to a PostgreSQL server whose ' +
+  'user may create databases (Temporal gets its own databases temporal and temporal_visibility there), ' +
+  'or unset THREADLINE_TEMPORAL for the dev server.';
 
 async function main(config: Config): Promise<void> {
   // The SDK logs every worker state change at INFO; in a terminal only warnings are worth showing.
@@ -64,6 +70,9 @@ async function main(config: Config): Promise<void> {
     const dataDir = resolve(config.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const log = createLogger(config.logLevel, 'dev');
+    // Checked before anything starts: the production shape needs a PostgreSQL server for Temporal.
+    if (config.temporal.shape === 'server' && !config.temporal.address && !config.database.url)
+      throw new Error(SERVER_NEEDS_DATABASE);
 
     // Postgres
     let databaseUrl = config.database.url;
@@ -109,6 +118,27 @@ async function main(config: Config): Promise<void> {
         name: 'Temporal connections',
         stop: () => Promise.all([connection.close(), nativeConnection.close()]),
       });
+    } else if (config.temporal.shape === 'server') {
+      // The production shape (THREADLINE_TEMPORAL=server): Temporal Server on PostgreSQL.
+      if (!config.database.url) throw new Error(SERVER_NEEDS_DATABASE);
+      const binaries = await resolveTemporalServer({ env: process.env, onProgress: say });
+      say(
+        `Starting Temporal Server ${TEMPORAL_SERVER_VERSION} on PostgreSQL, on :${config.temporal.devPort} ...`,
+      );
+      const server = await startTemporalServer({
+        binaries,
+        postgresUrl: config.database.url,
+        port: config.temporal.devPort,
+        namespace: config.temporal.namespace,
+        logFile: resolve(dataDir, 'temporal-server.log'),
+        // The same ports as last time: the cluster membership in the database is then its own.
+        portsFile: resolve(dataDir, 'temporal-server-ports.json'),
+        onProgress: say,
+      });
+      stops.push({ name: 'Temporal Server', stop: () => server.stop() });
+      temporalAddress = server.address;
+      nativeConnection = server.nativeConnection;
+      client = server.client;
     } else {
       const cli = await resolveTemporalCli({
         explicitPath: config.temporal.cliPath,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { listen } from '../../src/api/server.js';
 import { startEmulator, type AssistantsFixture, type Emulator } from '../../src/emulator/server.js';
 import { resolveTemporalCli } from '../../src/temporal/cli.js';
 import { startDevServer, type DevServer } from '../../src/temporal/devServer.js';
+import { resolveTemporalServer, startTemporalServer } from '../../src/temporal/server.js';
 import type { Pool } from '../../src/store/pool.js';
 import { bundleWorkflows } from '../../src/worker.js';
 import { freePort } from '../../test/support/ports.js';
@@ -25,9 +26,26 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 /**
  * The whole runtime on this machine, as the benchmarks drive it: a Temporal dev server (in
  * memory), a throwaway PostgreSQL cluster, the emulator (latency 0), a Threadline worker in its own
- * process (plus the floor workflow's worker), and the API in this process.
+ * process (plus the floor workflow's worker), and the API in this process. With
+ * `temporal: 'server'` (THREADLINE_TEMPORAL=server, `npm run bench -- --temporal server`), Temporal
+ * is the production shape instead: Temporal Server on a PostgreSQL cluster of its own.
  */
+export type TemporalShape = 'dev' | 'server';
+
+/** The stack's processes by role, for CPU accounting (/proc/<pid>/stat of each and its children). */
+export interface StackProcesses {
+  temporal: number | undefined;
+  /** Temporal's PostgreSQL (server shape only): the postmaster's port. */
+  temporalPostgresPort: number | undefined;
+  appPostgresPort: number;
+  worker: number;
+  /** This process: the API, and the load generator with it. */
+  api: number;
+}
+
 export interface Stack {
+  shape: TemporalShape;
+  processes: StackProcesses;
   temporal: DevServer;
   client: Client;
   cluster: PostgresCluster;
@@ -60,7 +78,9 @@ export interface WorkerProcess {
 export async function startStack(options: {
   fixture: AssistantsFixture;
   log: (line: string) => void;
+  temporal?: TemporalShape;
 }): Promise<Stack> {
+  const shape = options.temporal ?? 'dev';
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => console.error(err));
@@ -69,11 +89,13 @@ export async function startStack(options: {
     const dir = mkdtempSync(join(tmpdir(), 'threadline-bench-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const [cli, cluster, emulator, bundlePath, floorBundlePath] = await Promise.all([
-      resolveTemporalCli({
-        explicitPath: process.env.TEMPORAL_CLI_PATH,
-        env: process.env,
-        allowSdkDownload: false,
-      }),
+      shape === 'dev'
+        ? resolveTemporalCli({
+            explicitPath: process.env.TEMPORAL_CLI_PATH,
+            env: process.env,
+            allowSdkDownload: false,
+          })
+        : resolveTemporalServer({ env: process.env, onProgress: options.log }),
       startPostgresCluster(),
       startEmulator({ assistantsFixture: options.fixture }),
       bundleWorkflows().then(({ code }) => writeTo(join(dir, 'workflows.js'), code)),
@@ -83,7 +105,17 @@ export async function startStack(options: {
       () => cluster.stop(),
       () => emulator.close(),
     );
-    const temporal = await startDevServer({ cli, port: await freePort() });
+    let temporal: DevServer & { pid?: number };
+    let temporalPostgresPort: number | undefined;
+    if ('sqlTool' in cli) {
+      // Temporal's own PostgreSQL, as in docker-compose.yml: its load is accounted apart.
+      const temporalCluster = await startPostgresCluster();
+      cleanups.push(() => temporalCluster.stop());
+      temporalPostgresPort = Number(new URL(temporalCluster.url).port);
+      temporal = await startTemporalServer({ binaries: cli, postgresUrl: temporalCluster.url });
+    } else {
+      temporal = await startDevServer({ cli, port: await freePort() });
+    }
     cleanups.push(() => temporal.stop());
 
     const createDatabase = (opts: { migrate?: boolean } = {}) =>
@@ -121,10 +153,19 @@ export async function startStack(options: {
     cleanups.push(() => http.stop());
     const apiKey = (await createApiKey(db.pool, { tenant: 'bench', name: 'bench' })).key;
     options.log(
-      `stack: Temporal ${temporal.address}, PostgreSQL, emulator ${emulator.origin}, API ${http.url}`,
+      `stack: Temporal ${shape === 'server' ? 'Server on PostgreSQL' : 'dev server'} ${temporal.address}, ` +
+        `PostgreSQL, emulator ${emulator.origin}, API ${http.url}`,
     );
 
     return {
+      shape,
+      processes: {
+        temporal: temporal.pid,
+        temporalPostgresPort,
+        appPostgresPort: Number(new URL(cluster.url).port),
+        worker: worker.pid,
+        api: process.pid,
+      },
       temporal,
       client: temporal.client,
       cluster,
@@ -208,4 +249,53 @@ async function spawnWorker(options: WorkerProcessOptions): Promise<WorkerProcess
       process.removeListener('exit', killOnExit);
     },
   };
+}
+
+/**
+ * CPU seconds (utime + stime, and the same for exited children, from /proc/<pid>/stat) used so far
+ * by each role of the stack: a process and its descendants (PostgreSQL's backends are children of
+ * its postmaster). The API's figure is this process alone (without its children: the worker and
+ * Temporal are its children here), and includes the load generator that runs in it.
+ */
+export function cpuSeconds(p: StackProcesses): Record<string, number> {
+  const ticks = 100; // CLK_TCK on Linux
+  const stats = new Map<number, { ppid: number; cpu: number; cmdline: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields after the command: state(3) ppid(4) ... utime(14) stime(15) cutime(16) cstime(17),
+      // counted from 1. cutime/cstime hold children that exited (PostgreSQL's closed backends).
+      const cpu = fields.slice(11, 15).reduce((a, f) => a + Number(f), 0) / ticks;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      stats.set(Number(entry), { ppid: Number(fields[1]), cpu, cmdline });
+    } catch {
+      // The process exited between readdir and read.
+    }
+  }
+  const ownCpu = (pid: number): number => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticks;
+  };
+  const tree = (root: number | undefined): number => {
+    if (root === undefined || !stats.has(root)) return 0;
+    let total = stats.get(root)!.cpu;
+    for (const [pid, s] of stats) if (s.ppid === root && pid !== root) total += tree(pid);
+    return total;
+  };
+  const postmaster = (port: number | undefined) =>
+    port === undefined
+      ? undefined
+      : [...stats].find(([, s]) => / -D /.test(s.cmdline) && s.cmdline.includes(`-p ${port} `))?.[0];
+  const out: Record<string, number> = {
+    temporal: tree(p.temporal),
+    ...(p.temporalPostgresPort !== undefined
+      ? { temporalPostgres: tree(postmaster(p.temporalPostgresPort)) }
+      : {}),
+    appPostgres: tree(postmaster(p.appPostgresPort)),
+    worker: tree(p.worker),
+    api: ownCpu(p.api),
+  };
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 }

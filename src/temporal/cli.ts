@@ -107,7 +107,18 @@ export async function resolveTemporalCli(options: ResolveOptions): Promise<Tempo
 
   const go = findOnPath(platform() === 'win32' ? 'go.exe' : 'go', env.PATH);
   if (go) {
-    await goInstall(go, cached, env, progress);
+    await goInstall(
+      go,
+      {
+        label: `the Temporal CLI ${TEMPORAL_CLI_VERSION}`,
+        packages: [`${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`],
+        binaries: [{ built: exe, cached: exe }],
+        dir: join(cached, '..'),
+        hint: missingCliMessage(),
+      },
+      env,
+      progress,
+    );
     return { kind: 'path', path: cached, source: 'go-install' };
   }
 
@@ -130,38 +141,50 @@ export function missingCliMessage(): string {
   ].join('\n');
 }
 
+/** What one `go install` builds: packages at one version, binaries renamed into a cache directory. */
+export interface GoBuild {
+  /** For progress lines and errors, e.g. 'the Temporal CLI v1.5.1'. */
+  label: string;
+  /** `module/path@version` arguments to `go install`. */
+  packages: string[];
+  /** The binaries go install writes into GOBIN, and the name each gets in the cache directory. */
+  binaries: { built: string; cached: string }[];
+  /** The cache directory (the version's directory). */
+  dir: string;
+  /** Printed under the error when the build fails. */
+  hint: string;
+}
+
 /**
  * Builds into a temporary GOBIN beside the cache entry and renames it into place, so that a build
  * interrupted half-way, or two builds racing, never leave a broken binary in the cache.
  */
-async function goInstall(
+export async function goInstall(
   go: string,
-  target: string,
+  build: GoBuild,
   env: Record<string, string | undefined>,
   progress: (line: string) => void,
 ): Promise<void> {
-  const versionDir = join(target, '..');
-  mkdirSync(versionDir, { recursive: true });
-  const gobin = mkdtempSync(join(versionDir, '.build-'));
+  mkdirSync(build.dir, { recursive: true });
+  const gobin = mkdtempSync(join(build.dir, '.build-'));
   const started = Date.now();
   progress(
-    `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go (first run only; takes a few minutes on 2 cores). ` +
-      `Cached at ${target}`,
+    `Building ${build.label} with Go (first run only; takes a few minutes on 2 cores). Cached in ${build.dir}`,
   );
 
   let packages = 0;
   let lastLines: string[] = [];
   const ticker = setInterval(() => {
     const secs = Math.round((Date.now() - started) / 1000);
-    progress(`  ... still building the Temporal CLI: ${packages} packages compiled, ${secs}s`);
+    progress(`  ... still building ${build.label}: ${packages} packages compiled, ${secs}s`);
   }, 15_000);
 
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(go, ['install', '-v', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
+      const child = spawn(go, ['install', '-v', ...build.packages], {
         // Outside any module: `go install pkg@version` must not see the repository's files, and Go's
         // module and build caches stay at their defaults in the user's home, never in the repo.
-        cwd: versionDir,
+        cwd: build.dir,
         env: { ...env, GOBIN: gobin, GOFLAGS: '-buildvcs=false', GO111MODULE: 'on' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -179,16 +202,18 @@ async function goInstall(
     });
     if (code !== 0) {
       throw new TemporalCliError(
-        `go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION} failed (exit ${code}):\n` +
+        `go install ${build.packages.join(' ')} failed (exit ${code}):\n` +
           lastLines.join('\n') +
           '\n\n' +
-          missingCliMessage(),
+          build.hint,
       );
     }
-    const built = join(gobin, exe);
-    if (!existsSync(built)) throw new TemporalCliError(`go install finished but produced no ${built}`);
-    renameSync(built, target);
-    progress(`Built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)}s: ${target}`);
+    for (const { built } of build.binaries) {
+      if (!existsSync(join(gobin, built)))
+        throw new TemporalCliError(`go install finished but produced no ${join(gobin, built)}`);
+    }
+    for (const { built, cached } of build.binaries) renameSync(join(gobin, built), join(build.dir, cached));
+    progress(`Built ${build.label} in ${Math.round((Date.now() - started) / 1000)}s: ${build.dir}`);
   } finally {
     clearInterval(ticker);
     rmSync(gobin, { recursive: true, force: true });

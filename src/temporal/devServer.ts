@@ -20,6 +20,8 @@ export interface DevServer {
   uiUrl: string | undefined;
   client: Client;
   nativeConnection: NativeConnection;
+  /** The server process, when we spawned it (not through the SDK download). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       uiUrl,
       client: new Client({ connection, namespace }),
       nativeConnection,
+      pid: child.pid!,
       stop: async () => {
         await Promise.allSettled([connection.close(), nativeConnection.close()]);
         await stopChild(child, exited);
@@ -131,7 +134,7 @@ async function waitUntilServing(
   );
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+export async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

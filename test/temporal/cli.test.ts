@@ -105,7 +105,7 @@ describe('resolveTemporalCli', () => {
     const goEnv = readFileSync(join(root, 'go-env'), 'utf8');
     expect(goEnv).toContain(`PWD=${join(cache, 'threadline', 'temporal-cli', TEMPORAL_CLI_VERSION)}`);
     expect(progress[0]).toMatch(/Building the Temporal CLI v1\.5\.1 with Go/);
-    expect(progress.at(-1)).toMatch(/Built the Temporal CLI in \d+s/);
+    expect(progress.at(-1)).toMatch(/Built the Temporal CLI v1\.5\.1 in \d+s/);
     // The temporary GOBIN is gone; only the binary is left in the cache.
     expect(readdirSync(join(cachedCliPath(env), '..'))).toEqual(['temporal']);
     // The next call finds the cache and does not build again.
