@@ -16,6 +16,7 @@ import {
   finishTurn,
   loadAgentSettings,
   loadConversation,
+  loadReplyText,
   markClosed,
   recordTurnInput,
   startSegment,
@@ -38,6 +39,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
     loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
+    loadReplyText: (input: { conversationId: string; turn: number }) => loadReplyText(deps, input),
     recordTurnInput: (input: RecordTurnInputInput) => recordTurnInput(deps, input),
     callModel: (input: CallModelInput) =>
       callModel({ ...deps, costOf: deps.costOf ?? ((m, u) => costOf(m, u)) }, input),
