@@ -177,6 +177,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       if (state.inbox.length === 0) break; // close requested, nothing left to answer
 
       const count = await collectBurst(state, settings, (c) => (collecting = c));
+      if (count === 'reset') continue; // the reset comes first: the burst is answered in the new segment
       const batch = state.takeBatch(count);
       running = true;
       upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
@@ -210,19 +211,29 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     }
     await condition(() => allHandlersFinished() || state.inbox.length > 0);
     // The run ends only in an activation that sees an empty inbox and no waiting handler; a signal
-    // that lands after it makes the server refuse the completion and the run sees it.
-    if (state.inbox.length === 0 || !patched('answer-messages-that-arrive-while-closing')) break;
+    // that lands after it makes the server refuse the completion and the run sees it. A reset that
+    // came while closing is acted on too (the next run would not know of it).
+    const more = state.inbox.length > 0 || state.resetRequested;
+    if (!more || !patched('answer-messages-that-arrive-while-closing')) break;
     closing = false;
   }
 }
 
-/** Waits while a burst is still arriving; returns how many waiting messages form this turn. */
+/**
+ * Waits while a burst is still arriving; returns how many waiting messages form this turn, or
+ * 'reset' when a reset came during the wait (it must apply before the burst is answered).
+ */
 async function collectBurst(
   state: ConversationState,
   settings: AgentSettings,
   setCollecting: (collecting: boolean) => void,
-): Promise<number> {
+): Promise<number | 'reset'> {
   for (;;) {
+    // Checked between waits, not inside them, so histories recorded before replay unchanged.
+    if (state.resetRequested && patched('reset-before-burst')) {
+      setCollecting(false);
+      return 'reset';
+    }
     const decision = decideBurst(state.arrivals(), workflowNow(), settings.burst);
     if (decision.kind === 'take' || state.closeRequested) {
       setCollecting(false);

@@ -25,6 +25,7 @@ const agents = [
   testAgent('can10', { continueAsNewAfterTurns: 10 }),
   testAgent('idle', { idleTimeoutMs: 1_000 }),
   testAgent('doomed'),
+  testAgent('burst', { burst: { quietMs: 800, maxWaitMs: 3_000 } }),
 ];
 beforeAll(async () => {
   h = await startHarness({ agents });
@@ -174,6 +175,21 @@ describe('closing', () => {
     expect(seen(after.text)).toEqual({ userMessages: 1, first: 'two' });
     expect((await c.state()).segment).toBe(1);
     await recordHistory('v2-reset-carried', c.handle);
+  });
+});
+
+describe('reset', () => {
+  it('a reset that arrives while a burst is collected applies before the burst is answered', async () => {
+    const c = h.conversation('burst');
+    await c.send('before the reset');
+    await expect.poll(async () => (await c.state()).status, { timeout: 10_000 }).toBe('idle');
+    await c.signal('after the reset');
+    await expect.poll(async () => (await c.state()).status, { timeout: 10_000 }).toBe('collecting');
+    await c.handle.signal(resetSignal);
+    await expect.poll(async () => (await replies(c.workflowId)).length, { timeout: 10_000 }).toBe(2);
+    expect(seen((await replies(c.workflowId))[1]!)).toEqual({ userMessages: 1, first: 'after the reset' });
+    expect((await c.state()).segment).toBe(1);
+    await recordHistory('v2-reset-before-burst', c.handle);
   });
 });
 
