@@ -161,7 +161,8 @@ export async function checkSchedule(
   // A close that reached a run, with nothing sent after it: the run ends and Postgres says closed.
   if (run.mustClose) {
     const handle = world.client.workflow.getHandle(run.conversationId);
-    const deadline = Date.now() + 10_000;
+    // A worker restart can hold the closing activity until its start-to-close timeout (30 s).
+    const deadline = Date.now() + 40_000;
     let status = (await handle.describe()).status.name;
     while (status === 'RUNNING' && Date.now() < deadline) {
       await sleep(200);
