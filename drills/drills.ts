@@ -1,4 +1,5 @@
 import type { DrillEnv } from './env.js';
+import { schedulesDrill } from './schedules.js';
 import { sleep, Traffic, type TrafficResult } from './traffic.js';
 
 export interface DrillOutcome {
@@ -249,4 +250,5 @@ export const DRILLS: Drill[] = [
       };
     },
   },
+  schedulesDrill,
 ];

@@ -25,6 +25,7 @@ import {
   finishTurn,
   loadAgentSettings,
   loadConversation,
+  loadReplyText,
   markClosed,
   recordTurnInput,
   startSegment,
@@ -47,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
     loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
+    loadReplyText: (input: { conversationId: string; turn: number }) => loadReplyText(deps, input),
     recordTurnInput: (input: RecordTurnInputInput) => recordTurnInput(deps, input),
     // Failures reach tenants (lastError) sanitized; the raw text stays in error_records.
     callModel: withErrorRecords(deps.pool, 'callModel', scopeOf, (input: CallModelInput) =>

@@ -3,6 +3,7 @@ import { agentSettings } from '../agents/define.js';
 import type { AgentSettings } from '../agents/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { appendItems } from '../store/transcript.js';
+import { chooseTurn } from './turnNumber.js';
 import type { ConversationKey } from '../workflows/ids.js';
 import type { InboundMessage, Strategy } from '../workflows/messages.js';
 
@@ -26,11 +27,17 @@ export interface RecordTurnInputResult {
   /** Ids answered by an earlier turn (redelivered after the workflow forgot them): not part of this turn. */
   duplicates: string[];
   items: number;
+  /**
+   * The turn these messages are answered in: the proposed one, or a later one when a run that ended
+   * mid-turn left the proposed number holding other input. Absent in results recorded before.
+   */
+  turn?: number;
 }
 
 /**
  * Persists a turn's input: the agent's contextualize hook turns the messages into input items, kept
- * exactly as it built them. Idempotent: a retry finds the same message ids and item keys.
+ * exactly as it built them. Idempotent: a retry finds the same message ids at the same turn and
+ * resumes it. A new message never lands in a turn that holds other messages (see turnNumber.ts).
  */
 export async function recordTurnInput(
   deps: TranscriptDeps,
@@ -51,19 +58,55 @@ export async function recordTurnInput(
         input.segment,
       ],
     );
-    const ids = input.messages.map((m) => m.id);
-    await tx.query(
-      `INSERT INTO inbound_messages (conversation_id, message_id, turn, received_at)
-       SELECT $1, unnest($2::text[]), $3, unnest($4::timestamptz[]) ON CONFLICT DO NOTHING`,
-      [input.conversationId, ids, input.turn, input.messages.map((m) => safeTime(m.receivedAt))],
+    // One turn is chosen at a time per conversation, even if a timed-out attempt still runs.
+    const { rows: convo } = await tx.query<{ turns: number }>(
+      'SELECT turns FROM conversations WHERE id = $1 FOR UPDATE',
+      [input.conversationId],
     );
-    const { rows } = await tx.query<{ message_id: string; turn: number }>(
-      'SELECT message_id, turn FROM inbound_messages WHERE conversation_id = $1 AND message_id = ANY($2::text[])',
+    const ids = input.messages.map((m) => m.id);
+    const { rows: known } = await tx.query<{ message_id: string; turn: number; answered: boolean }>(
+      `SELECT message_id, turn, answered_at IS NOT NULL AS answered FROM inbound_messages
+       WHERE conversation_id = $1 AND message_id = ANY($2::text[])`,
       [input.conversationId, ids],
     );
-    const earlier = new Set(rows.filter((r) => r.turn !== input.turn).map((r) => r.message_id));
-    const fresh = input.messages.filter((m) => !earlier.has(m.id));
-    if (fresh.length === 0) return { duplicates: [...earlier], items: 0 };
+    const turnsOfKnown = [...new Set(known.map((k) => k.turn))];
+    const { rows: atTurns } = await tx.query<{ turn: number; ids: string[] }>(
+      `SELECT turn, array_agg(message_id) AS ids FROM inbound_messages
+       WHERE conversation_id = $1 AND turn = ANY($2::int[]) GROUP BY turn`,
+      [input.conversationId, turnsOfKnown],
+    );
+    const { rows: used } = await tx.query<{ highest: number | null; taken: boolean }>(
+      `SELECT GREATEST(
+          (SELECT max(turn) FROM inbound_messages WHERE conversation_id = $1),
+          (SELECT max(turn) FROM session_items WHERE session_id = $1)) AS highest,
+        EXISTS (SELECT 1 FROM inbound_messages WHERE conversation_id = $1 AND turn = $2)
+          OR EXISTS (SELECT 1 FROM session_items WHERE session_id = $1 AND turn = $2) AS taken`,
+      [input.conversationId, input.turn],
+    );
+    const choice = chooseTurn({
+      batch: ids,
+      known: known.map((k) => ({ messageId: k.message_id, turn: k.turn, answered: k.answered })),
+      idsAtTurn: new Map(atTurns.map((r) => [r.turn, r.ids])),
+      proposed: input.turn,
+      proposedTaken: used[0]?.taken ?? false,
+      highest: Math.max(used[0]?.highest ?? 0, convo[0]?.turns ?? 0),
+    });
+    if (choice.kind === 'duplicate') return { duplicates: choice.duplicates, items: 0, turn: input.turn };
+    if (choice.kind === 'resume') {
+      const { rows } = await tx.query<{ n: string }>(
+        `SELECT count(*) AS n FROM session_items WHERE session_id = $1 AND turn = $2 AND item_key LIKE $3`,
+        [input.conversationId, choice.turn, `t${choice.turn}/in/%`],
+      );
+      return { duplicates: choice.duplicates, items: Number(rows[0]?.n ?? 0), turn: choice.turn };
+    }
+
+    const turn = choice.turn;
+    const fresh = input.messages.filter((m) => choice.fresh.includes(m.id));
+    await tx.query(
+      `INSERT INTO inbound_messages (conversation_id, message_id, turn, received_at)
+       SELECT $1, unnest($2::text[]), $3, unnest($4::timestamptz[])`,
+      [input.conversationId, choice.fresh, turn, fresh.map((m) => safeTime(m.receivedAt))],
+    );
     const user = fresh.find((m) => m.user)?.user ?? null;
     const items = agent.contextualize(fresh, {
       now: input.now,
@@ -72,20 +115,20 @@ export async function recordTurnInput(
       channel: input.key.channel,
       conversationId: input.conversationId,
       user,
-      turn: input.turn,
+      turn,
       agent: agent.name,
     });
     await appendItems(
       tx,
       input.conversationId,
       items.map((item, i) => ({
-        itemKey: `t${input.turn}/in/${i}`,
+        itemKey: `t${turn}/in/${i}`,
         item: item as unknown as Record<string, unknown>,
-        turn: input.turn,
+        turn,
         segment: input.segment,
       })),
     );
-    return { duplicates: [...earlier], items: items.length };
+    return { duplicates: choice.duplicates, items: items.length, turn };
   });
 }
 
@@ -161,6 +204,11 @@ export async function finishTurn(deps: TranscriptDeps, input: FinishTurnInput): 
          segment = $5, status = 'active', updated_at = now() WHERE id = $1`,
       [input.conversationId, input.turn, input.lastResponseId, input.error, input.segment],
     );
+    await tx.query(
+      `UPDATE inbound_messages SET answered_at = now()
+       WHERE conversation_id = $1 AND turn = $2 AND answered_at IS NULL`,
+      [input.conversationId, input.turn],
+    );
     if (input.apology) {
       await appendItems(tx, input.conversationId, [
         {
@@ -195,4 +243,25 @@ export async function markClosed(deps: TranscriptDeps, conversationId: string): 
   await deps.pool.query(`UPDATE conversations SET status = 'closed', updated_at = now() WHERE id = $1`, [
     conversationId,
   ]);
+}
+
+/**
+ * A turn's reply text (its last assistant message: the answer, or the apology), for an update caller
+ * retrying a message whose reply crossed continue-as-new without its text.
+ */
+export async function loadReplyText(
+  deps: TranscriptDeps,
+  input: { conversationId: string; turn: number },
+): Promise<string | null> {
+  const { rows } = await deps.pool.query<{ item: { content?: { type?: string; text?: string }[] } }>(
+    `SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND type = 'message' AND role = 'assistant'
+     ORDER BY seq DESC LIMIT 1`,
+    [input.conversationId, input.turn],
+  );
+  const content = rows[0]?.item.content;
+  if (!content) return null;
+  return content
+    .filter((p) => p.type === 'output_text')
+    .map((p) => p.text ?? '')
+    .join('');
 }

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { conciergeAgent } from './concierge/index.js';
 import { defineAgent } from './define.js';
 import type { AgentDefinition } from './types.js';
@@ -25,8 +26,20 @@ export function defaultAgents(model: string): AgentRegistry {
   ]);
 }
 
+/** The failure type of a lookup of an agent this worker does not know (removed, or renamed, by a deploy). */
+export const UNKNOWN_AGENT = 'UnknownAgent';
+
+/**
+ * Retrying cannot make an agent appear, so an unknown name fails at once (non-retryable): the turn
+ * ends with the apology instead of retrying forever.
+ */
 export function getAgent(registry: AgentRegistry, name: string): AgentDefinition {
   const agent = registry.get(name);
-  if (!agent) throw new Error(`Unknown agent "${name}". Known agents: ${[...registry.keys()].join(', ')}`);
+  if (!agent) {
+    throw ApplicationFailure.nonRetryable(
+      `Unknown agent "${name}". Known agents: ${[...registry.keys()].join(', ')}`,
+      UNKNOWN_AGENT,
+    );
+  }
   return agent;
 }

@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -16,10 +17,11 @@ import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
 import type { AgentSettings } from '../agents/types.js';
 import { decideBurst } from './burst.js';
-import { ConversationState, type CarriedState } from './conversationState.js';
+import { ConversationState, needsReplyText, type CarriedState } from './conversationState.js';
 import type { ConversationKey } from './ids.js';
 import {
   closeSignal,
+  conversationClosing,
   messageSignal,
   resetSignal,
   sendMessageUpdate,
@@ -31,6 +33,7 @@ import {
 } from './messages.js';
 import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
 import { workflowNow } from './time.js';
+import { unknownAgentSettings } from './unknownAgent.js';
 
 export interface ConversationInput extends ConversationKey {
   agent: string;
@@ -45,7 +48,7 @@ const bookkeeping: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 };
-const { loadConversation, recordTurnInput, finishTurn, startSegment, markClosed } =
+const { loadConversation, recordTurnInput, finishTurn, startSegment, markClosed, loadReplyText } =
   proxyActivities<Activities>(bookkeeping);
 
 // A model call is retried while the API says retrying can help (429s wait out Retry-After, 5xx,
@@ -70,6 +73,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   const state = new ConversationState(input.carried);
   let running = false;
   let collecting = false;
+  /** The run is ending: updates are refused (the caller retries into a new run); signals still queue. */
+  let closing = false;
   /** Message ids whose update callers are waiting for the reply. */
   const awaitingReply = new Set<string>();
   // Until the agent's settings are loaded the query reports the default strategy.
@@ -92,17 +97,19 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       awaitingReply.add(message.id);
       await condition(() => state.replyFor(message.id) !== undefined || !state.isPending(message.id));
       awaitingReply.delete(message.id);
-      return (
-        state.replyFor(message.id) ?? {
-          messageId: message.id,
-          status: 'duplicate',
-          turn: 0,
-          text: null,
-          responseId: null,
-        }
-      );
+      const held = state.replyFor(message.id);
+      if (!held) return { messageId: message.id, status: 'duplicate', turn: 0, text: null, responseId: null };
+      // A reply carried across continue-as-new has no text: read it back (only a retrying caller pays).
+      if (needsReplyText(held))
+        return { ...held, text: await loadReplyText({ conversationId, turn: held.turn }) };
+      return { ...held, text: held.text ?? null };
     },
-    { validator: (message) => validateInboundMessage(message) },
+    {
+      validator: (message) => {
+        validateInboundMessage(message);
+        if (closing) throw conversationClosing();
+      },
+    },
   );
   setHandler(stateQuery, () => ({
     status:
@@ -123,7 +130,17 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     state.closeRequested = true;
   });
 
-  const settings = await loadAgentSettings(input.agent);
+  let settings: AgentSettings;
+  try {
+    settings = await loadAgentSettings(input.agent);
+  } catch (err) {
+    // The agent is gone (a deploy removed it): every message still gets an answer, the apology.
+    log.error('agent settings could not be loaded; turns end with the apology', {
+      agent: input.agent,
+      error: describe(err),
+    });
+    settings = unknownAgentSettings();
+  }
   strategy = settings.strategy;
   if (!input.carried) {
     // A new run of a known conversation (after an idle timeout or close) picks up its pointer,
@@ -145,54 +162,78 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
   let turnsThisRun = 0;
   for (;;) {
-    const active = await condition(
-      () => state.inbox.length > 0 || state.closeRequested || state.resetRequested,
-      settings.idleTimeoutMs,
-    );
-    if (!active) break;
-    if (state.resetRequested) {
-      state.startNewSegment();
-      await startSegment({ conversationId, segment: state.segment });
-      setCurrentDetails(`Reset: transcript segment ${state.segment} started after turn ${state.turns}.`);
-      continue;
-    }
-    if (state.inbox.length === 0) break; // close requested, nothing left to answer
+    for (;;) {
+      const active = await condition(
+        () => state.inbox.length > 0 || state.closeRequested || state.resetRequested,
+        settings.idleTimeoutMs,
+      );
+      if (!active) break;
+      if (state.resetRequested) {
+        state.startNewSegment();
+        await startSegment({ conversationId, segment: state.segment });
+        setCurrentDetails(`Reset: transcript segment ${state.segment} started after turn ${state.turns}.`);
+        continue;
+      }
+      if (state.inbox.length === 0) break; // close requested, nothing left to answer
 
-    const count = await collectBurst(state, settings, (c) => (collecting = c));
-    const batch = state.takeBatch(count);
-    running = true;
-    upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
-    const outcome = await runTurn(conversationId, input, settings, state, batch);
-    running = false;
-    upsertSearchAttributes([{ key: STATUS, value: outcome }]);
-    turnsThisRun += 1;
+      const count = await collectBurst(state, settings, (c) => (collecting = c));
+      if (count === 'reset') continue; // the reset comes first: the burst is answered in the new segment
+      const batch = state.takeBatch(count);
+      running = true;
+      upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
+      const outcome = await runTurn(conversationId, input, settings, state, batch);
+      running = false;
+      upsertSearchAttributes([{ key: STATUS, value: outcome }]);
+      turnsThisRun += 1;
 
-    // Continue-as-new once no update caller waits on a queued message (its handler must finish in
-    // this run); messages that came as signals travel in the carried inbox.
-    const due = workflowInfo().continueAsNewSuggested || turnsThisRun >= settings.continueAsNewAfterTurns;
-    if (due) {
-      const waitedOn = () => state.inbox.some((e) => awaitingReply.has(e.message.id));
-      await condition(() => allHandlersFinished() || waitedOn());
-      if (allHandlersFinished()) {
-        await continueAsNew<typeof conversationWorkflow>({ ...input, carried: state.carry() });
+      // Continue-as-new once no update caller waits on a queued message (its handler must finish in
+      // this run); messages that came as signals travel in the carried inbox, close and reset too.
+      const due = workflowInfo().continueAsNewSuggested || turnsThisRun >= settings.continueAsNewAfterTurns;
+      if (due) {
+        const waitedOn = () => state.inbox.some((e) => awaitingReply.has(e.message.id));
+        await condition(() => allHandlersFinished() || waitedOn());
+        if (allHandlersFinished()) {
+          const withReplyText = !patched('carry-replies-without-text');
+          await continueAsNew<typeof conversationWorkflow>({
+            ...input,
+            carried: state.carry({ withReplyText }),
+          });
+        }
       }
     }
-  }
 
-  if (state.closeRequested) {
-    await markClosed(conversationId);
-    upsertSearchAttributes([{ key: STATUS, value: 'closed' }]);
+    // Ending: from here no update is admitted (the validator refuses it, the caller retries into a
+    // new run), but a signal can still arrive while markClosed runs.
+    closing = true;
+    if (state.closeRequested) {
+      await markClosed(conversationId);
+      upsertSearchAttributes([{ key: STATUS, value: 'closed' }]);
+    }
+    await condition(() => allHandlersFinished() || state.inbox.length > 0);
+    // The run ends only in an activation that sees an empty inbox and no waiting handler; a signal
+    // that lands after it makes the server refuse the completion and the run sees it. A reset that
+    // came while closing is acted on too (the next run would not know of it).
+    const more = state.inbox.length > 0 || state.resetRequested;
+    if (!more || !patched('answer-messages-that-arrive-while-closing')) break;
+    closing = false;
   }
-  await condition(allHandlersFinished);
 }
 
-/** Waits while a burst is still arriving; returns how many waiting messages form this turn. */
+/**
+ * Waits while a burst is still arriving; returns how many waiting messages form this turn, or
+ * 'reset' when a reset came during the wait (it must apply before the burst is answered).
+ */
 async function collectBurst(
   state: ConversationState,
   settings: AgentSettings,
   setCollecting: (collecting: boolean) => void,
-): Promise<number> {
+): Promise<number | 'reset'> {
   for (;;) {
+    // Checked between waits, not inside them, so histories recorded before replay unchanged.
+    if (state.resetRequested && patched('reset-before-burst')) {
+      setCollecting(false);
+      return 'reset';
+    }
     const decision = decideBurst(state.arrivals(), workflowNow(), settings.burst);
     if (decision.kind === 'take' || state.closeRequested) {
       setCollecting(false);
@@ -217,9 +258,10 @@ async function runTurn(
   state: ConversationState,
   batch: InboundMessage[],
 ): Promise<TurnOutcome> {
-  const turn = state.turns + 1;
+  const proposed = state.turns + 1;
   const key: ConversationKey = { tenant: input.tenant, channel: input.channel, externalId: input.externalId };
-  const common = { conversationId, key, agent: input.agent, turn, segment: state.segment };
+  let turn = proposed;
+  let common = { conversationId, key, agent: input.agent, turn, segment: state.segment };
   const user = batch.find((m) => m.user)?.user ?? null;
   const pointerBefore = state.lastResponseId;
 
@@ -229,6 +271,9 @@ async function runTurn(
       now: new Date(workflowNow()).toISOString(),
       messages: batch,
     });
+    // Postgres may know the proposed number is taken (a run ended mid-turn): answer in its turn.
+    turn = recorded.turn ?? proposed;
+    common = { ...common, turn };
     if (recorded.items === 0) {
       // Every message was answered by an earlier run: nothing to say twice.
       state.finishTurn(state.turns, { status: 'duplicate', turn: state.turns, text: null, responseId: null });

@@ -20,6 +20,12 @@ export interface UsageTotals {
   recoveries: number;
 }
 
+/**
+ * A reply as it crosses continue-as-new: without its text, which may be 32 KB a message and is in
+ * Postgres anyway. `text` is present only in carried states recorded before that change.
+ */
+export type CarriedReply = Omit<TurnReply, 'text'> & { text?: string | null };
+
 /** What crosses continue-as-new; bounded whatever the conversation's length. */
 export interface CarriedState {
   turns: number;
@@ -31,7 +37,10 @@ export interface CarriedState {
   /** Most recent message ids, so a redelivered message is still recognised after continue-as-new. */
   seenIds: string[];
   /** Replies still held for update callers that may retry. */
-  replies: TurnReply[];
+  replies: CarriedReply[];
+  /** A close or reset asked for during the turn before continue-as-new; absent in older states. */
+  closeRequested?: boolean;
+  resetRequested?: boolean;
 }
 
 export const SEEN_IDS_KEPT = 1_000;
@@ -53,7 +62,7 @@ export class ConversationState {
   closeRequested = false;
   resetRequested = false;
   private readonly seen: Set<string>;
-  private readonly replies = new Map<string, TurnReply>();
+  private readonly replies = new Map<string, CarriedReply>();
 
   constructor(carried?: Partial<CarriedState>) {
     this.turns = carried?.turns ?? 0;
@@ -65,6 +74,8 @@ export class ConversationState {
     this.seen = new Set(carried?.seenIds ?? []);
     for (const e of this.inbox) this.seen.add(e.message.id);
     for (const r of carried?.replies ?? []) this.replies.set(r.messageId, r);
+    this.closeRequested = carried?.closeRequested ?? false;
+    this.resetRequested = carried?.resetRequested ?? false;
   }
 
   /** Queues a message; false for an id seen before (a channel's or client's retry). */
@@ -94,10 +105,12 @@ export class ConversationState {
       if (this.replies.size > REPLIES_KEPT) this.replies.delete(this.replies.keys().next().value as string);
     }
     this.inFlight = [];
-    this.turns = turn;
+    // A turn resumed from an abandoned run may be older than the newest one: the count never goes back.
+    this.turns = Math.max(this.turns, turn);
   }
 
-  replyFor(messageId: string): TurnReply | undefined {
+  /** The reply held for a message; `text` is undefined when it must be read from Postgres. */
+  replyFor(messageId: string): CarriedReply | undefined {
     return this.replies.get(messageId);
   }
 
@@ -127,7 +140,12 @@ export class ConversationState {
     this.resetRequested = false;
   }
 
-  carry(): CarriedState {
+  /**
+   * `withReplyText: false` drops the replies' text (a retrying caller's reply is read back from
+   * Postgres), so the carried state is bounded in bytes, not only in count.
+   */
+  carry(options: { withReplyText?: boolean } = {}): CarriedState {
+    const withText = options.withReplyText ?? false;
     return {
       turns: this.turns,
       segment: this.segment,
@@ -136,7 +154,21 @@ export class ConversationState {
       usage: { ...this.usage },
       inbox: [...this.inbox],
       seenIds: [...this.seen].slice(-SEEN_IDS_KEPT),
-      replies: [...this.replies.values()],
+      replies: [...this.replies.values()].map((r) => (withText ? r : withoutText(r))),
+      closeRequested: this.closeRequested,
+      resetRequested: this.resetRequested,
     };
   }
+}
+
+function withoutText(reply: CarriedReply): CarriedReply {
+  // A duplicate has no text to read back; its null says so.
+  if (reply.status === 'duplicate') return reply;
+  const { text: _text, ...rest } = reply;
+  return rest;
+}
+
+/** True when a held reply's text is not in memory and must be read from the transcript. */
+export function needsReplyText(reply: CarriedReply): boolean {
+  return reply.text === undefined;
 }

@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { UsageTotals } from './conversationState.js';
 
 /**
@@ -52,6 +52,21 @@ export const resetSignal = defineSignal('reset');
 export const closeSignal = defineSignal('close');
 
 export const MAX_MESSAGE_TEXT = 32_000;
+
+/**
+ * The failure type of an update refused because its run is ending (closed, or idle). Retryable by
+ * the caller: once the run has ended, update-with-start starts a new run that answers.
+ */
+export const CONVERSATION_CLOSING = 'ConversationClosing';
+
+export function conversationClosing(): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: CONVERSATION_CLOSING,
+    message:
+      'The conversation is closing and takes no new messages in this run; retry the message (a new run answers it).',
+    nonRetryable: true,
+  });
+}
 
 /** Shared by the update validator, the signal handler and the API, so all reject the same input alike. */
 export function validateInboundMessage(message: unknown): asserts message is InboundMessage {

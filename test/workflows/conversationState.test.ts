@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConversationState, SEEN_IDS_KEPT } from '../../src/workflows/conversationState.js';
+import { ConversationState, needsReplyText, SEEN_IDS_KEPT } from '../../src/workflows/conversationState.js';
 
 const msg = (id: string) => ({ id, text: `text ${id}`, receivedAt: '2026-11-21T00:00:00Z' });
 
@@ -49,7 +49,61 @@ describe('ConversationState', () => {
     });
     expect(next.accept(msg(`m${SEEN_IDS_KEPT + 49}`), 0)).toBe(false); // still in the carried inbox
     expect(next.accept(msg('m60'), 0)).toBe(false); // recent enough to be remembered
-    expect(next.replyFor(`m${SEEN_IDS_KEPT + 39}`)?.text).toBe('ok');
+    // The reply is held without its text: a retrying caller's reply is read back from Postgres.
+    const held = next.replyFor(`m${SEEN_IDS_KEPT + 39}`)!;
+    expect(held).toEqual({
+      messageId: `m${SEEN_IDS_KEPT + 39}`,
+      status: 'answered',
+      turn: 7,
+      responseId: 'resp_7',
+    });
+    expect(needsReplyText(held)).toBe(true);
+  });
+
+  it('carries replies in bytes bounded by their count, not their text', () => {
+    const s = new ConversationState();
+    for (let i = 0; i < 100; i++) {
+      s.accept(msg(`m${i}`), i);
+      s.takeBatch(1);
+      s.finishTurn(i + 1, {
+        status: 'answered',
+        turn: i + 1,
+        text: 'z'.repeat(20_000),
+        responseId: `resp_${i}`,
+      });
+    }
+    expect(JSON.stringify(s.carry()).length).toBeLessThan(20_000);
+    // States recorded before the change carried the text; replaying them must carry it still.
+    expect(JSON.stringify(s.carry({ withReplyText: true })).length).toBeGreaterThan(2_000_000);
+  });
+
+  it('a duplicate keeps its null text across continue-as-new (nothing to read back)', () => {
+    const s = new ConversationState();
+    s.accept(msg('d'), 0);
+    s.takeBatch(1);
+    s.finishTurn(3, { status: 'duplicate', turn: 3, text: null, responseId: null });
+    const held = new ConversationState(s.carry()).replyFor('d')!;
+    expect(held.text).toBeNull();
+    expect(needsReplyText(held)).toBe(false);
+  });
+
+  it('carries a close or reset asked for during the last turn', () => {
+    const s = new ConversationState();
+    s.closeRequested = true;
+    s.resetRequested = true;
+    const next = new ConversationState(JSON.parse(JSON.stringify(s.carry())));
+    expect(next).toMatchObject({ closeRequested: true, resetRequested: true });
+    // A state carried before the flags existed has neither.
+    const { closeRequested: _c, resetRequested: _r, ...old } = s.carry();
+    expect(new ConversationState(old)).toMatchObject({ closeRequested: false, resetRequested: false });
+  });
+
+  it('never counts turns backwards when an older, abandoned turn is finished', () => {
+    const s = new ConversationState({ turns: 7 });
+    s.accept(msg('late'), 0);
+    s.takeBatch(1);
+    s.finishTurn(5, { status: 'answered', turn: 5, text: 'ok', responseId: 'resp_5' });
+    expect(s.turns).toBe(7);
   });
 
   it('a reset starts a new segment without a server-side pointer', () => {

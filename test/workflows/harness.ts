@@ -91,7 +91,8 @@ export interface Harness {
   taskQueue: string;
   worker: RunningWorker;
   conversation(agent: string, externalId?: string): TestConversation;
-  restartWorker(): Promise<void>;
+  /** Stops the worker and starts a new one, optionally with another set of agents (a deploy). */
+  restartWorker(options?: { agents?: AgentDefinition[] }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -141,7 +142,7 @@ export async function startHarness(options: {
   const db = await createTestDatabase();
   const emulator = await startEmulator();
   const taskQueue = uniqueTaskQueue('wf');
-  const registry = createRegistry(options.agents);
+  let registry = createRegistry(options.agents);
   const start = () =>
     startTestWorker({
       pool: db.pool,
@@ -187,8 +188,9 @@ export async function startHarness(options: {
         state: () => handle.query(stateQuery),
       };
     },
-    async restartWorker() {
+    async restartWorker(restart = {}) {
       await worker.stop();
+      if (restart.agents) registry = createRegistry(restart.agents);
       worker = await start();
     },
     async close() {

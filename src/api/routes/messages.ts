@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
 import { z } from 'zod';
 import type { conversationWorkflow, ConversationInput } from '../../workflows/conversation.js';
 import { conversationWorkflowId } from '../../workflows/ids.js';
 import {
+  CONVERSATION_CLOSING,
   MAX_MESSAGE_TEXT,
   messageSignal,
   sendMessageUpdate,
@@ -11,6 +17,7 @@ import {
   type TurnReply,
 } from '../../workflows/messages.js';
 import { tenantOf } from '../auth.js';
+import { ApiError } from '../errors.js';
 import type { Routes } from '../route.js';
 import {
   chars,
@@ -85,6 +92,62 @@ export async function signalMessage(
   return workflowId;
 }
 
+/**
+ * update-with-start, and the reply. A run that is ending refuses the update (it would be queued into
+ * a run that never answers it): wait for that run to end, then update-with-start once more, which
+ * starts a new run that answers. Refused again, the caller gets a 503 with Retry-After.
+ */
+export async function sendAndWait(
+  deps: Pick<MessagesDeps, 'client' | 'taskQueue'>,
+  input: ConversationInput,
+  message: InboundMessage,
+  endWaitMs = 10_000,
+): Promise<TurnReply> {
+  const workflowId = conversationWorkflowId(input);
+  const attempt = () =>
+    deps.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
+      args: [message],
+      startWorkflowOperation: new WithStartWorkflowOperation<typeof conversationWorkflow>(
+        'conversationWorkflow',
+        { workflowId, taskQueue: deps.taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING' },
+      ),
+    });
+  try {
+    return await attempt();
+  } catch (err) {
+    if (!refusedAsClosing(err)) throw err;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    deps.client.workflow
+      .getHandle(workflowId)
+      .result()
+      .catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, endWaitMs))),
+  ]).finally(() => clearTimeout(timer));
+  try {
+    return await attempt();
+  } catch (err) {
+    if (!refusedAsClosing(err)) throw err;
+    throw new ApiError(
+      503,
+      'server_error',
+      'The conversation is closing; retry the message after the Retry-After delay (a new run answers it).',
+      'conversation_closing',
+      null,
+      { 'retry-after': '1' },
+    );
+  }
+}
+
+function refusedAsClosing(err: unknown): boolean {
+  return (
+    err instanceof WorkflowUpdateFailedError &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === CONVERSATION_CLOSING
+  );
+}
+
 export function links(channel: string, conversationId: string) {
   const base = `/v1/conversations/${encodeURIComponent(channel)}/${encodeURIComponent(conversationId)}`;
   return { conversation: base, items: `${base}/items`, events: `${base}/events` };
@@ -147,16 +210,7 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
         return;
       }
 
-      const startOp = new WithStartWorkflowOperation<typeof conversationWorkflow>('conversationWorkflow', {
-        workflowId,
-        taskQueue: deps.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-      const reply = deps.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
-        args: [message],
-        startWorkflowOperation: startOp,
-      });
+      const reply = sendAndWait(deps, input, message);
       const timedOut = Symbol('timeout');
       let timer: NodeJS.Timeout | undefined;
       const result = await Promise.race<TurnReply | typeof timedOut>([

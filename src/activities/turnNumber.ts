@@ -1,0 +1,59 @@
+/**
+ * Which turn a batch of messages is answered in. The workflow proposes the next number from its own
+ * count, but that count can be behind Postgres: a run terminated mid-turn (or reset from the UI)
+ * leaves a turn with recorded input and perhaps a recorded model answer, and the next run restores
+ * the count of *finished* turns. Reusing that number would store nothing and return the old answer.
+ *
+ * Pure: the activity reads the facts in one transaction and applies this.
+ */
+export interface KnownMessage {
+  messageId: string;
+  turn: number;
+  /** The turn was finished (answered or apologised for). */
+  answered: boolean;
+}
+
+export interface TurnFacts {
+  /** The batch's message ids, in order. */
+  batch: readonly string[];
+  /** inbound_messages rows for the batch's ids. */
+  known: readonly KnownMessage[];
+  /** Every message id recorded at each turn among `known`. */
+  idsAtTurn: ReadonlyMap<number, readonly string[]>;
+  /** The workflow's proposal: its count of turns plus one. */
+  proposed: number;
+  /** Whether anything (a message or an item) is already recorded at `proposed`. */
+  proposedTaken: boolean;
+  /** The highest turn number the conversation has used anywhere. */
+  highest: number;
+}
+
+export type TurnChoice =
+  /** Store `fresh` as a new turn `turn`. */
+  | { kind: 'new'; turn: number; fresh: string[]; duplicates: string[] }
+  /** These exact messages already hold unfinished turn `turn` (an activity retry, or the abandoned batch again). */
+  | { kind: 'resume'; turn: number; duplicates: string[] }
+  /** Every message was seen before: nothing to answer. */
+  | { kind: 'duplicate'; duplicates: string[] };
+
+export function chooseTurn(facts: TurnFacts): TurnChoice {
+  const knownIds = new Set(facts.known.map((k) => k.messageId));
+  const fresh = facts.batch.filter((id) => !knownIds.has(id));
+  if (fresh.length === 0) {
+    const inBatch = new Set(facts.batch);
+    const open = facts.known.find(
+      (k) => !k.answered && (facts.idsAtTurn.get(k.turn) ?? []).every((id) => inBatch.has(id)),
+    );
+    if (open) {
+      return {
+        kind: 'resume',
+        turn: open.turn,
+        duplicates: facts.known.filter((k) => k.turn !== open.turn).map((k) => k.messageId),
+      };
+    }
+    return { kind: 'duplicate', duplicates: [...knownIds] };
+  }
+  // Seen messages in a batch with new ones were answered (or abandoned with their run): not again.
+  const turn = facts.proposedTaken ? Math.max(facts.highest, facts.proposed) + 1 : facts.proposed;
+  return { kind: 'new', turn, fresh, duplicates: [...knownIds] };
+}

@@ -1,0 +1,161 @@
+import { sendAndWait } from '../../../src/api/routes/messages.js';
+import { ApiError } from '../../../src/api/errors.js';
+import type { FaultRule } from '../../../src/emulator/faults.js';
+import type { ConversationInput } from '../../../src/workflows/conversation.js';
+import { conversationWorkflowId } from '../../../src/workflows/ids.js';
+import {
+  closeSignal,
+  messageSignal,
+  resetSignal,
+  type InboundMessage,
+  type TurnReply,
+} from '../../../src/workflows/messages.js';
+import { agentName, type FaultKind, type Schedule } from './generate.js';
+import { SCHEDULE_CHANNEL, type ScheduleWorld } from './world.js';
+
+export type UpdateOutcome = { reply: TurnReply } | { refused: string } | { error: string };
+
+export interface ScheduleRun {
+  label: string;
+  conversationId: string;
+  messages: InboundMessage[];
+  /** Ids the conversation took in: every signalled id, and every id an update got a reply for. */
+  accepted: Set<string>;
+  updates: { id: string; outcome: Promise<UpdateOutcome>; settledAt: number | null }[];
+  /** Ids of new messages sent after a reset that reached a run: they must be in a later segment. */
+  afterReset: Set<string>;
+  /** A close that reached a run was the last thing sent, with no update in flight: the run must end. */
+  mustClose: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The unique marker a message's text carries; faults match it in the model request's body. */
+export const marker = (label: string, k: number) => `[${label}.m${k}]`;
+
+function faultRule(kind: FaultKind, bodyIncludes: string): FaultRule {
+  const match = { path: '^/v1/responses$', bodyIncludes };
+  switch (kind) {
+    case 'rate_limit':
+      return { kind, match, retryAfterMs: 200 };
+    case 'latency':
+      return { kind, match, latencyMs: 800 };
+    default:
+      return { kind, match };
+  }
+}
+
+/** Plays one schedule's actions in order; updates run on while later actions go ahead. */
+export async function runSchedule(
+  world: ScheduleWorld,
+  schedule: Schedule,
+  label: string,
+): Promise<ScheduleRun> {
+  const input: ConversationInput = {
+    tenant: 'default',
+    channel: SCHEDULE_CHANNEL,
+    externalId: label,
+    agent: agentName(schedule.agent),
+  };
+  const conversationId = conversationWorkflowId(input);
+  const run: ScheduleRun = {
+    label,
+    conversationId,
+    messages: [],
+    accepted: new Set(),
+    updates: [],
+    afterReset: new Set(),
+    mustClose: false,
+  };
+  let resetDelivered = false;
+  let closedAt: number | null = null;
+  const fresh = (fault: FaultKind | null): InboundMessage => {
+    const k = run.messages.length;
+    const m: InboundMessage = {
+      id: `${label}.m${k}`,
+      text: `${marker(label, k)} message ${k}`,
+      receivedAt: new Date().toISOString(),
+    };
+    run.messages.push(m);
+    if (resetDelivered) run.afterReset.add(m.id);
+    if (fault) world.faults.add(faultRule(fault, marker(label, k)));
+    return m;
+  };
+  const signal = async (m: InboundMessage) => {
+    await world.client.workflow.signalWithStart('conversationWorkflow', {
+      workflowId: conversationId,
+      taskQueue: world.taskQueue,
+      args: [input],
+      signal: messageSignal,
+      signalArgs: [m],
+    });
+    run.accepted.add(m.id);
+  };
+  const update = (m: InboundMessage) => {
+    const entry: ScheduleRun['updates'][number] = {
+      id: m.id,
+      outcome: Promise.resolve({ error: '' }),
+      settledAt: null,
+    };
+    entry.outcome = sendAndWait(world, input, m).then(
+      (reply): UpdateOutcome => {
+        run.accepted.add(m.id);
+        return { reply };
+      },
+      (err: unknown): UpdateOutcome =>
+        err instanceof ApiError && err.code === 'conversation_closing'
+          ? { refused: err.message }
+          : { error: err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : String(err) },
+    );
+    void entry.outcome.then(() => (entry.settledAt = Date.now()));
+    run.updates.push(entry);
+  };
+  /** True when the signal reached a run; with no run (none yet, or it ended) there is nothing to do. */
+  const other = (signalDef: typeof closeSignal | typeof resetSignal): Promise<boolean> =>
+    world.client.workflow
+      .getHandle(conversationId)
+      .signal(signalDef)
+      .then(
+        () => true,
+        () => false,
+      );
+
+  for (const { gapMs, action } of schedule.steps) {
+    if (gapMs > 0) await sleep(gapMs);
+    if (action.kind !== 'pause') closedAt = null;
+    switch (action.kind) {
+      case 'signal':
+        await signal(fresh(action.fault));
+        break;
+      case 'update':
+        update(fresh(action.fault));
+        break;
+      case 'dupSignal':
+      case 'dupUpdate': {
+        const earlier = run.messages[action.of % Math.max(run.messages.length, 1)];
+        if (!earlier) break;
+        if (action.kind === 'dupSignal') await signal(earlier);
+        else update(earlier);
+        break;
+      }
+      case 'burst':
+        for (let i = 0; i < action.size; i++) await signal(fresh(null));
+        break;
+      case 'close':
+        if (await other(closeSignal)) closedAt = Date.now();
+        break;
+      case 'reset':
+        if (await other(resetSignal)) resetDelivered = true;
+        break;
+      case 'pause':
+        await sleep(action.ms);
+        break;
+    }
+  }
+  if (closedAt !== null) {
+    const at = closedAt;
+    // An update still in flight at the close may be retried into a new run: then nothing must end.
+    run.mustClose = run.updates.every((u) => u.settledAt !== null && u.settledAt < at);
+  }
+  return run;
+}
