@@ -10,7 +10,10 @@ import {
   type InboundMessage,
   type TurnReply,
 } from '../../workflows/messages.js';
+import { channelOwners } from '../../channels/owners.js';
+import type { ChannelsConfig } from '../../config.js';
 import { tenantOf } from '../auth.js';
+import { forbidden } from '../errors.js';
 import type { Routes } from '../route.js';
 import { conversationParams, isCleanText, pathId, queryFlag } from '../schemas.js';
 
@@ -60,6 +63,8 @@ export interface MessagesDeps {
   taskQueue: string;
   agent: string;
   replyWaitMs: number;
+  /** Channels with an integration belong to its tenant (WHATSAPP_TENANT, WEBHOOK_TENANT). */
+  channels?: ChannelsConfig;
 }
 
 /** Hands a message to its conversation: signal-with-start, so the first message creates it. */
@@ -82,6 +87,7 @@ export function links(channel: string, conversationId: string) {
 }
 
 export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
+  const owners = channelOwners(deps.channels);
   routes.add(
     {
       method: 'post',
@@ -104,6 +110,13 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
     },
     async ({ params, query, body }, req, res) => {
       const tenant = tenantOf(req, res);
+      // The reply goes out from the owner's number or callback: another tenant may not trigger it.
+      const owner = owners.get(params.channel);
+      if (owner !== undefined && owner !== tenant)
+        throw forbidden(
+          `The channel ${params.channel} belongs to the tenant ${owner}: only its API keys may send messages to it.`,
+          'channel_owned_by_another_tenant',
+        );
       const input: ConversationInput = {
         tenant,
         channel: params.channel,
