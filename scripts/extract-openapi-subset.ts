@@ -26,6 +26,9 @@ export const ROOT_SCHEMAS = [
   'ListRunsResponse',
   'RunStepObject',
   'ListRunStepsResponse',
+  'CompactResource',
+  'CreateResponse',
+  'CompactResponseMethodPublicBody',
 ] as const;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -30,40 +30,99 @@ function textOf(item: Item): string {
   }
 }
 
+/** What kept reasoning items need: they are only valid back on the model family that wrote them. */
+export interface InputOptions {
+  /** Keep reasoning items that carry `encrypted_content` (a reasoning model, `include` requested). */
+  reasoning?: boolean;
+}
+
 /**
- * Items the API accepts as fresh input: messages and function calls with their outputs, without the
- * server-side ids of responses that may no longer exist. Reasoning items are dropped (they are only
- * valid next to the response that produced them), and so is any call without its output or output
- * without its call, which the API would reject (`No tool output found for function call ...`).
+ * Items the API accepts as fresh input, in the shapes of the spec's input item schemas: messages
+ * (an assistant's as text: `EasyInputMessage` content is a string or input parts, and an
+ * `OutputMessage` needs the id and status of a response that may no longer exist), function calls
+ * with their outputs, and, with `reasoning`, reasoning items with their encrypted content right
+ * before the call or message they led to. Any call without its output or output without its call
+ * is dropped, as the API would reject it (`No tool output found for function call ...`); so is a
+ * reasoning item without the item it belongs to.
  */
-export function sanitizeForInput(items: readonly Item[]): InputItem[] {
+export function sanitizeForInput(items: readonly Item[], options: InputOptions = {}): InputItem[] {
   const calls = new Set(items.filter((i) => i.type === 'function_call').map((i) => i.call_id));
   const outputs = new Set(items.filter((i) => i.type === 'function_call_output').map((i) => i.call_id));
-  const result: InputItem[] = [];
-  for (const item of items) {
+  const converted = items.map((item): Item | null => {
     if (item.type === 'message') {
-      result.push({ type: 'message', role: item.role, content: item.content } as InputItem);
-    } else if (item.type === 'function_call' && outputs.has(item.call_id)) {
-      result.push({
-        type: 'function_call',
-        call_id: item.call_id,
-        name: item.name,
-        arguments: item.arguments,
-      } as InputItem);
-    } else if (item.type === 'function_call_output' && calls.has(item.call_id)) {
-      result.push({ type: 'function_call_output', call_id: item.call_id, output: item.output } as InputItem);
+      return item.role === 'assistant'
+        ? { type: 'message', role: 'assistant', content: textOf(item) }
+        : { type: 'message', role: item.role, content: item.content };
     }
-  }
+    if (item.type === 'function_call' && outputs.has(item.call_id))
+      return { type: 'function_call', call_id: item.call_id, name: item.name, arguments: item.arguments };
+    if (item.type === 'function_call_output' && calls.has(item.call_id))
+      return { type: 'function_call_output', call_id: item.call_id, output: item.output };
+    return null;
+  });
+  const result: InputItem[] = [];
+  items.forEach((item, i) => {
+    const kept = converted[i];
+    if (kept) {
+      result.push(kept as unknown as InputItem);
+      return;
+    }
+    if (!options.reasoning || item.type !== 'reasoning' || typeof item.encrypted_content !== 'string') return;
+    const next = converted[i + 1];
+    const belongs =
+      next && (next.type === 'function_call' || (next.type === 'message' && next.role === 'assistant'));
+    if (belongs)
+      result.push({
+        type: 'reasoning',
+        id: item.id,
+        summary: Array.isArray(item.summary) ? item.summary : [],
+        encrypted_content: item.encrypted_content,
+      } as unknown as InputItem);
+  });
   return result;
 }
 
 /**
+ * Where the last `keepTail` items (a step's new input) begin, moved back to the first function call
+ * whose output is among them, so that cutting there never parts a call from its output.
+ */
+export function stepInputStart(items: readonly Item[], keepTail: number): number {
+  let start = Math.max(0, items.length - keepTail);
+  const answered = new Set(
+    items
+      .slice(start)
+      .filter((i) => i.type === 'function_call_output')
+      .map((i) => i.call_id),
+  );
+  for (let i = start - 1; i >= 0 && answered.size > 0; i--) {
+    if (items[i]!.type === 'function_call' && answered.has(items[i]!.call_id)) start = i;
+  }
+  return start;
+}
+
+/**
+ * A window split into what came before the step and the step itself (its new items with the calls
+ * they answer), both as input. For the instructions-mode recovery and a recreated conversation's seed.
+ */
+export function splitAtStep(
+  window: readonly Item[],
+  newItems: number,
+  options: InputOptions = {},
+): { earlier: InputItem[]; current: InputItem[] } {
+  const start = stepInputStart(window, newItems);
+  return {
+    earlier: sanitizeForInput(window.slice(0, start), options),
+    current: sanitizeForInput(window.slice(start), options),
+  };
+}
+
+/**
  * The newest items that fit the token budget, oldest first. The last `keepTail` items (the input of
- * the step being sent) are always kept, whatever the budget. The window starts at a message, so it
- * never opens with a tool output whose call was cut off.
+ * the step being sent) and the function calls they answer are always kept, whatever the budget. The
+ * window starts at a message, so it never opens with a tool output whose call was cut off.
  */
 export function trimToBudget(items: readonly Item[], budget: number, keepTail = 0): Item[] {
-  const tailStart = Math.max(0, items.length - keepTail);
+  const tailStart = stepInputStart(items, keepTail);
   let used = 0;
   for (let i = items.length - 1; i >= tailStart; i--) used += estimateTokens(items[i]!);
   let start = tailStart;

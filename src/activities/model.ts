@@ -1,9 +1,9 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import { getAgent, type AgentRegistry } from '../agents/registry.js';
 import type { AgentDefinition } from '../agents/types.js';
 import { providerFor } from '../providers/index.js';
-import type { NormalisedUsage, Recovery } from '../providers/types.js';
+import type { NormalisedUsage, ProviderCall, Recovery } from '../providers/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { appendItems, loadItemsByKey, loadSegment } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
@@ -95,38 +95,55 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
   const stepInput = await loadStepInput(deps.pool, input);
   const started = Date.now();
   const log = Context.current().log;
-  const call = await providerFor(agent).call({
-    pool: deps.pool,
-    client: agent.client ?? deps.openai,
-    agent,
-    step: input,
-    stepInput,
-    loadHistory: () => loadSegment(deps.pool, input.conversationId, input.segment),
-    warn: (message, attributes) => log.warn(message, { conversationId: input.conversationId, ...attributes }),
-  });
+  const provider = providerFor(agent);
+  const callWith = (a: AgentDefinition) =>
+    provider.call({
+      pool: deps.pool,
+      client: a.client ?? deps.openai,
+      agent: a,
+      step: input,
+      stepInput,
+      loadHistory: () => loadSegment(deps.pool, input.conversationId, input.segment),
+      warn: (message, attributes) =>
+        log.warn(message, { conversationId: input.conversationId, ...attributes }),
+      signal: Context.current().cancellationSignal,
+    });
+  let call = await callWith(agent);
+  let outcome = outcomeOf(call);
+  const larger = largerBudget(agent);
+  if (
+    outcome.kind === 'silent' &&
+    call.incomplete === 'max_output_tokens' &&
+    larger &&
+    provider.name !== 'openai-conversations'
+  ) {
+    // A reasoning model spent the budget thinking and wrote nothing. Once more with room to answer;
+    // the first response stays an orphan on the server. Under `conversation` that call already
+    // appended the input to the conversation, so re-sending it would duplicate it: no second try.
+    log.warn('model answered nothing within max_output_tokens; retrying with a larger budget', {
+      conversationId: input.conversationId,
+      maxOutputTokens: larger.modelSettings.maxOutputTokens,
+    });
+    call = await callWith(larger);
+    outcome = outcomeOf(call);
+    call = { ...call, raw: { ...call.raw, retried_for: 'max_output_tokens' } };
+  }
 
   const usage = {
     inputTokens: call.usage.input_tokens,
     cachedInputTokens: call.usage.input_tokens_details.cached_tokens,
     outputTokens: call.usage.output_tokens,
   };
-  await withTransaction(deps.pool, async (tx) => {
-    await appendItems(
-      tx,
-      input.conversationId,
-      call.output.map((item, index) => ({
-        itemKey: `t${input.turn}/s${input.step}/o${index}`,
-        item,
-        turn: input.turn,
-        segment: input.segment,
-      })),
-    );
-    await tx.query(
+  // The claim: the first attempt to record the step owns it. A later (or overlapping) attempt
+  // writes nothing and returns what the owner recorded, so the transcript, model_calls and the
+  // workflow's next pointer all agree on one response.
+  const won = await withTransaction(deps.pool, async (tx) => {
+    const claimed = await tx.query(
       `INSERT INTO model_calls (conversation_id, turn, step, response_id, previous_response_id, openai_conversation_id,
          request_id, model, status, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, latency_ms,
-         recovered, recovery, strategy, service_tier, fingerprint, cost_usd, raw)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'completed', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-       ON CONFLICT (conversation_id, turn, step) DO NOTHING`,
+         recovered, recovery, strategy, service_tier, fingerprint, cost_usd, raw, error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+       ON CONFLICT (conversation_id, turn, step) DO NOTHING RETURNING id`,
       [
         input.conversationId,
         input.turn,
@@ -136,6 +153,7 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
         call.openaiConversationId,
         call.requestId,
         call.model,
+        call.incomplete ? 'incomplete' : 'completed',
         usage.inputTokens,
         usage.cachedInputTokens,
         usage.outputTokens,
@@ -148,10 +166,63 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
         call.fingerprint,
         deps.costOf?.(call.model, call.usage) ?? null,
         JSON.stringify(call.raw),
+        call.incomplete
+          ? JSON.stringify({ incomplete: call.incomplete, answered: outcome.kind !== 'silent' })
+          : null,
       ],
     );
+    if (claimed.rowCount === 0) return false;
+    await appendItems(
+      tx,
+      input.conversationId,
+      call.output.map((item, index) => ({
+        itemKey: `t${input.turn}/s${input.step}/o${index}`,
+        item,
+        turn: input.turn,
+        segment: input.segment,
+      })),
+    );
+    return true;
   });
+  if (!won) {
+    log.warn('another attempt recorded this model step first; adopting its response', {
+      conversationId: input.conversationId,
+      turn: input.turn,
+      step: input.step,
+      discarded: call.responseId,
+    });
+    const recorded = await loadRecordedCall(deps.pool, input, agent);
+    if (!recorded) throw ApplicationFailure.retryable('model step claimed but not readable', 'ModelStepLost');
+    return recorded;
+  }
+  if (outcome.kind === 'silent') throw silentAnswer(call.incomplete);
   return toResult(call.responseId, call.output, usage, call.recovered, agent, input);
+}
+
+/** Whether a call said anything: text or function calls. An incomplete call may still have. */
+function outcomeOf(call: Pick<ProviderCall, 'output'>): { kind: 'answered' | 'silent' } {
+  const said = outputText(call.output).trim() !== '' || call.output.some((i) => i.type === 'function_call');
+  return { kind: said ? 'answered' : 'silent' };
+}
+
+/** The agent with four times the output budget (at least 4096), or null when it sets none. */
+function largerBudget(agent: AgentDefinition): AgentDefinition | null {
+  const max = agent.modelSettings.maxOutputTokens;
+  if (!max) return null;
+  return { ...agent, modelSettings: { ...agent.modelSettings, maxOutputTokens: Math.max(max * 4, 4096) } };
+}
+
+/**
+ * A step that produced nothing to say fails the turn for good: the workflow then sends the agent's
+ * apology (and records the error) instead of delivering silence.
+ */
+function silentAnswer(reason: string | null): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    reason === 'content_filter'
+      ? 'The model stopped its answer (content_filter).'
+      : `The model returned no answer${reason ? ` (incomplete: ${reason})` : ''}.`,
+    reason === 'content_filter' ? 'ModelContentFiltered' : 'ModelNoAnswer',
+  );
 }
 
 function toResult(
@@ -218,14 +289,20 @@ async function loadRecordedCall(
     cached_input_tokens: number;
     output_tokens: number;
     recovery: Recovery | null;
+    status: string;
+    raw: { incomplete_details?: { reason?: string } | null } | null;
   }>(
-    `SELECT response_id, input_tokens, cached_input_tokens, output_tokens, recovery FROM model_calls
-     WHERE conversation_id = $1 AND turn = $2 AND step = $3 AND status = 'completed'`,
+    `SELECT response_id, input_tokens, cached_input_tokens, output_tokens, recovery, status, raw FROM model_calls
+     WHERE conversation_id = $1 AND turn = $2 AND step = $3`,
     [input.conversationId, input.turn, input.step],
   );
   const row = rows[0];
   if (!row) return undefined;
   const output = await outputOf(pool, input);
+  if (outcomeOf({ output }).kind === 'silent')
+    throw silentAnswer(
+      row.raw?.incomplete_details?.reason ?? (row.status === 'completed' ? null : row.status),
+    );
   return toResult(
     row.response_id,
     output,

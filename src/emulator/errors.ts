@@ -87,3 +87,25 @@ export const invalidJsonBody = (): ApiError =>
   invalidRequest(
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)",
   );
+
+/** Live wording (reported) for a reasoning or compaction item whose ciphertext is not the API's own. */
+export const encryptedContentNotVerified = (itemId: string): ApiError =>
+  invalidRequest(
+    `The encrypted content for item ${itemId} could not be verified. Reason: Encrypted content could not be decrypted or parsed.`,
+    null,
+    'invalid_encrypted_content',
+  );
+
+/** Live wording (reported) for a reasoning item referenced by id that the API does not hold. */
+export const itemNotPersisted = (itemId: string, param: string): ApiError =>
+  invalidRequest(
+    `Item with id '${itemId}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+    param,
+  );
+
+export const contextLengthExceeded = (): ApiError =>
+  invalidRequest(
+    'Your input exceeds the context window of this model. Please adjust your input and try again.',
+    'input',
+    'context_length_exceeded',
+  );

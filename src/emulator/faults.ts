@@ -1,14 +1,16 @@
 import { z } from 'zod';
 import { ApiError } from './errors.js';
 
-export type FaultKind = 'rate_limit' | 'quota' | 'server_error' | 'latency' | 'drop_connection' | 'error';
+export type FaultKind =
+  'rate_limit' | 'quota' | 'server_error' | 'latency' | 'drop_connection' | 'lose_answer' | 'error';
 
 export interface FaultRule {
   kind: FaultKind;
   match?: { method?: string; path?: string; bodyIncludes?: string };
   /** How many matching requests it hits; default 1; -1 or Infinity = until cleared. */
   times?: number;
-  status?: 500 | 502 | 503;
+  /** server_error: 500 (default), 502 or 503. lose_answer: 502 or 504 (default: no answer at all). */
+  status?: 500 | 502 | 503 | 504;
   retryAfterSeconds?: number;
   retryAfterMs?: number;
   latencyMs?: number;
@@ -35,7 +37,15 @@ export interface FaultController {
 
 export const faultRuleSchema = z
   .object({
-    kind: z.enum(['rate_limit', 'quota', 'server_error', 'latency', 'drop_connection', 'error']),
+    kind: z.enum([
+      'rate_limit',
+      'quota',
+      'server_error',
+      'latency',
+      'drop_connection',
+      'lose_answer',
+      'error',
+    ]),
     match: z
       .object({
         method: z.string().optional(),
@@ -45,7 +55,7 @@ export const faultRuleSchema = z
       .strict()
       .optional(),
     times: z.number().nullable().optional(),
-    status: z.union([z.literal(500), z.literal(502), z.literal(503)]).optional(),
+    status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).optional(),
     retryAfterSeconds: z.number().min(0).optional(),
     retryAfterMs: z.number().min(0).optional(),
     latencyMs: z.number().min(0).optional(),
@@ -63,11 +73,21 @@ export const faultRuleSchema = z
   .strict()
   .refine((r) => r.kind !== 'error' || (r.errorStatus !== undefined && r.error !== undefined), {
     message: "kind 'error' needs errorStatus and error",
+  })
+  .refine((r) => r.kind !== 'lose_answer' || r.status === undefined || r.status === 502 || r.status === 504, {
+    message: "kind 'lose_answer' takes status 502 or 504 (or none: the connection is dropped)",
+  })
+  .refine((r) => r.kind !== 'server_error' || r.status !== 504, {
+    message: "kind 'server_error' takes status 500, 502 or 503",
   });
 
 /** What the HTTP layer must do for one request, decided from the active rules. */
 export type FaultAction =
-  { type: 'delay'; ms: number } | { type: 'error'; error: ApiError } | { type: 'drop' };
+  | { type: 'delay'; ms: number }
+  | { type: 'error'; error: ApiError }
+  | { type: 'drop' }
+  /** Handle the request as usual, then drop the connection (no status) or answer a proxy error. */
+  | { type: 'lose_answer'; status: 502 | 504 | undefined };
 
 export class Faults implements FaultController {
   private rules: ActiveFault[] = [];
@@ -114,7 +134,11 @@ export class Faults implements FaultController {
         continue;
       }
       actions.push(
-        rule.kind === 'drop_connection' ? { type: 'drop' } : { type: 'error', error: faultError(rule) },
+        rule.kind === 'drop_connection'
+          ? { type: 'drop' }
+          : rule.kind === 'lose_answer'
+            ? { type: 'lose_answer', status: rule.status as 502 | 504 | undefined }
+            : { type: 'error', error: faultError(rule) },
       );
       break;
     }
@@ -182,4 +206,10 @@ export function faultError(rule: FaultRule): ApiError {
       return new ApiError(status, message, 'server_error', null, null);
     }
   }
+}
+
+/** What a proxy in front of the API answers when the upstream answer is lost: HTML, no OpenAI headers. */
+export function proxyErrorPage(status: 502 | 504): string {
+  const title = status === 502 ? '502 Bad Gateway' : '504 Gateway Time-out';
+  return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n`;
 }

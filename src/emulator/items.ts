@@ -1,5 +1,6 @@
-import { invalidRequest, invalidType, missingParameter } from './errors.js';
+import { encryptedContentNotVerified, invalidRequest, invalidType, missingParameter } from './errors.js';
 import { newId } from './ids.js';
+import { unseal } from './sealed.js';
 
 /** Wire shapes of the items the emulator stores and returns (a subset of the spec's ItemResource). */
 export interface InputTextPart {
@@ -41,10 +42,36 @@ export interface FunctionCallOutputItem {
   output: string | unknown[];
   status: 'completed';
 }
-export type Item = UserMessageItem | AssistantMessageItem | FunctionCallItem | FunctionCallOutputItem;
+/** A reasoning model's chain of thought: opaque, summary empty (the emulator writes no summaries). */
+export interface ReasoningItem {
+  type: 'reasoning';
+  id: string;
+  summary: unknown[];
+  /** Only when the request asked for `include: ['reasoning.encrypted_content']`. */
+  encrypted_content?: string | null;
+}
+/** What compaction (`/v1/responses/compact` or `context_management`) leaves of earlier context. */
+export interface CompactionItem {
+  type: 'compaction';
+  id: string;
+  encrypted_content: string;
+}
+export type Item =
+  | UserMessageItem
+  | AssistantMessageItem
+  | FunctionCallItem
+  | FunctionCallOutputItem
+  | ReasoningItem
+  | CompactionItem;
 
 const MESSAGE_ROLES = ['user', 'system', 'developer', 'assistant'] as const;
-const SUPPORTED_TYPES = ['message', 'function_call', 'function_call_output'] as const;
+const SUPPORTED_TYPES = [
+  'message',
+  'function_call',
+  'function_call_output',
+  'reasoning',
+  'compaction',
+] as const;
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -72,8 +99,14 @@ export function itemText(item: Item): string {
       return `${item.name} ${item.arguments}`;
     case 'function_call_output':
       return typeof item.output === 'string' ? item.output : JSON.stringify(item.output);
+    case 'reasoning':
+    case 'compaction':
+      return '';
   }
 }
+
+export const isUserMessage = (item: Item): item is UserMessageItem =>
+  item.type === 'message' && item.role === 'user';
 
 function textParts(content: unknown, param: string, role: string): string[] {
   if (typeof content === 'string') return [content];
@@ -167,9 +200,34 @@ function normalizeItem(raw: unknown, param: string): Item {
         status: 'completed',
       };
     }
+    case 'reasoning': {
+      // Where it may come from (encrypted_content or a stored response) is checked by the caller.
+      if (givenId === undefined) throw missingParameter(`${param}.id`);
+      if (raw.summary === undefined) throw missingParameter(`${param}.summary`);
+      if (!Array.isArray(raw.summary)) throw invalidType(`${param}.summary`, 'an array', raw.summary);
+      const encrypted = raw.encrypted_content;
+      if (encrypted !== undefined && encrypted !== null && typeof encrypted !== 'string') {
+        throw invalidType(`${param}.encrypted_content`, 'a string', encrypted);
+      }
+      return {
+        type: 'reasoning',
+        id: givenId,
+        summary: raw.summary as unknown[],
+        ...(typeof encrypted === 'string' ? { encrypted_content: encrypted } : {}),
+      };
+    }
+    case 'compaction': {
+      if (raw.encrypted_content === undefined) throw missingParameter(`${param}.encrypted_content`);
+      if (typeof raw.encrypted_content !== 'string') {
+        throw invalidType(`${param}.encrypted_content`, 'a string', raw.encrypted_content);
+      }
+      const id = givenId ?? newId('cmp');
+      if (!unseal(raw.encrypted_content, 'compaction')) throw encryptedContentNotVerified(id);
+      return { type: 'compaction', id, encrypted_content: raw.encrypted_content };
+    }
     default:
       throw invalidRequest(
-        `Invalid value: '${String(type)}'. Supported values are: ${SUPPORTED_TYPES.map((t) => `'${t}'`).join(', ')}. (The emulator supports message and function-call items only.)`,
+        `Invalid value: '${String(type)}'. Supported values are: ${SUPPORTED_TYPES.map((t) => `'${t}'`).join(', ')}. (The emulator supports message, function-call, reasoning and compaction items only.)`,
         `${param}.type`,
         'invalid_value',
       );

@@ -10,6 +10,10 @@ export interface RecordedRequest {
   body: unknown;
   /** Emulator time when the request arrived, epoch ms. */
   at: number;
+  /** The response a `POST /v1/responses` created, also when its answer was lost (fault `lose_answer`). */
+  responseId?: string;
+  /** True when the request was handled but a `lose_answer` fault kept the answer from the client. */
+  answerLost?: boolean;
 }
 
 /** Bounded request journal: keeps the most recent entries only. */

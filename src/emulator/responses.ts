@@ -3,6 +3,7 @@ import { toUnixSeconds } from './clock.js';
 import type { ConversationService } from './conversations.js';
 import {
   ApiError,
+  contextLengthExceeded,
   invalidRequest,
   invalidType,
   invalidValue,
@@ -11,11 +12,19 @@ import {
   responseNotFound,
 } from './errors.js';
 import { newId } from './ids.js';
-import { assistantMessage, normalizeInput, type FunctionCallItem, type Item } from './items.js';
+import {
+  assistantMessage,
+  isUserMessage,
+  normalizeInput,
+  type FunctionCallItem,
+  type Item,
+} from './items.js';
 import { runModel, type FunctionToolDef, type ToolChoice } from './model.js';
 import { paginate, parseListQuery } from './pagination.js';
 import type { EmulatorState, StoredResponse } from './state.js';
-import { computeUsage } from './tokens.js';
+import { compact, defaultCompactThreshold, windowOf } from './context.js';
+import type { ModelRegistry } from './models.js';
+import { instructionTokens, itemsTokens, usageOf } from './tokens.js';
 import { isRecord, parseMetadata, rejectUnknownParameters } from './validation.js';
 
 /** Top-level parameters of the spec's CreateResponse body; anything else is an unknown parameter. */
@@ -53,6 +62,18 @@ const KNOWN_PARAMETERS = new Set([
   'context_management',
 ]);
 
+/** Top-level parameters of the spec's CompactResponseMethodPublicBody. */
+const COMPACT_PARAMETERS = new Set([
+  'model',
+  'input',
+  'previous_response_id',
+  'instructions',
+  'prompt_cache_key',
+  'prompt_cache_retention',
+  'prompt_cache_options',
+  'service_tier',
+]);
+
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
 export class ResponseService {
@@ -61,6 +82,7 @@ export class ResponseService {
     private readonly clock: EmulatorClock,
     private readonly conversations: ConversationService,
     private readonly retentionMs: number,
+    private readonly models: ModelRegistry,
   ) {}
 
   create(rawBody: unknown): Record<string, unknown> {
@@ -106,6 +128,9 @@ export class ResponseService {
       throw missingParameter('input');
     }
 
+    const profile = this.models.profile(body.model);
+    const contextManagement = parseContextManagement(body.context_management, profile.contextWindowTokens);
+
     let priorItems: Item[] = [];
     if (previousId !== undefined) priorItems = this.chainContext(this.liveStored(previousId, true));
     const conversation =
@@ -117,8 +142,21 @@ export class ResponseService {
     const context = [...priorItems, ...newItems];
     assertToolOutputsPaired(context);
 
-    const output: Item[] = runModel({ context, instructions, tools, toolChoice, parallelToolCalls }).map(
-      (planned): Item =>
+    // The window is what the model is charged for and what must fit; compaction shrinks it.
+    const output: Item[] = [];
+    let window = windowOf(context);
+    if (contextManagement && windowTokens(window, instructions) >= contextManagement.compactThreshold) {
+      const compaction = compact(window);
+      output.push(compaction);
+      window = windowOf([...window, compaction]);
+    }
+    const inputTokens = windowTokens(window, instructions);
+    if (inputTokens > profile.contextWindowTokens) throw contextLengthExceeded();
+    const prior = new Set<Item>(priorItems);
+    const cachedTokens = itemsTokens(window.filter((i) => prior.has(i)));
+
+    output.push(
+      ...runModel({ context, instructions, tools, toolChoice, parallelToolCalls }).map((planned): Item =>
         planned.kind === 'text'
           ? assistantMessage(planned.text)
           : ({
@@ -129,6 +167,7 @@ export class ResponseService {
               arguments: planned.arguments,
               status: 'completed',
             } satisfies FunctionCallItem),
+      ),
     );
 
     const nowMs = this.clock.now();
@@ -166,7 +205,7 @@ export class ResponseService {
       top_logprobs: typeof body.top_logprobs === 'number' ? body.top_logprobs : 0,
       top_p: topP ?? 1,
       truncation: body.truncation === 'auto' ? 'auto' : 'disabled',
-      usage: computeUsage({ priorItems, newItems, instructions, output }),
+      usage: usageOf(inputTokens, cachedTokens, itemsTokens(output)),
       // The spec types `user` as a plain string, so it is left out rather than null.
       ...(typeof body.user === 'string' ? { user: body.user } : {}),
       metadata,
@@ -184,6 +223,40 @@ export class ResponseService {
     if (conversation) this.conversations.append(conversation, [...newItems, ...output]);
     this.state.changed();
     return response;
+  }
+
+  /**
+   * `POST /v1/responses/compact`: the context (the chain behind `previous_response_id`, then
+   * `input`) as its user messages followed by one compaction item. Nothing is stored: the output is
+   * meant to be the next request's input.
+   */
+  compact(rawBody: unknown): Record<string, unknown> {
+    if (!isRecord(rawBody)) throw invalidType('body', 'an object', rawBody);
+    rejectUnknownParameters(rawBody, COMPACT_PARAMETERS);
+    if (rawBody.model === undefined || rawBody.model === null) throw missingParameter('model');
+    if (typeof rawBody.model !== 'string') throw invalidType('model', 'a string', rawBody.model);
+    const instructions = optionalString(rawBody, 'instructions') ?? null;
+    const previousId = optionalString(rawBody, 'previous_response_id');
+    const input = rawBody.input ?? undefined;
+    if (input === undefined && previousId === undefined) throw missingParameter('input');
+    const priorItems = previousId === undefined ? [] : this.chainContext(this.liveStored(previousId, true));
+    const newItems = input === undefined ? [] : normalizeInput(input, 'input');
+    const context = [...priorItems, ...newItems];
+    assertToolOutputsPaired(context);
+    const window = windowOf(context);
+    const compaction = compact(window);
+    const prior = new Set<Item>(priorItems);
+    return {
+      id: newId('resp'),
+      object: 'response.compaction',
+      output: [...window.filter(isUserMessage), compaction],
+      created_at: toUnixSeconds(this.clock.now()),
+      usage: usageOf(
+        windowTokens(window, instructions),
+        itemsTokens(window.filter((i) => prior.has(i))),
+        itemsTokens([compaction]),
+      ),
+    };
   }
 
   retrieve(id: string): Record<string, unknown> {
@@ -250,8 +323,15 @@ function assertToolOutputsPaired(context: readonly Item[]): void {
     if (!outputs.has(callId))
       throw invalidRequest(`No tool output found for function call ${callId}.`, 'input');
   }
+  // A compaction item may stand for the call of an output that follows it.
+  const firstCompaction = context.findIndex((i) => i.type === 'compaction');
+  const compactedAway = new Set(
+    firstCompaction < 0
+      ? []
+      : context.slice(firstCompaction).flatMap((i) => (i.type === 'function_call_output' ? [i.call_id] : [])),
+  );
   for (const callId of outputs) {
-    if (!calls.has(callId)) {
+    if (!calls.has(callId) && !compactedAway.has(callId)) {
       throw invalidRequest(`No tool call found for function call output with call_id ${callId}.`, 'input');
     }
   }
@@ -348,4 +428,47 @@ function parseToolChoice(value: unknown, tools: readonly FunctionToolDef[]): Too
     return { type: 'function', name: value.name };
   }
   throw invalidType('tool_choice', "one of 'none', 'auto', 'required' or a function tool choice", value);
+}
+
+const windowTokens = (window: readonly Item[], instructions: string | null): number =>
+  itemsTokens(window) + instructionTokens(instructions);
+
+/** `context_management`: a non-empty array of `{type: 'compaction', compact_threshold?}` entries. */
+export function parseContextManagement(
+  value: unknown,
+  contextWindowTokens: number,
+): { compactThreshold: number } | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw invalidType('context_management', 'an array', value);
+  if (value.length === 0) {
+    throw invalidRequest(
+      "Invalid 'context_management': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      'context_management',
+      'empty_array',
+    );
+  }
+  let compactThreshold: number | undefined;
+  value.forEach((entry, i) => {
+    const param = `context_management[${i}]`;
+    if (!isRecord(entry)) throw invalidType(param, 'an object', entry);
+    if (entry.type === undefined) throw missingParameter(`${param}.type`);
+    if (entry.type !== 'compaction') throw invalidValue(`${param}.type`, entry.type, ['compaction']);
+    const threshold = entry.compact_threshold;
+    if (threshold === undefined || threshold === null) {
+      compactThreshold ??= defaultCompactThreshold(contextWindowTokens);
+      return;
+    }
+    if (typeof threshold !== 'number' || !Number.isInteger(threshold)) {
+      throw invalidType(`${param}.compact_threshold`, 'an integer', threshold);
+    }
+    if (threshold < 1000) {
+      throw invalidRequest(
+        `Invalid '${param}.compact_threshold': integer below minimum value. Expected a value >= 1000, but got ${threshold} instead.`,
+        `${param}.compact_threshold`,
+        'integer_below_min_value',
+      );
+    }
+    compactThreshold = Math.min(compactThreshold ?? threshold, threshold);
+  });
+  return { compactThreshold: compactThreshold! };
 }

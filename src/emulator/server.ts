@@ -7,9 +7,10 @@ import { AssistantsService, type AssistantsFixture } from './assistants.js';
 import { OffsetClock, type EmulatorClock } from './clock.js';
 import { ConversationService } from './conversations.js';
 import { ApiError, invalidJsonBody, invalidRequest, missingApiKey, notFound } from './errors.js';
-import { faultRuleSchema, Faults, type FaultController, type FaultRule } from './faults.js';
+import { faultRuleSchema, Faults, proxyErrorPage, type FaultController, type FaultRule } from './faults.js';
 import { newId } from './ids.js';
 import { Journal, type RecordedRequest } from './journal.js';
+import { ModelRegistry, type ModelOverride, type ModelProfile } from './models.js';
 import { createChatCompletion } from './chatCompletions.js';
 import { DAY_MS, ResponseService } from './responses.js';
 import { EmulatorState, StateFile } from './state.js';
@@ -19,6 +20,14 @@ export type { AssistantsFixture } from './assistants.js';
 export type { EmulatorClock } from './clock.js';
 export type { FaultController, FaultRule, ActiveFault } from './faults.js';
 export type { RecordedRequest } from './journal.js';
+export type { ModelOverride, ModelProfile } from './models.js';
+
+const modelOverrideSchema = z
+  .object({
+    contextWindowTokens: z.number().int().min(1).optional(),
+    reasoningTokens: z.number().int().min(0).optional(),
+  })
+  .strict();
 
 export interface EmulatorOptions {
   /** 0 or undefined = a free port. */
@@ -31,6 +40,11 @@ export interface EmulatorOptions {
   assistantsFixture?: AssistantsFixture;
   /** Stored-response retention, default 30. */
   retentionDays?: number;
+  /**
+   * Per-model overrides of the model table (src/emulator/models.ts), e.g.
+   * `{ 'gpt-5-mini': { contextWindowTokens: 2000 } }`. They survive reset().
+   */
+  models?: Record<string, ModelOverride>;
   /** Default silent. */
   logger?: { info(msg: string): void; warn(msg: string): void };
 }
@@ -43,6 +57,11 @@ export interface Emulator {
   faults: FaultController;
   clock: EmulatorClock;
   expireResponse(id: string): void;
+  /** Run-time model overrides (context window, reasoning cost); reset() drops them. */
+  models: {
+    set(model: string, override: ModelOverride): ModelProfile;
+    profile(model: string): ModelProfile;
+  };
   /** Bounded journal, the last 1000 requests, oldest first. */
   requests(): RecordedRequest[];
   /** Drops all state, faults, the journal and the clock offset. */
@@ -70,6 +89,25 @@ function sendError(res: Response, error: ApiError): void {
   res.status(error.status).json(error.toBody());
 }
 
+/**
+ * The request is handled in full (stored, appended to its conversation) and only then is the
+ * answer lost: the socket is destroyed, or a proxy's error page replaces the API's answer.
+ */
+function loseAnswer(res: Response, status: 502 | 504 | undefined): void {
+  res.json = (() => {
+    res.locals.answerLost = true;
+    if (status === undefined) {
+      res.socket?.destroy();
+      return res;
+    }
+    res.removeHeader('x-request-id');
+    res.removeHeader('openai-version');
+    for (const name of res.getHeaderNames()) if (name.startsWith('x-')) res.removeHeader(name);
+    res.status(status).type('text/html').send(proxyErrorPage(status));
+    return res;
+  }) as Response['json'];
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const param = (req: Request, name: string): string => {
@@ -84,7 +122,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const faults = new Faults();
   const journal = new Journal(1000);
   const conversations = new ConversationService(state, clock);
-  const responses = new ResponseService(state, clock, conversations, (options.retentionDays ?? 30) * DAY_MS);
+  const models = new ModelRegistry(options.models);
+  const responses = new ResponseService(
+    state,
+    clock,
+    conversations,
+    (options.retentionDays ?? 30) * DAY_MS,
+    models,
+  );
   const assistants = new AssistantsService(options.assistantsFixture ?? loadDefaultAssistantsFixture());
 
   let stateFile: StateFile | undefined;
@@ -135,6 +180,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         responseBytes: Number(res.getHeader('content-length') ?? 0),
         body,
         at: startedAt,
+        ...(typeof res.locals.responseId === 'string' ? { responseId: res.locals.responseId } : {}),
+        ...(res.locals.answerLost === true ? { answerLost: true } : {}),
       });
     };
     res.on('finish', () => record(res.statusCode));
@@ -166,7 +213,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       else if (action.type === 'drop') {
         req.socket.destroy();
         return;
-      } else return sendError(res, action.error);
+      } else if (action.type === 'lose_answer') loseAnswer(res, action.status);
+      else return sendError(res, action.error);
     }
     next();
   });
@@ -182,7 +230,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     res.json(createChatCompletion(req.body, clock));
   });
   v1.post('/responses', (req, res) => {
-    res.json(responses.create(req.body));
+    const response = responses.create(req.body);
+    res.locals.responseId = response.id;
+    res.json(response);
+  });
+  v1.post('/responses/compact', (req, res) => {
+    res.json(responses.compact(req.body));
   });
   v1.get('/responses/:id', (req, res) => {
     res.json(responses.retrieve(param(req, 'id')));
@@ -269,6 +322,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults.clear();
     res.json({ object: 'list', data: [] });
   });
+  admin.get('/models/:model', (req, res) => {
+    res.json({ model: param(req, 'model'), ...models.profile(param(req, 'model')) });
+  });
+  admin.post('/models/:model', (req, res) => {
+    const parsed = modelOverrideSchema.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      throw invalidRequest(`Invalid model override: ${z.prettifyError(parsed.error)}`, 'body');
+    }
+    res.json({ model: param(req, 'model'), ...models.set(param(req, 'model'), parsed.data) });
+  });
   admin.get('/clock', (_req, res) => {
     const now = clock.now();
     res.json({ now_ms: now, now: Math.floor(now / 1000), offset_ms: clock.offset });
@@ -332,6 +395,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     state.clear();
     faults.clear();
     journal.clear();
+    models.reset();
     clock.reset(0);
   }
 
@@ -355,6 +419,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults,
     clock,
     expireResponse: (id) => responses.expire(id),
+    models: {
+      set: (model, override) => models.set(model, override),
+      profile: (model) => models.profile(model),
+    },
     requests: () => journal.list(),
     reset,
     close() {

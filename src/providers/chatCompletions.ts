@@ -40,7 +40,9 @@ export const chatCompletions: ModelProvider = {
     let completion: OpenAI.Chat.ChatCompletion;
     let requestId: string | null;
     try {
-      const { data, response } = await ctx.client.chat.completions.create(request).withResponse();
+      const { data, response } = await ctx.client.chat.completions
+        .create(request, ctx.signal ? { signal: ctx.signal } : {})
+        .withResponse();
       completion = data;
       requestId = response.headers.get('x-request-id');
     } catch (err) {
@@ -63,7 +65,15 @@ export const chatCompletions: ModelProvider = {
         output_tokens_details: { reasoning_tokens: u?.completion_tokens_details?.reasoning_tokens ?? 0 },
       },
       recovered: null,
+      incomplete: incompleteReason(completion.choices[0]?.finish_reason),
       raw: { finish_reason: completion.choices[0]?.finish_reason ?? null },
     };
   },
 };
+
+/** A Chat Completions finish reason in the Responses API's `incomplete_details.reason` terms. */
+function incompleteReason(finish: string | undefined | null): string | null {
+  if (finish === 'length') return 'max_output_tokens';
+  if (finish === 'content_filter') return 'content_filter';
+  return null;
+}

@@ -1,5 +1,5 @@
 import type OpenAI from 'openai';
-import { sanitizeForInput, trimToBudget } from '../activities/history.js';
+import { splitAtStep, trimToBudget } from '../activities/history.js';
 import { factsOf, isConversationGone, toActivityFailure } from '../activities/openaiErrors.js';
 import type { InputItem } from '../agents/types.js';
 import { baseRequest, createResponse, fromResponse, requestMetadata } from './request.js';
@@ -33,15 +33,15 @@ export const openaiConversations: ModelProvider = {
       input: ctx.stepInput as unknown as InputItem[],
     };
     try {
-      const { data, requestId } = await createResponse(ctx.client, request);
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
       return fromResponse(data, request, requestId, null);
     } catch (err) {
       const facts = factsOf(err);
       if (!facts || !isConversationGone(facts, conversation)) throw toActivityFailure(err);
       ctx.warn('OpenAI conversation gone; recreating it from the transcript', { conversation });
       const replacement = await recreateConversation(ctx);
-      const retry = { ...request, conversation: replacement };
-      const { data, requestId } = await createResponse(ctx.client, retry).catch((e: unknown) => {
+      const retry = { ...request, conversation: replacement.id, input: replacement.input };
+      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal).catch((e: unknown) => {
         throw toActivityFailure(e);
       });
       return fromResponse(data, retry, requestId, 'conversation_recreated');
@@ -66,11 +66,16 @@ async function ensureConversation(ctx: ProviderContext): Promise<string> {
   return winner;
 }
 
-async function recreateConversation(ctx: ProviderContext): Promise<string> {
+/**
+ * A new conversation seeded with the transcript before this step, and the step's input for it: after
+ * a tool round that is the calls with their outputs, since the new conversation has neither.
+ * Reasoning items stay out of the seed: conversation items are not the place to replay them.
+ */
+async function recreateConversation(ctx: ProviderContext): Promise<{ id: string; input: InputItem[] }> {
   const history = await ctx.loadHistory();
   const newItems = ctx.stepInput.length;
   const window = trimToBudget(history, ctx.agent.historyTokenBudget, newItems);
-  const seed = sanitizeForInput(window.slice(0, window.length - newItems));
+  const { earlier: seed, current } = splitAtStep(window, newItems);
   try {
     const created = await ctx.client.conversations.create({ metadata: requestMetadata(ctx.step) });
     for (let i = 0; i < seed.length; i += ITEMS_PER_CALL) {
@@ -82,7 +87,7 @@ async function recreateConversation(ctx: ProviderContext): Promise<string> {
       'UPDATE conversations SET openai_conversation_id = $2, updated_at = now() WHERE id = $1',
       [ctx.step.conversationId, created.id],
     );
-    return created.id;
+    return { id: created.id, input: current };
   } catch (err) {
     throw toActivityFailure(err);
   }

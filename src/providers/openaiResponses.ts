@@ -1,8 +1,8 @@
 import type OpenAI from 'openai';
-import { historyAsText, sanitizeForInput, trimToBudget } from '../activities/history.js';
+import { historyAsText, sanitizeForInput, splitAtStep, trimToBudget } from '../activities/history.js';
 import { factsOf, isPreviousResponseGone, toActivityFailure } from '../activities/openaiErrors.js';
 import type { AgentDefinition, InputItem } from '../agents/types.js';
-import { baseRequest, createResponse, fromResponse } from './request.js';
+import { baseRequest, createResponse, fromResponse, isReasoningModel } from './request.js';
 import type { ModelProvider, ProviderContext } from './types.js';
 
 /**
@@ -25,11 +25,15 @@ export const openaiResponses: ModelProvider = {
       const request = {
         ...base,
         store: false,
-        input: sanitizeForInput(trimToBudget(history, agent.historyTokenBudget, stepInput.length)),
+        input: sanitizeForInput(trimToBudget(history, agent.historyTokenBudget, stepInput.length), {
+          reasoning: isReasoningModel(agent),
+        }),
       };
-      const { data, requestId } = await createResponse(ctx.client, request).catch((e: unknown) => {
-        throw toActivityFailure(e);
-      });
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal).catch(
+        (e: unknown) => {
+          throw toActivityFailure(e);
+        },
+      );
       return fromResponse(data, request, requestId, null);
     }
 
@@ -43,7 +47,7 @@ export const openaiResponses: ModelProvider = {
       ...(step.previousResponseId ? { previous_response_id: step.previousResponseId } : {}),
     };
     try {
-      const { data, requestId } = await createResponse(ctx.client, request);
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
       return fromResponse(data, request, requestId, null);
     } catch (err) {
       const facts = factsOf(err);
@@ -55,7 +59,7 @@ export const openaiResponses: ModelProvider = {
         recovery,
       });
       const retry = recoveryRequest(agent, base, await ctx.loadHistory(), stepInput.length);
-      const { data, requestId } = await createResponse(ctx.client, retry).catch((e: unknown) => {
+      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal).catch((e: unknown) => {
         throw toActivityFailure(e);
       });
       return fromResponse(data, retry, requestId, recovery);
@@ -70,21 +74,25 @@ function recoveryRequest(
   newItems: number,
 ): OpenAI.Responses.ResponseCreateParamsNonStreaming {
   const window = trimToBudget(history, agent.historyTokenBudget, newItems);
+  const reasoning = isReasoningModel(agent);
   if (agent.recovery === 'instructions') {
-    const earlier = sanitizeForInput(window.slice(0, window.length - newItems));
+    // After a tool round the step's input is tool outputs: their calls go with them, as items.
+    const { earlier, current } = splitAtStep(window, newItems, { reasoning });
     return {
       ...base,
       instructions:
         `${agent.instructions}\n\nThe conversation so far (restored from the transcript):\n` +
         historyAsText(earlier as unknown as Record<string, unknown>[]),
-      input: sanitizeForInput(window.slice(window.length - newItems)),
+      input: current,
     };
   }
-  return { ...base, input: sanitizeForInput(window) };
+  return { ...base, input: sanitizeForInput(window, { reasoning }) };
 }
 
 async function bootstrapInput(ctx: ProviderContext): Promise<InputItem[]> {
   const history = await ctx.loadHistory();
   if (history.length <= ctx.stepInput.length) return ctx.stepInput as unknown as InputItem[];
-  return sanitizeForInput(trimToBudget(history, ctx.agent.historyTokenBudget, ctx.stepInput.length));
+  return sanitizeForInput(trimToBudget(history, ctx.agent.historyTokenBudget, ctx.stepInput.length), {
+    reasoning: isReasoningModel(ctx.agent),
+  });
 }

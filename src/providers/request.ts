@@ -27,10 +27,24 @@ export function baseRequest(
         }
       : {}),
     ...(s.reasoning ? { reasoning: s.reasoning } : {}),
-    ...(s.include ? { include: s.include } : {}),
+    ...includeFor(agent),
     ...(s.maxOutputTokens ? { max_output_tokens: s.maxOutputTokens } : {}),
     ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
   };
+}
+
+/**
+ * A reasoning model's reasoning items are only usable as input again with their encrypted content
+ * (store=false, a recovery, a re-sent window), so every call asks for it.
+ */
+export function isReasoningModel(agent: AgentDefinition): boolean {
+  return agent.modelSettings.reasoning !== undefined || /^(o\d|gpt-5(?!-chat))/.test(agent.model);
+}
+
+function includeFor(agent: AgentDefinition): { include?: OpenAI.Responses.ResponseIncludable[] } {
+  const include = new Set(agent.modelSettings.include ?? []);
+  if (isReasoningModel(agent)) include.add('reasoning.encrypted_content');
+  return include.size > 0 ? { include: [...include] } : {};
 }
 
 /** Who the call is for, within the API's limits (16 pairs, keys ≤ 64, values ≤ 512 characters). */
@@ -48,8 +62,9 @@ export function requestMetadata(step: Pick<StepRequest, 'key' | 'turn' | 'step'>
 export async function createResponse(
   client: OpenAI,
   request: OpenAI.Responses.ResponseCreateParamsNonStreaming,
+  signal?: AbortSignal,
 ): Promise<{ data: OpenAI.Responses.Response; requestId: string | null }> {
-  const { data, response } = await client.responses.create(request).withResponse();
+  const { data, response } = await client.responses.create(request, signal ? { signal } : {}).withResponse();
   return { data, requestId: response.headers.get('x-request-id') };
 }
 
@@ -78,6 +93,7 @@ export function fromResponse(
     fingerprint: null,
     usage,
     recovered,
+    incomplete: response.status === 'incomplete' ? (response.incomplete_details?.reason ?? 'unknown') : null,
     raw: { status: response.status, incomplete_details: response.incomplete_details ?? null },
   };
 }

@@ -48,6 +48,8 @@ export interface ProviderContext {
   /** The current segment's transcript, oldest first (new items included). */
   loadHistory(): Promise<Record<string, unknown>[]>;
   warn(message: string, attributes: Record<string, unknown>): void;
+  /** Aborts the HTTP request when the activity is cancelled (worker shutdown, heartbeat timeout). */
+  signal?: AbortSignal;
 }
 
 /** Usage in the Responses API's shape, whatever the provider reported. */
@@ -70,6 +72,8 @@ export interface ProviderCall {
   fingerprint: string | null;
   usage: NormalisedUsage;
   recovered: Recovery | null;
+  /** Why the answer stopped short (`incomplete_details.reason`, a `length` finish), or null. */
+  incomplete: string | null;
   raw: Record<string, unknown>;
 }
 

@@ -74,6 +74,66 @@ describe('fault injection', () => {
   });
 });
 
+describe('lose_answer: the call is applied, then its answer is lost', () => {
+  it('without status: the SDK sees a connection error, yet the response is stored and retrievable', async () => {
+    emulator.faults.add({ kind: 'lose_answer', match: { path: '^/v1/responses$' } });
+    const err = await create().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIConnectionError);
+    const lost = emulator.requests().find((r) => r.path === '/v1/responses')!;
+    expect(lost).toMatchObject({ status: 0, answerLost: true });
+    expect(lost.responseId).toMatch(/^resp_/);
+    const stored = await client.responses.retrieve(lost.responseId!);
+    expect(stored.status).toBe('completed');
+    expect(stored.output_text).toBe(
+      'You said: "hi" [context: 1 user messages; first: "hi"; instructions: no]',
+    );
+    // The rule is spent: the next call is answered, and it is a second, separate response.
+    const again = await create();
+    expect(again.id).not.toBe(lost.responseId);
+  });
+
+  it('under a conversation the input and output are appended, and a retry appends them again', async () => {
+    const conv = await client.conversations.create({});
+    emulator.faults.add({ kind: 'lose_answer', status: 502 });
+    const err = await client.responses
+      .create({ model: 'm', conversation: conv.id, input: 'first' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    const afterLoss = await client.conversations.items.list(conv.id, { order: 'asc' });
+    expect(afterLoss.data.map((i) => i.type === 'message' && i.role)).toEqual(['user', 'assistant']);
+    await client.responses.create({ model: 'm', conversation: conv.id, input: 'first' });
+    const afterRetry = await client.conversations.items.list(conv.id, { order: 'asc' });
+    expect(afterRetry.data).toHaveLength(4);
+  });
+
+  it('with status 504: a proxy error page, no OpenAI headers; an answered error is lost too', async () => {
+    emulator.faults.add({ kind: 'lose_answer', status: 504, times: 2 });
+    const post = (body: unknown) =>
+      fetch(`${emulator.origin}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const res = await post({ model: 'm', input: 'x' });
+    expect(res.status).toBe(504);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await res.text()).toContain('504 Gateway Time-out');
+    expect(res.headers.get('x-request-id')).toBeNull();
+    const bad = await post({ model: 'm', input: 'x', previous_response_id: 'resp_missing' });
+    expect(bad.status).toBe(504);
+    expect((await http(emulator, 'GET', '/_emulator/health', undefined, {})).json).toMatchObject({
+      responses: 1,
+    });
+  });
+
+  it('rejects a status a proxy would not send', async () => {
+    expect(() => emulator.faults.add({ kind: 'lose_answer', status: 500 })).toThrow(/502 or 504/);
+    const bad = await http(emulator, 'POST', '/_emulator/faults', { kind: 'lose_answer', status: 503 }, {});
+    expect(bad.status).toBe(400);
+  });
+});
+
 describe('admin HTTP endpoints', () => {
   it('steers faults, clock, expiry, journal and reset over HTTP', async () => {
     expect((await http(emulator, 'GET', '/_emulator/health', undefined, {})).json).toMatchObject({

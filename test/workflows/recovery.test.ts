@@ -4,6 +4,7 @@ import { estimateTokens } from '../../src/activities/history.js';
 import { withTransaction } from '../../src/store/pool.js';
 import { appendItems } from '../../src/store/transcript.js';
 import type { FaultRule } from '../../src/emulator/faults.js';
+import { validatorFor } from '../emulator/support/schemas.js';
 import {
   recordHistory,
   responseRequests,
@@ -26,6 +27,9 @@ beforeAll(async () => {
       testAgent('conv', { strategy: 'conversation' }),
       testAgent('stateless', { strategy: 'stateless' }),
       testAgent('chat', { strategy: 'stateless', provider: 'chat-completions', tools: testTools([], 5) }),
+      testAgent('instr-tools', { recovery: 'instructions', tools: testTools([], 5) }),
+      testAgent('chain-tools', { tools: testTools([], 5) }),
+      testAgent('conv-tools', { strategy: 'conversation', tools: testTools([], 5) }),
     ],
   });
 });
@@ -154,6 +158,62 @@ describe('expiry recovery (previous_response_id)', () => {
     expect(seen(recovered.text).userMessages).toBeGreaterThanOrEqual(2);
     expect(JSON.stringify(input.at(-1))).toContain('after expiry');
     expect(input[0]!.type).toBe('message');
+  });
+});
+
+describe('recovery in a tool round (step 2 sends tool outputs)', () => {
+  // The state vanishes between the model's function call and the call that hands it the output.
+  const onToolOutputs = { path: '^/v1/responses$', bodyIncludes: '"function_call_output"' };
+  const weather = 'call get_weather {"city":"Lima"}';
+
+  it.each(['instr-tools', 'chain-tools'])(
+    '%s: the recovery sends the function call with its output, and the turn answers',
+    async (agent) => {
+      const c = h.conversation(agent);
+      await c.send('I am Ada.');
+      h.emulator.faults.add({
+        kind: 'error',
+        errorStatus: 400,
+        error: {
+          message: "Previous response with id 'resp_x' not found.",
+          code: 'previous_response_not_found',
+        },
+        match: onToolOutputs,
+      } as FaultRule);
+      const reply = await c.send(weather);
+      expect(reply.status).toBe('answered');
+      expect(reply.text).toMatch(/^Tool results: get_weather -> .*Lima/);
+      const recovery = responseRequests(h.emulator).at(-1)!;
+      const types = (recovery.input as { type: string }[]).map((i) => i.type);
+      expect(types.slice(-2)).toEqual(['function_call', 'function_call_output']);
+      if (agent === 'instr-tools') expect(recovery.instructions).toContain('User: I am Ada.');
+      expect((await modelCalls(c.workflowId)).at(-1)).toMatchObject({ recovered: true });
+    },
+  );
+
+  it('conversation-tools: a conversation recreated mid-round gets the call with its output', async () => {
+    const c = h.conversation('conv-tools');
+    await c.send('I am Ada.');
+    h.emulator.faults.add({
+      kind: 'error',
+      errorStatus: 404,
+      error: { message: "Conversation with id 'conv_x' not found.", code: null },
+      match: onToolOutputs,
+    } as FaultRule);
+    const reply = await c.send(weather);
+    expect(reply.status).toBe('answered');
+    expect(reply.text).toMatch(/^Tool results: get_weather -> .*Lima/);
+    const last = responseRequests(h.emulator).at(-1)!;
+    expect((last.input as { type: string }[]).map((i) => i.type)).toEqual([
+      'function_call',
+      'function_call_output',
+    ]);
+    expect((await modelCalls(c.workflowId)).at(-1)).toMatchObject({
+      recovered: true,
+      recovery: 'conversation_recreated',
+    });
+    const next = await c.send('Who am I?');
+    expect(seen(next.text)).toEqual({ userMessages: 3, first: 'I am Ada.' });
   });
 });
 
@@ -286,5 +346,14 @@ describe('the chat-completions provider', () => {
       expect(row.response_id).toMatch(/^chatcmpl-/);
       expect(Number(row.cost_usd)).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('what the runtime sends', () => {
+  it('every input item it sent in this file (all tests above) matches one of the spec input item schemas', () => {
+    const sent = responseRequests(h.emulator).flatMap((r) => (Array.isArray(r.input) ? r.input : []));
+    expect(sent.length).toBeGreaterThan(50);
+    const invalid = sent.filter((item) => !['EasyInputMessage', 'Item'].some((b) => validatorFor(b)(item)));
+    expect(invalid).toEqual([]);
   });
 });
