@@ -29,8 +29,17 @@ async function main(): Promise<void> {
     taskQueue: env('TEMPORAL_TASK_QUEUE'),
     pool,
     openai: createOpenAIClient({ apiKey: 'drill-key', baseUrl: env('OPENAI_BASE_URL') }),
-    agents: createRegistry([drillAgent(pool)]),
-    senders: new Map([[senderKey(DRILL_TENANT, DRILL_CHANNEL), drillSender(pool)]]),
+    agents: createRegistry([
+      drillAgent(pool),
+      drillAgent(pool, 'conversation'),
+      drillAgent(pool, 'stateless'),
+    ]),
+    senders: new Map([
+      [
+        senderKey(DRILL_TENANT, DRILL_CHANNEL),
+        drillSender(pool, Number(process.env.DRILL_SEND_DELAY_MS ?? 0)),
+      ],
+    ]),
     workflowBundle: { code: readFileSync(env('DRILL_WORKFLOW_BUNDLE'), 'utf8') },
   });
   const running = worker.run();
