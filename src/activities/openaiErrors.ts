@@ -104,6 +104,15 @@ export function isConversationGone(facts: ErrorFacts, conversationId: string | n
   );
 }
 
+/**
+ * True when the state a call builds on holds a function call without its output (live: 400
+ * `No tool output found for function call call_x.`): not retryable as is, every later call on the
+ * same state fails the same way until it is repaired.
+ */
+export function isConversationBroken(facts: ErrorFacts): boolean {
+  return facts.status === 400 && /no tool output found for function call/i.test(facts.message);
+}
+
 export function toActivityFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const facts = factsOf(err);

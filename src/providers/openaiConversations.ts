@@ -1,6 +1,11 @@
 import type OpenAI from 'openai';
 import { splitAtStep, trimToBudget } from '../activities/history.js';
-import { factsOf, isConversationGone, toActivityFailure } from '../activities/openaiErrors.js';
+import {
+  factsOf,
+  isConversationBroken,
+  isConversationGone,
+  toActivityFailure,
+} from '../activities/openaiErrors.js';
 import type { InputItem } from '../agents/types.js';
 import { baseRequest, createResponse, fromResponse, requestMetadata } from './request.js';
 import type { ModelProvider, ProviderContext } from './types.js';
@@ -27,6 +32,11 @@ export const openaiConversations: ModelProvider = {
     );
     const existing = rows[0]?.openai_conversation_id ?? null;
     const conversation = existing ?? (await ensureConversation(ctx));
+    await convergeBeforeCall(ctx, conversation).catch((e: unknown) => {
+      // A conversation that is gone is recreated below, on the call's own 404.
+      const facts = factsOf(e);
+      if (!facts || !isConversationGone(facts, conversation)) throw toActivityFailure(e);
+    });
     const request: OpenAI.Responses.ResponseCreateParamsNonStreaming = {
       ...baseRequest(ctx.agent, ctx.step),
       conversation,
@@ -37,17 +47,81 @@ export const openaiConversations: ModelProvider = {
       return fromResponse(data, request, requestId, null);
     } catch (err) {
       const facts = factsOf(err);
-      if (!facts || !isConversationGone(facts, conversation)) throw toActivityFailure(err);
-      ctx.warn('OpenAI conversation gone; recreating it from the transcript', { conversation });
+      const gone = facts !== undefined && isConversationGone(facts, conversation);
+      const broken = facts !== undefined && isConversationBroken(facts);
+      if (!gone && !broken) throw toActivityFailure(err);
+      // Broken: a function call in it has no output (a lost answer before this fix, an outside
+      // writer), so every call on it fails. The transcript is sound: rebuild from it.
+      const recovery = gone ? 'conversation_recreated' : 'conversation_repaired';
+      ctx.warn(`OpenAI conversation ${gone ? 'gone' : 'broken'}; recreating it from the transcript`, {
+        conversation,
+        recovery,
+      });
       const replacement = await recreateConversation(ctx);
       const retry = { ...request, conversation: replacement.id, input: replacement.input };
       const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal).catch((e: unknown) => {
         throw toActivityFailure(e);
       });
-      return fromResponse(data, retry, requestId, 'conversation_recreated');
+      return fromResponse(data, retry, requestId, recovery);
     }
   },
 };
+
+/**
+ * Makes a retried step start from the conversation its first attempt saw. The first attempt notes
+ * the conversation's last item; a later one deletes every item after it: an earlier attempt's call
+ * may have been applied (input and output appended) although its answer was lost, and sending the
+ * input again would repeat the user's message, or leave that call's function_call without output.
+ */
+async function convergeBeforeCall(ctx: ProviderContext, conversation: string): Promise<void> {
+  const { conversationId, turn, step } = ctx.step;
+  const { rows } = await ctx.pool.query<{ openai_conversation_id: string; last_item_id: string | null }>(
+    `SELECT openai_conversation_id, last_item_id FROM model_step_marks
+     WHERE conversation_id = $1 AND turn = $2 AND step = $3`,
+    [conversationId, turn, step],
+  );
+  const mark = rows[0];
+  if (!mark || mark.openai_conversation_id !== conversation) {
+    const latest = await ctx.client.conversations.items.list(
+      conversation,
+      { order: 'desc', limit: 1 },
+      signalOption(ctx),
+    );
+    await ctx.pool.query(
+      `INSERT INTO model_step_marks (conversation_id, turn, step, openai_conversation_id, last_item_id)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (conversation_id, turn, step) DO UPDATE
+         SET openai_conversation_id = EXCLUDED.openai_conversation_id, last_item_id = EXCLUDED.last_item_id,
+             created_at = now()`,
+      [conversationId, turn, step, conversation, latest.data[0]?.id ?? null],
+    );
+    return;
+  }
+  const stale: string[] = [];
+  let after = mark.last_item_id ?? undefined;
+  for (;;) {
+    const page = await ctx.client.conversations.items.list(
+      conversation,
+      { order: 'asc', limit: 100, ...(after ? { after } : {}) },
+      signalOption(ctx),
+    );
+    for (const item of page.data) if (item.id) stale.push(item.id);
+    if (!page.has_more || page.data.length === 0) break;
+    after = page.data.at(-1)?.id ?? undefined;
+  }
+  if (stale.length === 0) return;
+  ctx.warn('removing what an earlier attempt of this step appended to the OpenAI conversation', {
+    conversation,
+    items: stale.length,
+  });
+  for (const id of stale) {
+    await ctx.client.conversations.items.delete(id, { conversation_id: conversation }, signalOption(ctx));
+  }
+}
+
+function signalOption(ctx: ProviderContext): { signal?: AbortSignal } {
+  return ctx.signal ? { signal: ctx.signal } : {};
+}
 
 /** Two attempts racing both create one; the first to record it wins and the other is deleted. */
 async function ensureConversation(ctx: ProviderContext): Promise<string> {

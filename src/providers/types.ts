@@ -26,7 +26,12 @@ export interface ProviderCapabilities {
   )[];
 }
 
-export type Recovery = 'history_items' | 'history_instructions' | 'conversation_recreated';
+/**
+ * How a call got past server-side state it could not use: the chain gone (history re-sent as items
+ * or as instructions), the conversation gone or broken (recreated from the transcript).
+ */
+export type Recovery =
+  'history_items' | 'history_instructions' | 'conversation_recreated' | 'conversation_repaired';
 
 export interface StepRequest {
   conversationId: string;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   classify,
+  isConversationBroken,
   isConversationGone,
   isPreviousResponseGone,
   retryAfterMs,
@@ -120,5 +121,19 @@ describe('withJitter', () => {
       expect(d).toBeGreaterThanOrEqual(400);
       expect(d).toBeLessThanOrEqual(500);
     }
+  });
+});
+
+describe('isConversationBroken', () => {
+  it.each([
+    ['the live 400', facts({ message: 'No tool output found for function call call_x.' }), true],
+    ['another 400', facts({ message: "Invalid 'input'." }), false],
+    [
+      'a 500 mentioning it',
+      facts({ status: 500, message: 'No tool output found for function call c' }),
+      false,
+    ],
+  ] as const)('%s', (_name, f, broken) => {
+    expect(isConversationBroken(f)).toBe(broken);
   });
 });

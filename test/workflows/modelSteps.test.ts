@@ -5,7 +5,15 @@ import { callModel, type CallModelInput, type CallModelResult } from '../../src/
 import { recordTurnInput } from '../../src/activities/transcript.js';
 import { createRegistry } from '../../src/agents/registry.js';
 import type { AgentDefinition } from '../../src/agents/types.js';
-import { message, responseRequests, startHarness, testAgent, testTools, type Harness } from './harness.js';
+import {
+  message,
+  responseRequests,
+  seen,
+  startHarness,
+  testAgent,
+  testTools,
+  type Harness,
+} from './harness.js';
 
 /**
  * One model step, whatever happens to its attempts: two live attempts, a lost answer, a worker that
@@ -48,6 +56,8 @@ const agents: AgentDefinition[] = [
   testAgent('conv', { strategy: 'conversation' }),
   testAgent('stateless', { strategy: 'stateless' }),
   testAgent('tools', { tools: testTools([], 5) }),
+  testAgent('conv-tools', { strategy: 'conversation', tools: testTools([], 5) }),
+  testAgent('stateless-tools', { strategy: 'stateless', tools: testTools([], 5) }),
   // The concierge's settings: 800 output tokens on gpt-5-mini.
   testAgent('thinker', {
     modelSettings: { maxOutputTokens: 800 },
@@ -185,6 +195,94 @@ describe('incomplete answers (status: incomplete)', () => {
         error: { incomplete: 'content_filter', answered: false },
       }),
     ]);
+  });
+});
+
+describe('a lost answer (the server applied the call, the answer never arrived)', () => {
+  const onModelCall = (bodyIncludes?: string) => ({
+    path: '^/v1/responses$',
+    ...(bodyIncludes ? { bodyIncludes } : {}),
+  });
+  async function transcriptTypes(conversationId: string) {
+    const { rows } = await h.db.pool.query<{ type: string; role: string | null }>(
+      'SELECT type, role FROM session_items WHERE session_id = $1 ORDER BY seq',
+      [conversationId],
+    );
+    return rows.map((r) => (r.role ? `${r.type}:${r.role}` : r.type));
+  }
+  const loss = [
+    ['dropped connection', undefined],
+    ['proxy 502', 502],
+    ['proxy 504', 504],
+  ] as const;
+
+  describe.each([
+    ['previous_response_id', 'chain', 'tools'],
+    ['conversation', 'conv', 'conv-tools'],
+    ['stateless', 'stateless', 'stateless-tools'],
+  ])('%s', (_strategy, plain, withTools) => {
+    it.each(loss)('%s: the turn answers once and the model sees each message once', async (_name, status) => {
+      const c = h.conversation(plain);
+      await c.send('I am Grace.');
+      h.emulator.faults.add({ kind: 'lose_answer', match: onModelCall(), ...(status ? { status } : {}) });
+      const second = await c.send('I like compilers.');
+      expect(second.status).toBe('answered');
+      expect(seen(second.text)).toEqual({ userMessages: 2, first: 'I am Grace.' });
+      const third = await c.send('Who am I?');
+      expect(seen(third.text)).toEqual({ userMessages: 3, first: 'I am Grace.' });
+      expect(await transcriptTypes(c.workflowId)).toEqual([
+        'message:user',
+        'message:assistant',
+        'message:user',
+        'message:assistant',
+        'message:user',
+        'message:assistant',
+      ]);
+    });
+
+    it('in a tool round: a lost function call and a lost answer to tool outputs leave every call paired', async () => {
+      const c = h.conversation(withTools);
+      await c.send('I am Grace.');
+      // The step that asks for the tool, then the step that hands its output back, each lost once.
+      h.emulator.faults.add({ kind: 'lose_answer', match: onModelCall('call get_weather') });
+      h.emulator.faults.add({
+        kind: 'lose_answer',
+        status: 502,
+        match: onModelCall('"function_call_output"'),
+      });
+      const reply = await c.send('call get_weather {"city":"Lima"}');
+      expect(reply.status).toBe('answered');
+      expect(reply.text).toMatch(/^Tool results: get_weather -> .*Lima/);
+      const next = await c.send('Who am I?');
+      expect(next.status).toBe('answered');
+      expect(seen(next.text)).toEqual({ userMessages: 3, first: 'I am Grace.' });
+    });
+  });
+});
+
+describe('a broken OpenAI conversation (a function call without its output)', () => {
+  it('the 400 is repaired from the transcript, recorded, and later turns answer', async () => {
+    const c = h.conversation('conv');
+    await c.send('I am Grace.');
+    const { rows } = await h.db.pool.query<{ openai_conversation_id: string }>(
+      'SELECT openai_conversation_id FROM conversations WHERE id = $1',
+      [c.workflowId],
+    );
+    // What a lost answer did before lost answers converged, or an outside writer: an unanswered call.
+    await openai().conversations.items.create(rows[0]!.openai_conversation_id, {
+      items: [{ type: 'function_call', call_id: 'call_orphan', name: 'get_weather', arguments: '{}' }],
+    });
+    const reply = await c.send('Still there?');
+    expect(reply.status).toBe('answered');
+    expect(seen(reply.text)).toEqual({ userMessages: 2, first: 'I am Grace.' });
+    const { rows: calls } = await h.db.pool.query<{ recovery: string | null }>(
+      'SELECT recovery FROM model_calls WHERE conversation_id = $1 ORDER BY turn, step',
+      [c.workflowId],
+    );
+    expect(calls.map((r) => r.recovery)).toEqual([null, 'conversation_repaired']);
+    const metadata = await c.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toMatch(/recovered \(conversation_repaired\)/);
+    expect(seen((await c.send('And now?')).text).userMessages).toBe(3);
   });
 });
 
