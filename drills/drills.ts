@@ -35,10 +35,11 @@ async function until(
 }
 
 /**
- * The traffic of every drill: 20 times the first drills' 16-25 messages. 30 conversations of 10
- * turns: wide rather than long, so a full run stays within minutes on two cores.
+ * The traffic of every drill: 20 times the first drills' 16-25 messages. 60 conversations of 5
+ * turns: wide rather than long (turns of one conversation run one after the other), so a full run
+ * stays within minutes on two cores.
  */
-const WIDE = { conversations: 30, turns: 10 } as const;
+const WIDE = { conversations: 60, turns: 5 } as const;
 /** Faults strike after this many answered turns: a third of the way in. */
 const STRIKE_AFTER = 100;
 
