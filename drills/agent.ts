@@ -56,9 +56,18 @@ export function drillTool(pool: Pool) {
   });
 }
 
-export function drillAgent(pool: Pool): AgentDefinition {
+/** The drill agent under each conversation-state strategy, for the lost-answer drills. */
+export const DRILL_AGENTS = {
+  previous_response_id: DRILL_AGENT,
+  conversation: 'drill-conversation',
+  stateless: 'drill-stateless',
+} as const;
+export type DrillStrategy = keyof typeof DRILL_AGENTS;
+
+export function drillAgent(pool: Pool, strategy: DrillStrategy = 'previous_response_id'): AgentDefinition {
   return defineAgent({
-    name: DRILL_AGENT,
+    name: DRILL_AGENTS[strategy],
+    strategy,
     model: 'gpt-5-mini',
     instructions: 'You are the fault drill agent. Answer briefly.',
     tools: [drillTool(pool)],
@@ -70,9 +79,11 @@ export function drillAgent(pool: Pool): AgentDefinition {
 
 /**
  * A channel that accepts an idempotency key, like most messaging providers: a repeated send with
- * the same key is counted (sends) but delivered once (delivered).
+ * the same key is counted (sends) but delivered once (delivered). `sends` is what a provider
+ * without idempotency (WhatsApp) would have delivered. With `delayMs` the provider takes the
+ * message at once and answers late: a worker killed meanwhile has sent without recording it.
  */
-export function drillSender(pool: Pool): ChannelSender {
+export function drillSender(pool: Pool, delayMs = 0): ChannelSender {
   return {
     async send(reply) {
       await pool.query(
@@ -80,6 +91,7 @@ export function drillSender(pool: Pool): ChannelSender {
          ON CONFLICT (idempotency_key) DO UPDATE SET sends = drill_deliveries.sends + 1`,
         [reply.idempotencyKey, reply.conversationId],
       );
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       return `drill-${reply.idempotencyKey}`;
     },
   };

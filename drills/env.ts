@@ -142,7 +142,7 @@ export class DrillEnv {
     private readonly cleanup: () => Promise<void>,
   ) {}
 
-  static async create(infra: Infra, name: string): Promise<DrillEnv> {
+  static async create(infra: Infra, name: string, agent: string = DRILL_AGENT): Promise<DrillEnv> {
     const suffix = randomBytes(4).toString('hex');
     const dbName = `drill_${name.replace(/\W/g, '_')}_${suffix}`;
     const admin = createPool(infra.postgres.url, 1);
@@ -161,7 +161,7 @@ export class DrillEnv {
       client,
       pool,
       taskQueue,
-      agent: DRILL_AGENT,
+      agent,
       replyWaitMs: 30_000,
       log: pino({ level: 'silent' }),
       rateLimitPerMinute: 1_000_000,
@@ -187,8 +187,8 @@ export class DrillEnv {
     return env;
   }
 
-  /** Spawns a drill worker process and resolves once it polls. */
-  async startWorker(): Promise<WorkerProcess> {
+  /** Spawns a drill worker process and resolves once it polls; `extraEnv` e.g. slows its sender. */
+  async startWorker(extraEnv: Record<string, string> = {}): Promise<WorkerProcess> {
     let output = '';
     const child = spawn(process.execPath, ['--import', 'tsx', 'drills/worker.ts'], {
       cwd: root,
@@ -200,6 +200,7 @@ export class DrillEnv {
         TEMPORAL_TASK_QUEUE: this.taskQueue,
         OPENAI_BASE_URL: this.emulator.baseUrl,
         DRILL_WORKFLOW_BUNDLE: this.infra.bundlePath,
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -63,7 +63,7 @@ async function runDrill(infra: Infra, drill: Drill, log: (line: string) => void)
   const started = Date.now();
   let env: DrillEnv | undefined;
   try {
-    env = await DrillEnv.create(infra, drill.name);
+    env = await DrillEnv.create(infra, drill.name, drill.agent);
     const outcome = await drill.run(env, (line) => log(`[${seconds(Date.now() - started)}] ${line}`));
     const verdict = await verify(env, outcome.traffic);
     const problems = [...(outcome.problems ?? []), ...env.unexpectedExits, ...verdict.problems];

@@ -4,7 +4,8 @@ import { createRegistry } from '../src/agents/registry.js';
 import { createOpenAIClient } from '../src/openaiClient.js';
 import { createPool } from '../src/store/pool.js';
 import { createWorker } from '../src/worker.js';
-import { DRILL_CHANNEL, drillAgent, drillSender } from './agent.js';
+import { senderKey } from '../src/channels/senders.js';
+import { DRILL_CHANNEL, DRILL_TENANT, drillAgent, drillSender } from './agent.js';
 
 /**
  * A drill worker: its own process, so a drill can kill -9 it. The stock `npm run worker` knows only
@@ -28,8 +29,17 @@ async function main(): Promise<void> {
     taskQueue: env('TEMPORAL_TASK_QUEUE'),
     pool,
     openai: createOpenAIClient({ apiKey: 'drill-key', baseUrl: env('OPENAI_BASE_URL') }),
-    agents: createRegistry([drillAgent(pool)]),
-    senders: new Map([[DRILL_CHANNEL, drillSender(pool)]]),
+    agents: createRegistry([
+      drillAgent(pool),
+      drillAgent(pool, 'conversation'),
+      drillAgent(pool, 'stateless'),
+    ]),
+    senders: new Map([
+      [
+        senderKey(DRILL_TENANT, DRILL_CHANNEL),
+        drillSender(pool, Number(process.env.DRILL_SEND_DELAY_MS ?? 0)),
+      ],
+    ]),
     workflowBundle: { code: readFileSync(env('DRILL_WORKFLOW_BUNDLE'), 'utf8') },
   });
   const running = worker.run();

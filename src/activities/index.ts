@@ -1,3 +1,4 @@
+import { Context, log } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Pool } from '../store/pool.js';
@@ -37,7 +38,7 @@ export interface ActivityDeps {
   pool: Pool;
   openai: OpenAI;
   agents: AgentRegistry;
-  /** Outbound senders by channel name; a channel without one is answered through the API only. */
+  /** Outbound senders by `senderKey(tenant, channel)`; a channel without one is answered through the API only. */
   senders?: ReadonlyMap<string, ChannelSender>;
   costOf?: ModelDeps['costOf'];
 }
@@ -56,7 +57,14 @@ export function createActivities(deps: ActivityDeps) {
     ),
     runTool: withErrorRecords(deps.pool, 'runTool', scopeOf, (input: RunToolInput) => runTool(deps, input)),
     skipTool: (input: Omit<RunToolInput, 'maxAttempts'> & { reason: string }) => skipTool(deps, input),
-    deliverReply: (input: DeliverReplyInput) => deliverReply({ pool: deps.pool, senders }, input),
+    deliverReply: (input: DeliverReplyInput) => {
+      // The claim on a send lasts as long as Temporal lets the attempt run before it retries.
+      const info = Context.current().info;
+      return deliverReply({ pool: deps.pool, senders, log }, input, {
+        attempt: info.attempt,
+        leaseMs: info.startToCloseTimeoutMs,
+      });
+    },
     finishTurn: (input: FinishTurnInput) => finishTurn(deps, input),
     startSegment: (input: { conversationId: string; segment: number }) => startSegment(deps, input),
     markClosed: (conversationId: string) => markClosed(deps, conversationId),

@@ -24,6 +24,7 @@ import {
   stageUnits,
 } from '../migration/staging.js';
 import type { MappingSpec, SourceSpec, TargetSpec, Unit, UnitResult } from '../migration/types.js';
+import type { UnitSource } from '../migration/unitSource.js';
 import { recordUnitFailure, writeUnit } from '../migration/write.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { loadLatestItems } from '../store/transcript.js';
@@ -154,7 +155,7 @@ export async function listMigrationUnits(
 /** Reads one unit from its source, converts it, and writes it; returns counts, never content. */
 export async function migrateUnit(
   deps: MigrationDeps,
-  input: { migrationId: string; source: SourceSpec; target: TargetSpec; dryRun: boolean; unit: Unit },
+  input: { migrationId: string; source: UnitSource; target: TargetSpec; dryRun: boolean; unit: Unit },
 ): Promise<UnitResult> {
   const { source, target, unit } = input;
   const agent = getAgent(deps.agents, target.agent);

@@ -29,7 +29,14 @@ export interface Snapshot {
     latency: HistogramData;
   }[];
   toolCalls: { name: string; status: string; calls: number }[];
-  deliveries: { channel: string; status: string; deliveries: number; attempts: number }[];
+  deliveries: {
+    channel: string;
+    status: string;
+    deliveries: number;
+    attempts: number;
+    /** Sends retried after a claim ran out: the earlier attempt may have sent too. */
+    possibleDuplicates?: number;
+  }[];
   turnLatency: HistogramData;
   conversations: { status: string; count: number }[];
 }
@@ -58,7 +65,8 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
       `SELECT name, status, count(*) AS calls FROM tool_calls GROUP BY 1, 2 ORDER BY 1, 2`,
     ),
     pool.query<BucketRow>(
-      `SELECT channel, status, count(*) AS deliveries, coalesce(sum(attempts), 0) AS attempts
+      `SELECT channel, status, count(*) AS deliveries, coalesce(sum(attempts), 0) AS attempts,
+         coalesce(sum(possible_duplicates), 0) AS possible_duplicates
          FROM deliveries GROUP BY 1, 2 ORDER BY 1, 2`,
     ),
     // A turn's latency as the user sees it: first message received -> reply handed to delivery.
@@ -89,6 +97,7 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
       status: r.status!,
       deliveries: Number(r.deliveries),
       attempts: Number(r.attempts),
+      possibleDuplicates: Number(r.possible_duplicates ?? 0),
     })),
     turnLatency: histogram(turns.rows[0], 'n', 'total'),
     conversations: conversations.rows.map((r) => ({ status: r.status!, count: Number(r.count) })),
@@ -177,6 +186,15 @@ export function formatSnapshot(s: Snapshot): string {
     'counter',
     'Delivery activity attempts',
     s.deliveries.map((r) => [{ channel: r.channel, status: r.status }, r.attempts]),
+  );
+  const duplicates = new Map<string, number>();
+  for (const r of s.deliveries)
+    duplicates.set(r.channel, (duplicates.get(r.channel) ?? 0) + (r.possibleDuplicates ?? 0));
+  family(
+    'threadline_delivery_possible_duplicates_total',
+    'counter',
+    'Replies sent again after an attempt died inside send (duplicates unless the provider honours the idempotency key)',
+    [...duplicates].map(([channel, n]) => [{ channel }, n]),
   );
   hist('threadline_turn_latency_seconds', 'First message received to reply handed to delivery', [
     [{}, s.turnLatency],

@@ -5,6 +5,7 @@ import {
   continueAsNew,
   executeChild,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -19,6 +20,7 @@ import type {
   Unit,
   UnitResult,
 } from '../migration/types.js';
+import { unitSource, type UnitSource } from '../migration/unitSource.js';
 import { MigrationState, type CarriedMigration } from './migrationState.js';
 import {
   cancelMigrationSignal,
@@ -29,7 +31,8 @@ import {
 import { workflowNow } from './time.js';
 
 export interface MigrationInput {
-  source: SourceSpec;
+  /** The whole source on the first run; a continued run needs only what a unit needs (it is staged). */
+  source: SourceSpec | UnitSource;
   target: TargetSpec;
   options: MigrationOptions;
   /** Present after continue-as-new. */
@@ -63,6 +66,9 @@ const unitOptions: ActivityOptions = {
 };
 const { migrateUnit, seedOpenAIConversation } = proxyActivities<Activities>(unitOptions);
 
+/** Children and continued runs carry the unit's source, not the whole listing. */
+const UNIT_SOURCE_PATCH = 'migration-unit-source';
+
 /**
  * The parent: stages the source, then pages through it keeping a sliding window of K children
  * (one per thread, chain or conversation key), and continues as new every N children with only a
@@ -90,7 +96,11 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   });
 
   if (!input.carried) {
-    const staged = await prepareMigrationSource({ migrationId, source: input.source, target: input.target });
+    const staged = await prepareMigrationSource({
+      migrationId,
+      source: input.source as SourceSpec,
+      target: input.target,
+    });
     state.total = staged.total;
     state.sourceIssues = staged.issues;
     preparing = false;
@@ -115,7 +125,9 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
   if (!state.cancelRequested && !state.drained) {
     await condition(allHandlersFinished);
-    await continueAsNew<typeof migrationWorkflow>({ ...input, carried: state.carry() });
+    // Staged: the next run and its children need no listing (the patch keeps old runs replaying).
+    const source = patched(UNIT_SOURCE_PATCH) ? unitSource(input.source) : input.source;
+    await continueAsNew<typeof migrationWorkflow>({ ...input, source, carried: state.carry() });
   }
   await condition(allHandlersFinished);
   return state.progress(
@@ -131,7 +143,15 @@ async function runChild(migrationId: string, input: MigrationInput, unit: Unit):
     return await executeChild(migrateUnitWorkflow, {
       // Derived from the unit: a replayed or continued parent never starts a second child for it.
       workflowId: `${migrationId}/${unit.id}`,
-      args: [{ migrationId, source: input.source, target: input.target, dryRun: input.options.dryRun, unit }],
+      args: [
+        {
+          migrationId,
+          source: patched(UNIT_SOURCE_PATCH) ? unitSource(input.source) : input.source,
+          target: input.target,
+          dryRun: input.options.dryRun,
+          unit,
+        },
+      ],
     });
   } catch (err) {
     // The child itself turns failures into results; this is a child that could not run at all.
@@ -142,7 +162,8 @@ async function runChild(migrationId: string, input: MigrationInput, unit: Unit):
 
 export interface MigrateUnitInput {
   migrationId: string;
-  source: SourceSpec;
+  /** Histories recorded before the unit-source patch carry the whole SourceSpec (a superset). */
+  source: UnitSource;
   target: TargetSpec;
   dryRun: boolean;
   unit: Unit;

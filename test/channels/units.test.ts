@@ -7,6 +7,8 @@ import {
 } from '../../src/channels/signature.js';
 import { parseWebhook, webhookBody } from '../../src/channels/whatsapp/payload.js';
 import { sendFailure } from '../../src/channels/whatsapp/sender.js';
+import { channelOwners } from '../../src/channels/owners.js';
+import { senderKey } from '../../src/channels/senders.js';
 
 describe('verifyHubSignature', () => {
   const body = Buffer.from('{"a":1}');
@@ -86,5 +88,37 @@ describe('sendFailure', () => {
     [401, true],
   ])('%i nonRetryable=%s', (status, nonRetryable) => {
     expect(sendFailure('X', status, 'detail')).toMatchObject({ nonRetryable });
+  });
+});
+
+describe('channelOwners and senderKey', () => {
+  it('WhatsApp belongs to WHATSAPP_TENANT, webhook channels to WEBHOOK_TENANT, others to nobody', () => {
+    const owners = channelOwners({
+      whatsapp: {
+        appSecret: 'a',
+        verifyToken: 'v',
+        accessToken: undefined,
+        phoneNumberId: undefined,
+        apiBaseUrl: 'https://graph.facebook.com/v23.0',
+        tenant: 'acme',
+      },
+      webhook: {
+        secret: 's',
+        channels: ['sms', 'telegram'],
+        tenant: 'beta',
+        toleranceSeconds: 300,
+        callbackUrl: undefined,
+      },
+    });
+    expect([...owners]).toEqual([
+      ['whatsapp', 'acme'],
+      ['sms', 'beta'],
+      ['telegram', 'beta'],
+    ]);
+    expect(channelOwners(undefined).size).toBe(0);
+  });
+
+  it('a sender key cannot be forged by a tenant or channel name containing the separator', () => {
+    expect(senderKey('a:b', 'c')).not.toBe(senderKey('a', 'b:c'));
   });
 });

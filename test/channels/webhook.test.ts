@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { senderKey } from '../../src/channels/senders.js';
 import { createCallbackSender } from '../../src/channels/webhook/callback.js';
 import { signPayload, verifyPayloadSignature } from '../../src/channels/signature.js';
 import { json, startApiEnv, type ApiEnv } from '../support/api.js';
@@ -23,7 +24,9 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/replies`;
   env = await startApiEnv({
-    senders: new Map([['sms', createCallbackSender({ url, secret: SECRET, channel: 'sms' })]]),
+    senders: new Map([
+      [senderKey('acme', 'sms'), createCallbackSender({ url, secret: SECRET, channel: 'sms' })],
+    ]),
   });
   base = await env.start({
     channels: {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { senderKey } from '../../src/channels/senders.js';
 import { createWhatsAppSender } from '../../src/channels/whatsapp/sender.js';
 import { hmacHex } from '../../src/channels/signature.js';
 import { json, startApiEnv, type ApiEnv } from '../support/api.js';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
   const fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}/v23.0`;
   const sender = createWhatsAppSender({ baseUrl: fakeUrl, phoneNumberId: '1055', accessToken: 'wa-token' });
-  env = await startApiEnv({ senders: new Map([['whatsapp', sender]]) });
+  env = await startApiEnv({ senders: new Map([[senderKey('acme', 'whatsapp'), sender]]) });
   base = await env.start({
     channels: {
       whatsapp: {

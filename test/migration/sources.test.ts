@@ -52,12 +52,12 @@ describe('an export file', () => {
 
       const handle = await env.start(
         { kind: 'assistants-export', file, mapping: { file: mapping } },
-        { workflowId: 'v1-migration-parent' },
+        { workflowId: 'v2-migration-parent' },
       );
       const result = await handle.result();
-      await recordHistory('v1-migration-parent', handle);
+      await recordHistory('v2-migration-parent', handle);
       await recordHistory(
-        'v1-migration-unit',
+        'v2-migration-unit',
         env.client.workflow.getHandle(`${result.migrationId}/thread_fixture_travel`),
       );
       expect(result).toMatchObject({ total: 3, done: 2, skipped: 1, failed: 0, items: 10 });
@@ -136,7 +136,7 @@ describe('response chains', () => {
       `chain broken at ${broken[0]}: not found (404 Response with id '${broken[0]}' not found.); kept the 2 newer response(s)`,
     );
     await recordHistory(
-      'v1-migration-unit-failed',
+      'v2-migration-unit-failed',
       env.client.workflow.getHandle(`${result.migrationId}/resp_does_not_exist`),
     );
     expect(rows.find((r) => r.unit_id === 'resp_does_not_exist')).toMatchObject({
@@ -164,10 +164,10 @@ describe('a legacy messages table', () => {
     // One child per run: continue-as-new between the two keys.
     const handle = await env.start(
       { kind: 'messages-table', table: 'legacy_messages' },
-      { continueAsNewEvery: 1, workflowId: 'v1-migration-continue-as-new' },
+      { continueAsNewEvery: 1, workflowId: 'v2-migration-continue-as-new' },
     );
     const result = await handle.result();
-    await recordHistory('v1-migration-continue-as-new', handle, handle.firstExecutionRunId);
+    await recordHistory('v2-migration-continue-as-new', handle, handle.firstExecutionRunId);
     expect(result).toMatchObject({ total: 2, done: 2, items: 4 });
     expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
     expect(await texts(conversation('+15550001'))).toEqual([

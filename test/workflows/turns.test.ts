@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelSender } from '../../src/activities/delivery.js';
+import { senderKey } from '../../src/channels/senders.js';
 import { REWRITE_REQUEST } from '../../src/activities/model.js';
 import { closeSignal, resetSignal } from '../../src/workflows/messages.js';
 import {
@@ -37,7 +38,7 @@ beforeAll(async () => {
       testAgent('burst', { burst: { quietMs: 800, maxWaitMs: 5_000 } }),
       testAgent('can', { continueAsNewAfterTurns: 2 }),
     ],
-    senders: new Map([['whatsapp', flakySender]]),
+    senders: new Map([[senderKey('default', 'whatsapp'), flakySender]]),
   });
 });
 afterAll(async () => h?.close());

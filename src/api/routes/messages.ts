@@ -16,13 +16,16 @@ import {
   type InboundMessage,
   type TurnReply,
 } from '../../workflows/messages.js';
+import { channelOwners } from '../../channels/owners.js';
+import type { ChannelsConfig } from '../../config.js';
 import { tenantOf } from '../auth.js';
-import { ApiError } from '../errors.js';
+import { ApiError, forbidden } from '../errors.js';
 import type { Routes } from '../route.js';
 import {
   chars,
   cleanText,
   conversationParams,
+  errorBody,
   nonBlankText,
   pathId,
   queryFlag,
@@ -76,6 +79,8 @@ export interface MessagesDeps {
   taskQueue: string;
   agent: string;
   replyWaitMs: number;
+  /** Channels with an integration belong to its tenant (WHATSAPP_TENANT, WEBHOOK_TENANT). */
+  channels?: ChannelsConfig;
 }
 
 /** Hands a message to its conversation: signal-with-start, so the first message creates it. */
@@ -165,6 +170,7 @@ const conversationLinks = Object.fromEntries(
 );
 
 export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
+  const owners = channelOwners(deps.channels);
   routes.add(
     {
       method: 'post',
@@ -183,10 +189,22 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
       responses: {
         200: { description: 'The reply of the turn', schema: replied, links: conversationLinks },
         202: { description: 'Accepted; the reply will follow', schema: accepted, links: conversationLinks },
+        503: {
+          description:
+            'The run was ending and refused the message twice (`conversation_closing`): retry after Retry-After',
+          schema: errorBody,
+        },
       },
     },
     async ({ params, query, body }, req, res) => {
       const tenant = tenantOf(req, res);
+      // The reply goes out from the owner's number or callback: another tenant may not trigger it.
+      const owner = owners.get(params.channel);
+      if (owner !== undefined && owner !== tenant)
+        throw forbidden(
+          `The channel ${params.channel} belongs to the tenant ${owner}: only its API keys may send messages to it.`,
+          'channel_owned_by_another_tenant',
+        );
       const input: ConversationInput = {
         tenant,
         channel: params.channel,
