@@ -5,7 +5,13 @@ import { createRegistry } from '../src/agents/registry.js';
 import { createOpenAIClient } from '../src/openaiClient.js';
 import { createWorker } from '../src/worker.js';
 import { describeFailure, runSchedules } from '../test/workflows/schedules/runMany.js';
-import { recordingSender, SCHEDULE_CHANNEL, scheduleAgents } from '../test/workflows/schedules/world.js';
+import { senderKey } from '../src/channels/senders.js';
+import {
+  recordingSender,
+  SCHEDULE_CHANNEL,
+  SCHEDULE_TENANT,
+  scheduleAgents,
+} from '../test/workflows/schedules/world.js';
 import type { Drill } from './drills.js';
 
 /**
@@ -38,7 +44,7 @@ export const schedulesDrill: Drill = {
         pool: env.pool,
         openai: createOpenAIClient({ apiKey: 'drill-key', baseUrl: env.emulator.baseUrl }),
         agents: createRegistry(scheduleAgents('gpt-5-mini')),
-        senders: new Map([[SCHEDULE_CHANNEL, sender]]),
+        senders: new Map([[senderKey(SCHEDULE_TENANT, SCHEDULE_CHANNEL), sender]]),
         workflowBundle: { code },
       });
       const running = worker.run();

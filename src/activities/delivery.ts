@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { senderKey } from '../channels/senders.js';
 import { withTransaction, type Pool } from '../store/pool.js';
+import { loadTurnReplyText } from '../store/transcript.js';
 import { parseConversationWorkflowId } from '../workflows/ids.js';
 
 /** Sends a reply out through a channel (WhatsApp Cloud API, a signed callback, ...). */
@@ -79,7 +80,7 @@ export async function deliverReply(
   const sender = deps.senders.get(senderKey(key.tenant, input.channel));
   if (!sender) return recordWithoutSend(deps.pool, input, key.tenant, 'no_sender');
   // The reply is read from the transcript, not passed in: it stays out of workflow history.
-  const text = await replyText(deps.pool, input.conversationId, input.turn);
+  const text = await loadTurnReplyText(deps.pool, input.conversationId, input.turn);
   if (text === null) return recordWithoutSend(deps.pool, input, key.tenant, 'nothing_to_send');
 
   const decision = await claim(deps.pool, input, key.tenant, attempt);
@@ -210,19 +211,4 @@ async function recordWithoutSend(
     [input.conversationId, input.turn, input.channel, tenant, status],
   );
   return rows[0]?.status === 'sent' ? { status: 'already_sent' } : { status };
-}
-
-/** The turn's reply: its last assistant message (the final answer, or the apology of a failed turn). */
-async function replyText(pool: Pool, conversationId: string, turn: number): Promise<string | null> {
-  const { rows } = await pool.query<{ item: { content?: { type?: string; text?: string }[] } }>(
-    `SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND type = 'message' AND role = 'assistant'
-     ORDER BY seq DESC LIMIT 1`,
-    [conversationId, turn],
-  );
-  const content = rows[0]?.item.content;
-  if (!content) return null;
-  return content
-    .filter((p) => p.type === 'output_text')
-    .map((p) => p.text ?? '')
-    .join('');
 }

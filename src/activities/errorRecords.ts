@@ -138,6 +138,12 @@ export async function findErrorRecord(pool: Pool, id: string): Promise<ErrorReco
 }
 
 /**
+ * Failures the runtime raises itself, whose messages it wrote and which carry no upstream text:
+ * the tenant reads them as they are ("The model returned no answer (incomplete: max_output_tokens).").
+ */
+const RUNTIME_FAILURES = new Set(['ModelNoAnswer', 'ModelContentFiltered']);
+
+/**
  * Wraps an activity so that its failures are recorded and rethrown sanitized. `scope` names the
  * tenant and conversation of an input (both small facts already in the input).
  */
@@ -152,7 +158,10 @@ export function withErrorRecords<I, O>(
       return await fn(input);
     } catch (err) {
       const shape = shapeOf(err);
-      const reason = sanitizedReason(activity, shape);
+      const reason =
+        RUNTIME_FAILURES.has(shape.type) && err instanceof Error
+          ? err.message
+          : sanitizedReason(activity, shape);
       const info = Context.current().info;
       const id = errorIdOf({
         workflowId: info.workflowExecution?.workflowId ?? '',

@@ -2,7 +2,7 @@ import { getAgent, type AgentRegistry } from '../agents/registry.js';
 import { agentSettings } from '../agents/define.js';
 import type { AgentSettings } from '../agents/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
-import { appendItems } from '../store/transcript.js';
+import { appendItems, loadTurnReplyText } from '../store/transcript.js';
 import { chooseTurn } from './turnNumber.js';
 import type { ConversationKey } from '../workflows/ids.js';
 import type { InboundMessage, Strategy } from '../workflows/messages.js';
@@ -249,19 +249,9 @@ export async function markClosed(deps: TranscriptDeps, conversationId: string): 
  * A turn's reply text (its last assistant message: the answer, or the apology), for an update caller
  * retrying a message whose reply crossed continue-as-new without its text.
  */
-export async function loadReplyText(
+export function loadReplyText(
   deps: TranscriptDeps,
   input: { conversationId: string; turn: number },
 ): Promise<string | null> {
-  const { rows } = await deps.pool.query<{ item: { content?: { type?: string; text?: string }[] } }>(
-    `SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND type = 'message' AND role = 'assistant'
-     ORDER BY seq DESC LIMIT 1`,
-    [input.conversationId, input.turn],
-  );
-  const content = rows[0]?.item.content;
-  if (!content) return null;
-  return content
-    .filter((p) => p.type === 'output_text')
-    .map((p) => p.text ?? '')
-    .join('');
+  return loadTurnReplyText(deps.pool, input.conversationId, input.turn);
 }

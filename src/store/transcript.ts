@@ -1,4 +1,4 @@
-import type { PoolClient } from './pool.js';
+import type { Pool, PoolClient } from './pool.js';
 
 /**
  * The transcript: `session_items`, one row per item in the Responses wire shape, with a gapless
@@ -213,4 +213,23 @@ export async function loadSegment(
     [sessionId, segment],
   );
   return rows.map((r) => r.item);
+}
+
+/** A turn's reply text: its last assistant message (the final answer, or the apology of a failed turn). */
+export async function loadTurnReplyText(
+  pool: Pool,
+  conversationId: string,
+  turn: number,
+): Promise<string | null> {
+  const { rows } = await pool.query<{ item: { content?: { type?: string; text?: string }[] } }>(
+    `SELECT item FROM session_items WHERE session_id = $1 AND turn = $2 AND type = 'message' AND role = 'assistant'
+     ORDER BY seq DESC LIMIT 1`,
+    [conversationId, turn],
+  );
+  const content = rows[0]?.item.content;
+  if (!content) return null;
+  return content
+    .filter((p) => p.type === 'output_text')
+    .map((p) => p.text ?? '')
+    .join('');
 }

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODEL, startHarness, type Harness } from './harness.js';
 import { describeFailure, runSchedules } from './schedules/runMany.js';
-import { recordingSender, SCHEDULE_CHANNEL, scheduleAgents, type ScheduleWorld } from './schedules/world.js';
+import { senderKey } from '../../src/channels/senders.js';
+import {
+  recordingSender,
+  SCHEDULE_CHANNEL,
+  SCHEDULE_TENANT,
+  scheduleAgents,
+  type ScheduleWorld,
+} from './schedules/world.js';
 
 /**
  * Randomized schedules (fast-check, seeded): interleaved signals and updates, the same id again by
@@ -17,7 +24,10 @@ const only = process.env.SCHEDULE_INDEX !== undefined ? Number(process.env.SCHED
 let h: Harness;
 const { sender, sends } = recordingSender();
 beforeAll(async () => {
-  h = await startHarness({ agents: scheduleAgents(MODEL), senders: new Map([[SCHEDULE_CHANNEL, sender]]) });
+  h = await startHarness({
+    agents: scheduleAgents(MODEL),
+    senders: new Map([[senderKey(SCHEDULE_TENANT, SCHEDULE_CHANNEL), sender]]),
+  });
 });
 afterAll(async () => h?.close());
 

@@ -11,7 +11,7 @@ import {
   type TurnReply,
 } from '../../../src/workflows/messages.js';
 import { agentName, type FaultKind, type Schedule } from './generate.js';
-import { SCHEDULE_CHANNEL, type ScheduleWorld } from './world.js';
+import { SCHEDULE_CHANNEL, SCHEDULE_TENANT, type ScheduleWorld } from './world.js';
 
 export type UpdateOutcome = { reply: TurnReply } | { refused: string } | { error: string };
 
@@ -52,7 +52,7 @@ export async function runSchedule(
   label: string,
 ): Promise<ScheduleRun> {
   const input: ConversationInput = {
-    tenant: 'default',
+    tenant: SCHEDULE_TENANT,
     channel: SCHEDULE_CHANNEL,
     externalId: label,
     agent: agentName(schedule.agent),

@@ -23,6 +23,7 @@ export interface ChannelSend {
 }
 
 export const SCHEDULE_CHANNEL = 'sched';
+export const SCHEDULE_TENANT = 'default';
 
 /**
  * An idempotent channel that keeps its books: it records every send with its key. A retried send
