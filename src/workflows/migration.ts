@@ -4,6 +4,7 @@ import {
   condition,
   continueAsNew,
   executeChild,
+  getExternalWorkflowHandle,
   log,
   patched,
   proxyActivities,
@@ -21,12 +22,13 @@ import type {
   UnitResult,
 } from '../migration/types.js';
 import { unitSource, type UnitSource } from '../migration/unitSource.js';
-import { MigrationState, type CarriedMigration } from './migrationState.js';
+import { addToBatch, MigrationState, type BatchResult, type CarriedMigration } from './migrationState.js';
 import {
   cancelMigrationSignal,
   migrationProgressQuery,
   pauseMigrationSignal,
   resumeMigrationSignal,
+  stopMigrationBatchSignal,
 } from './migrationMessages.js';
 import { workflowNow } from './time.js';
 
@@ -68,6 +70,18 @@ const { migrateUnit, seedOpenAIConversation } = proxyActivities<Activities>(unit
 
 /** Children and continued runs carry the unit's source, not the whole listing. */
 const UNIT_SOURCE_PATCH = 'migration-unit-source';
+/** One child migrates a batch of units (one activity each): a child per unit cost ~2.5 KB a thread. */
+const BATCH_PATCH = 'migration-unit-batches';
+/** Units per batch child. Part of the workflow's shape: changing it needs a new patch. */
+export const UNITS_PER_BATCH = 100;
+/** Units one batch child runs at once; a wider window runs more children. */
+export const BATCH_CONCURRENCY = 25;
+
+/** How the window K splits into batch children: `children` at once, each running `concurrency` units. */
+export function batchPlan(window: number): { children: number; concurrency: number } {
+  const children = Math.ceil(window / BATCH_CONCURRENCY);
+  return { children, concurrency: Math.ceil(window / children) };
+}
 
 /**
  * The parent: stages the source, then pages through it keeping a sliding window of K children
@@ -85,14 +99,24 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   setHandler(migrationProgressQuery, () =>
     state.progress(migrationId, status(), options.dryRun, workflowNow()),
   );
+  // Decided once per run: a run recorded before batches replays with a child per unit.
+  const batched = patched(BATCH_PATCH);
+  const batches = new Set<string>();
+  // A running batch stops between units, so that pause and cancel take effect as promptly as with
+  // a child per unit; its unstarted units come back to the buffer.
+  const stopBatches = () => {
+    for (const id of batches) void getExternalWorkflowHandle(id).signal(stopMigrationBatchSignal).catch(() => {});
+  };
   setHandler(pauseMigrationSignal, () => {
     state.paused = true;
+    if (batched) stopBatches();
   });
   setHandler(resumeMigrationSignal, () => {
     state.paused = false;
   });
   setHandler(cancelMigrationSignal, () => {
     state.cancelRequested = true;
+    if (batched) stopBatches();
   });
 
   if (!input.carried) {
@@ -108,7 +132,33 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
 
   let startedThisRun = 0;
   const children: Promise<void>[] = [];
+  const plan = batchPlan(options.window);
+  while (batched) {
+    await condition(() => state.cancelRequested || (!state.paused && batches.size < plan.children));
+    if (state.cancelRequested || startedThisRun >= options.continueAsNewEvery) break;
+    const size = Math.min(UNITS_PER_BATCH, options.continueAsNewEvery - startedThisRun);
+    while (state.buffer.length < size && !state.exhausted) {
+      const page = await listMigrationUnits({ migrationId, after: state.cursor, limit: options.pageSize });
+      state.takePage(page.units, page.next);
+    }
+    // A pause or cancel may have come while a page was read.
+    if (state.cancelRequested || state.paused) continue;
+    const units = state.startBatch(size);
+    if (units.length === 0) break;
+    startedThisRun += units.length;
+    // Derived from its first unit, which a batch always starts: a replayed or resumed parent never
+    // starts a second child for the same units.
+    const id = `${migrationId}/batch/${units[0]!.id}`;
+    batches.add(id);
+    children.push(
+      runBatch(id, migrationId, input, units, plan.concurrency).then((r) => {
+        batches.delete(id);
+        state.recordBatch(units, r);
+      }),
+    );
+  }
   for (;;) {
+    if (batched) break;
     await condition(() => state.cancelRequested || state.canStart(options.window));
     if (state.cancelRequested || startedThisRun >= options.continueAsNewEvery) break;
     if (state.buffer.length === 0 && !state.exhausted) {
@@ -136,6 +186,38 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     options.dryRun,
     workflowNow(),
   );
+}
+
+async function runBatch(
+  workflowId: string,
+  migrationId: string,
+  input: MigrationInput,
+  units: Unit[],
+  concurrency: number,
+): Promise<BatchResult> {
+  try {
+    return await executeChild(migrateBatchWorkflow, {
+      workflowId,
+      args: [
+        {
+          migrationId,
+          source: unitSource(input.source),
+          target: input.target,
+          dryRun: input.options.dryRun,
+          units,
+          concurrency,
+        },
+      ],
+    });
+  } catch (err) {
+    // The child itself turns unit failures into counts; this is a child that could not run at all.
+    const reason = describe(err);
+    log.warn('migration batch failed', { batch: workflowId, error: reason });
+    const result: BatchResult = { done: 0, failed: 0, skipped: 0, items: 0, failures: [], unstarted: [] };
+    for (const unit of units)
+      addToBatch(result, { unitId: unit.id, status: 'failed', items: 0, conversationId: null, reason });
+    return result;
+  }
 }
 
 async function runChild(migrationId: string, input: MigrationInput, unit: Unit): Promise<UnitResult> {
@@ -169,8 +251,47 @@ export interface MigrateUnitInput {
   unit: Unit;
 }
 
+export interface MigrateBatchInput {
+  migrationId: string;
+  source: UnitSource;
+  target: TargetSpec;
+  dryRun: boolean;
+  units: Unit[];
+  /** Units running at once. */
+  concurrency: number;
+}
+
+/**
+ * Up to UNITS_PER_BATCH units, `concurrency` at once, each its own activity with its own retries
+ * and failure record, exactly as a child per unit did; reports counts. A stop signal (the parent
+ * paused or cancelled) starts no more units and hands the rest back.
+ */
+export async function migrateBatchWorkflow(input: MigrateBatchInput): Promise<BatchResult> {
+  const { units, concurrency, ...common } = input;
+  let stopped = false;
+  setHandler(stopMigrationBatchSignal, () => {
+    stopped = true;
+  });
+  const result: BatchResult = { done: 0, failed: 0, skipped: 0, items: 0, failures: [], unstarted: [] };
+  let next = 0;
+  const lane = async () => {
+    while (!stopped && next < units.length) {
+      const unit = units[next++]!;
+      addToBatch(result, await migrateOne({ ...common, unit }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, units.length)) }, lane));
+  result.unstarted = units.slice(next);
+  await condition(allHandlersFinished);
+  return result;
+}
+
 /** One thread, chain or conversation key: migrate it, seed it if asked, and report; never throws. */
 export async function migrateUnitWorkflow(input: MigrateUnitInput): Promise<UnitResult> {
+  return migrateOne(input);
+}
+
+async function migrateOne(input: MigrateUnitInput): Promise<UnitResult> {
   try {
     const result = await migrateUnit(input);
     if (input.target.seedLastItems && !input.dryRun && result.conversationId && result.status !== 'failed') {

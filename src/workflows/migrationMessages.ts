@@ -21,3 +21,6 @@ export function migrationWorkflowId(name: string): string {
   }
   return `migration:${name}`;
 }
+
+/** Parent to batch child: start no more units, let the running ones finish, return the rest. */
+export const stopMigrationBatchSignal = defineSignal('stop-batch');

@@ -17,7 +17,31 @@ export interface CarriedMigration {
   recentFailures: { unitId: string; reason: string }[];
 }
 
-const RECENT_FAILURES = 20;
+export const RECENT_FAILURES = 20;
+
+/** What a batch child reports: counts, not one result per unit (each unit's row is in Postgres). */
+export interface BatchResult {
+  done: number;
+  failed: number;
+  skipped: number;
+  items: number;
+  /** The batch's latest failures, newest last, at most RECENT_FAILURES. */
+  failures: { unitId: string; reason: string }[];
+  /** Units not started because the parent asked the batch to stop (pause, cancel). */
+  unstarted: Unit[];
+}
+
+/** Adds one unit's result to a batch's report. */
+export function addToBatch(batch: BatchResult, result: UnitResult): void {
+  batch.items += result.items;
+  if (result.status === 'done') batch.done += 1;
+  else if (result.status === 'skipped') batch.skipped += 1;
+  else {
+    batch.failed += 1;
+    batch.failures.push({ unitId: result.unitId, reason: result.reason ?? 'unknown' });
+    if (batch.failures.length > RECENT_FAILURES) batch.failures.shift();
+  }
+}
 
 /** The parent's logic, kept out of the workflow function so that it is unit-testable. */
 export class MigrationState {
@@ -88,6 +112,25 @@ export class MigrationState {
       this.recentFailures.push({ unitId: result.unitId, reason: result.reason ?? 'unknown' });
       if (this.recentFailures.length > RECENT_FAILURES) this.recentFailures.shift();
     }
+  }
+
+  /** Up to `size` units from the buffer as one batch, all of them in flight until it reports. */
+  startBatch(size: number): Unit[] {
+    const units = this.buffer.splice(0, size);
+    for (const unit of units) this.inFlight.add(unit.id);
+    return units;
+  }
+
+  /** A batch's report: its counts, its failures, and the units it did not start (back to the buffer, first). */
+  recordBatch(units: Unit[], result: BatchResult): void {
+    for (const unit of units) this.inFlight.delete(unit.id);
+    this.done += result.done;
+    this.failed += result.failed;
+    this.skipped += result.skipped;
+    this.items += result.items;
+    this.recentFailures.push(...result.failures);
+    this.recentFailures.splice(0, Math.max(0, this.recentFailures.length - RECENT_FAILURES));
+    this.buffer.unshift(...result.unstarted);
   }
 
   carry(): CarriedMigration {
