@@ -8,6 +8,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
   type ActivityOptions,
@@ -28,6 +29,7 @@ import {
   migrationProgressQuery,
   pauseMigrationSignal,
   resumeMigrationSignal,
+  migrationBatchProgressSignal,
   stopMigrationBatchSignal,
 } from './migrationMessages.js';
 import { workflowNow } from './time.js';
@@ -67,6 +69,21 @@ const unitOptions: ActivityOptions = {
   },
 };
 const { migrateUnit, seedOpenAIConversation } = proxyActivities<Activities>(unitOptions);
+const unitActivities = { migrateUnit, seedOpenAIConversation, recordMigrationUnitFailure };
+// In a batch: the same activities, run as local activities. A local activity is recorded as one
+// marker instead of scheduled/started/completed plus a workflow task each (~1 KB a unit), with the
+// same retries (Retry-After included); a unit on a killed worker runs again when the batch's
+// workflow task times out (10 s) elsewhere. Heartbeats are no-ops for local activities.
+const { startToCloseTimeout, scheduleToCloseTimeout, retry } = unitOptions;
+const batchActivities = proxyLocalActivities<Activities>({
+  startToCloseTimeout,
+  scheduleToCloseTimeout,
+  retry,
+});
+type UnitActivities = Pick<
+  Activities,
+  'migrateUnit' | 'seedOpenAIConversation' | 'recordMigrationUnitFailure'
+>;
 
 /** Children and continued runs carry the unit's source, not the whole listing. */
 const UNIT_SOURCE_PATCH = 'migration-unit-source';
@@ -76,6 +93,8 @@ const BATCH_PATCH = 'migration-unit-batches';
 export const UNITS_PER_BATCH = 100;
 /** Units one batch child runs at once; a wider window runs more children. */
 export const BATCH_CONCURRENCY = 25;
+/** A running batch reports its counts to the parent at most this often (a few events a batch). */
+const PROGRESS_EVERY_MS = 1_000;
 
 /** How the window K splits into batch children: `children` at once, each running `concurrency` units. */
 export function batchPlan(window: number): { children: number; concurrency: number } {
@@ -105,12 +124,17 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
   // A running batch stops between units, so that pause and cancel take effect as promptly as with
   // a child per unit; its unstarted units come back to the buffer.
   const stopBatches = () => {
-    for (const id of batches) void getExternalWorkflowHandle(id).signal(stopMigrationBatchSignal).catch(() => {});
+    for (const id of batches)
+      void getExternalWorkflowHandle(id)
+        .signal(stopMigrationBatchSignal)
+        .catch(() => {});
   };
   setHandler(pauseMigrationSignal, () => {
     state.paused = true;
     if (batched) stopBatches();
   });
+  if (batched)
+    setHandler(migrationBatchProgressSignal, ({ batchId, counts }) => state.reportBatch(batchId, counts));
   setHandler(resumeMigrationSignal, () => {
     state.paused = false;
   });
@@ -153,7 +177,7 @@ export async function migrationWorkflow(input: MigrationInput): Promise<Migratio
     children.push(
       runBatch(id, migrationId, input, units, plan.concurrency).then((r) => {
         batches.delete(id);
-        state.recordBatch(units, r);
+        state.recordBatch(units, r, id);
       }),
     );
   }
@@ -272,26 +296,54 @@ export async function migrateBatchWorkflow(input: MigrateBatchInput): Promise<Ba
   setHandler(stopMigrationBatchSignal, () => {
     stopped = true;
   });
-  const result: BatchResult = { done: 0, failed: 0, skipped: 0, items: 0, failures: [], unstarted: [] };
+  const empty = (): BatchResult => ({
+    done: 0,
+    failed: 0,
+    skipped: 0,
+    items: 0,
+    failures: [],
+    unstarted: [],
+  });
+  // Counts since the last report to the parent; what is left at the end is the batch's result.
+  let result = empty();
+  const parent = workflowInfo().parent?.workflowId;
+  let reportedAt = workflowNow();
+  const reports: Promise<void>[] = [];
+  const report = () => {
+    if (!parent || workflowNow() - reportedAt < PROGRESS_EVERY_MS) return;
+    reportedAt = workflowNow();
+    const { unstarted: _, ...counts } = result;
+    result = empty();
+    reports.push(
+      getExternalWorkflowHandle(parent)
+        .signal(migrationBatchProgressSignal, { batchId: workflowInfo().workflowId, counts })
+        .catch(() => {}),
+    );
+  };
   let next = 0;
   const lane = async () => {
     while (!stopped && next < units.length) {
       const unit = units[next++]!;
-      addToBatch(result, await migrateOne({ ...common, unit }));
+      const one = await migrateOne({ ...common, unit }, batchActivities);
+      addToBatch(result, one); // after the await: a report may have replaced `result` meanwhile
+      report();
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, units.length)) }, lane));
   result.unstarted = units.slice(next);
+  // Reports reach the parent before the result does, so it never counts a unit twice or late.
+  await Promise.all(reports);
   await condition(allHandlersFinished);
   return result;
 }
 
 /** One thread, chain or conversation key: migrate it, seed it if asked, and report; never throws. */
 export async function migrateUnitWorkflow(input: MigrateUnitInput): Promise<UnitResult> {
-  return migrateOne(input);
+  return migrateOne(input, unitActivities);
 }
 
-async function migrateOne(input: MigrateUnitInput): Promise<UnitResult> {
+async function migrateOne(input: MigrateUnitInput, activities: UnitActivities): Promise<UnitResult> {
+  const { migrateUnit, seedOpenAIConversation, recordMigrationUnitFailure } = activities;
   try {
     const result = await migrateUnit(input);
     if (input.target.seedLastItems && !input.dryRun && result.conversationId && result.status !== 'failed') {

@@ -60,6 +60,8 @@ export class MigrationState {
   recentFailures: { unitId: string; reason: string }[];
   /** Units started and not yet finished, by id. */
   readonly inFlight = new Set<string>();
+  /** Units of running batches that have already reported, by batch. */
+  readonly reported = new Map<string, number>();
 
   constructor(carried: CarriedMigration | undefined, now: number) {
     this.cursor = carried?.cursor ?? null;
@@ -122,15 +124,29 @@ export class MigrationState {
   }
 
   /** A batch's report: its counts, its failures, and the units it did not start (back to the buffer, first). */
-  recordBatch(units: Unit[], result: BatchResult): void {
+  recordBatch(units: Unit[], result: BatchResult, batchId?: string): void {
     for (const unit of units) this.inFlight.delete(unit.id);
+    if (batchId !== undefined) this.reported.delete(batchId);
+    this.addCounts(result);
+    this.buffer.unshift(...result.unstarted);
+  }
+
+  /** Counts a running batch reported: they show in progress before the batch ends. */
+  reportBatch(batchId: string, counts: Omit<BatchResult, 'unstarted'>): void {
+    this.reported.set(
+      batchId,
+      (this.reported.get(batchId) ?? 0) + counts.done + counts.failed + counts.skipped,
+    );
+    this.addCounts(counts);
+  }
+
+  private addCounts(result: Omit<BatchResult, 'unstarted'>): void {
     this.done += result.done;
     this.failed += result.failed;
     this.skipped += result.skipped;
     this.items += result.items;
     this.recentFailures.push(...result.failures);
     this.recentFailures.splice(0, Math.max(0, this.recentFailures.length - RECENT_FAILURES));
-    this.buffer.unshift(...result.unstarted);
   }
 
   carry(): CarriedMigration {
@@ -162,7 +178,7 @@ export class MigrationState {
       done: this.done,
       failed: this.failed,
       skipped: this.skipped,
-      inFlight: this.inFlight.size,
+      inFlight: this.inFlight.size - [...this.reported.values()].reduce((a, b) => a + b, 0),
       items: this.items,
       rate: Math.round(rate * 100) / 100,
       etaSeconds: left === null ? null : left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : null,

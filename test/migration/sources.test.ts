@@ -63,7 +63,10 @@ describe('an export file', () => {
       );
       const result = await handle.result();
       await recordHistory('v3-migration-parent', handle);
-      await recordHistory('v3-migration-batch', env.client.workflow.getHandle(await batchOf(result.migrationId)));
+      await recordHistory(
+        'v3-migration-batch',
+        env.client.workflow.getHandle(await batchOf(result.migrationId)),
+      );
       expect(result).toMatchObject({ total: 3, done: 2, skipped: 1, failed: 0, items: 10 });
       expect(result.sourceIssues).toEqual({ count: 2, first: ['export.jsonl:3', 'export.jsonl:9'] });
       const { rows: issues } = await env.db.pool.query<{ reason: string }>(
@@ -139,7 +142,10 @@ describe('response chains', () => {
     expect(rows.find((r) => r.unit_id === broken[2])!.note).toBe(
       `chain broken at ${broken[0]}: not found (404 Response with id '${broken[0]}' not found.); kept the 2 newer response(s)`,
     );
-    await recordHistory('v3-migration-batch-failed', env.client.workflow.getHandle(await batchOf(result.migrationId)));
+    await recordHistory(
+      'v3-migration-batch-failed',
+      env.client.workflow.getHandle(await batchOf(result.migrationId)),
+    );
     expect(rows.find((r) => r.unit_id === 'resp_does_not_exist')).toMatchObject({
       status: 'failed',
       reason: expect.stringMatching(/^OpenAI 404/),
