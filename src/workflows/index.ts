@@ -1,5 +1,5 @@
 // Everything the worker registers. Deterministic code only: this module and its imports are bundled
 // into Temporal's workflow sandbox.
 export { conversationWorkflow } from './conversation.js';
-export { migrationWorkflow, migrateUnitWorkflow } from './migration.js';
+export { migrationWorkflow, migrateUnitWorkflow, migrateBatchWorkflow } from './migration.js';
 export { purgeWorkflow } from './purge.js';

@@ -21,3 +21,17 @@ export function migrationWorkflowId(name: string): string {
   }
   return `migration:${name}`;
 }
+
+/** Parent to batch child: start no more units, let the running ones finish, return the rest. */
+export const stopMigrationBatchSignal = defineSignal('stop-batch');
+
+/** Batch child to parent, about once a second while it runs: the counts since its last report. */
+export const migrationBatchProgressSignal =
+  defineSignal<[{ batchId: string; counts: BatchCounts }]>('batch-progress');
+export interface BatchCounts {
+  done: number;
+  failed: number;
+  skipped: number;
+  items: number;
+  failures: { unitId: string; reason: string }[];
+}

@@ -17,7 +17,31 @@ export interface CarriedMigration {
   recentFailures: { unitId: string; reason: string }[];
 }
 
-const RECENT_FAILURES = 20;
+export const RECENT_FAILURES = 20;
+
+/** What a batch child reports: counts, not one result per unit (each unit's row is in Postgres). */
+export interface BatchResult {
+  done: number;
+  failed: number;
+  skipped: number;
+  items: number;
+  /** The batch's latest failures, newest last, at most RECENT_FAILURES. */
+  failures: { unitId: string; reason: string }[];
+  /** Units not started because the parent asked the batch to stop (pause, cancel). */
+  unstarted: Unit[];
+}
+
+/** Adds one unit's result to a batch's report. */
+export function addToBatch(batch: BatchResult, result: UnitResult): void {
+  batch.items += result.items;
+  if (result.status === 'done') batch.done += 1;
+  else if (result.status === 'skipped') batch.skipped += 1;
+  else {
+    batch.failed += 1;
+    batch.failures.push({ unitId: result.unitId, reason: result.reason ?? 'unknown' });
+    if (batch.failures.length > RECENT_FAILURES) batch.failures.shift();
+  }
+}
 
 /** The parent's logic, kept out of the workflow function so that it is unit-testable. */
 export class MigrationState {
@@ -36,6 +60,8 @@ export class MigrationState {
   recentFailures: { unitId: string; reason: string }[];
   /** Units started and not yet finished, by id. */
   readonly inFlight = new Set<string>();
+  /** Units of running batches that have already reported, by batch. */
+  readonly reported = new Map<string, number>();
 
   constructor(carried: CarriedMigration | undefined, now: number) {
     this.cursor = carried?.cursor ?? null;
@@ -90,6 +116,39 @@ export class MigrationState {
     }
   }
 
+  /** Up to `size` units from the buffer as one batch, all of them in flight until it reports. */
+  startBatch(size: number): Unit[] {
+    const units = this.buffer.splice(0, size);
+    for (const unit of units) this.inFlight.add(unit.id);
+    return units;
+  }
+
+  /** A batch's report: its counts, its failures, and the units it did not start (back to the buffer, first). */
+  recordBatch(units: Unit[], result: BatchResult, batchId?: string): void {
+    for (const unit of units) this.inFlight.delete(unit.id);
+    if (batchId !== undefined) this.reported.delete(batchId);
+    this.addCounts(result);
+    this.buffer.unshift(...result.unstarted);
+  }
+
+  /** Counts a running batch reported: they show in progress before the batch ends. */
+  reportBatch(batchId: string, counts: Omit<BatchResult, 'unstarted'>): void {
+    this.reported.set(
+      batchId,
+      (this.reported.get(batchId) ?? 0) + counts.done + counts.failed + counts.skipped,
+    );
+    this.addCounts(counts);
+  }
+
+  private addCounts(result: Omit<BatchResult, 'unstarted'>): void {
+    this.done += result.done;
+    this.failed += result.failed;
+    this.skipped += result.skipped;
+    this.items += result.items;
+    this.recentFailures.push(...result.failures);
+    this.recentFailures.splice(0, Math.max(0, this.recentFailures.length - RECENT_FAILURES));
+  }
+
   carry(): CarriedMigration {
     return {
       cursor: this.cursor,
@@ -119,7 +178,7 @@ export class MigrationState {
       done: this.done,
       failed: this.failed,
       skipped: this.skipped,
-      inFlight: this.inFlight.size,
+      inFlight: this.inFlight.size - [...this.reported.values()].reduce((a, b) => a + b, 0),
       items: this.items,
       rate: Math.round(rate * 100) / 100,
       etaSeconds: left === null ? null : left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : null,

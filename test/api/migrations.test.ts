@@ -13,7 +13,7 @@ beforeAll(async () => {
   );
   await env.db.pool.query(
     `INSERT INTO old_chats (conversation_key, role, content)
-     SELECT 'chat-' || lpad(n::text, 3, '0'), r, 'message ' || n FROM generate_series(1, 150) n, unnest(ARRAY['user', 'assistant']) r`,
+     SELECT 'chat-' || lpad(n::text, 4, '0'), r, 'message ' || n FROM generate_series(1, 1000) n, unnest(ARRAY['user', 'assistant']) r`,
   );
 });
 afterAll(() => env?.stop());
@@ -90,8 +90,8 @@ describe('migrations API', () => {
     expect((await request('POST', url('/api-slow/cancel'), ADMIN_KEY)).status).toBe(202);
     await expect.poll(async () => (await progress('api-slow')).status, { timeout: 30_000 }).toBe('cancelled');
     const end = await progress('api-slow');
-    expect(end.total).toBe(150);
-    expect(end.done).toBeLessThan(150);
+    expect(end.total).toBe(1000);
+    expect(end.done).toBeLessThan(1000);
     const { rows } = await env.db.pool.query<{ n: string }>(
       "SELECT count(*) AS n FROM migration_units WHERE migration_id = 'migration:api-slow' AND status = 'done'",
     );

@@ -199,3 +199,31 @@ describe('MigrationState', () => {
     expect(state.canStart(2)).toBe(false);
   });
 });
+
+describe('a batch in MigrationState', () => {
+  it('counts reports once, shows them before the batch ends, and queues unstarted units first', () => {
+    const state = new MigrationState(undefined, 0);
+    const units = ['a', 'b', 'c', 'd'].map((id) => ({ id, externalId: id }));
+    state.takePage([...units, { id: 'e', externalId: 'e' }], null);
+    const batch = state.startBatch(4);
+    expect(batch.map((u) => u.id)).toEqual(['a', 'b', 'c', 'd']);
+    const counts = {
+      done: 1,
+      failed: 1,
+      skipped: 0,
+      items: 3,
+      failures: [{ unitId: 'b', reason: 'OpenAI 404' }],
+    };
+    state.reportBatch('m/batch/a', counts);
+    expect(state.progress('m', 'running', false, 1000)).toMatchObject({ done: 1, failed: 1, inFlight: 2 });
+    state.recordBatch(batch, { ...counts, failed: 0, failures: [], unstarted: batch.slice(3) }, 'm/batch/a');
+    expect(state.progress('m', 'paused', false, 1000)).toMatchObject({
+      done: 2,
+      failed: 1,
+      items: 6,
+      inFlight: 0,
+      recentFailures: [{ unitId: 'b', reason: 'OpenAI 404' }],
+    });
+    expect(state.buffer.map((u) => u.id)).toEqual(['d', 'e']);
+  });
+});

@@ -1,18 +1,20 @@
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAssistantsFixture } from '../../src/emulator/server.js';
+import { UNITS_PER_BATCH } from '../../src/workflows/migration.js';
 import { cancelMigrationSignal } from '../../src/workflows/migrationMessages.js';
 import { startMigrationEnv, type MigrationEnv } from './harness.js';
 
 /**
  * A migration of 10,000 Assistants threads listed inline (the CLI's `--thread-ids` or the API's
  * `threadIds`): the list is read once, by staging; every continued parent run and every child
- * carries only its cursor or its unit. Measured on the parent's first two runs and their children,
- * and projected to the whole migration: each continued run and each child has the same shape
- * whatever the total, so the sum grows linearly with small factors (a full run is a benchmark).
+ * carries only its cursor or its units. Each child migrates a batch of UNITS_PER_BATCH units (an
+ * activity each). Measured on the parent's first two runs and their children, and projected to the
+ * whole migration: each continued run and each full batch has the same shape whatever the total, so
+ * the sum grows linearly with small factors (a full run is a benchmark).
  */
 const THREADS = 10_000;
-const PER_RUN = 50;
+const PER_RUN = 2 * UNITS_PER_BATCH;
 const LIMIT_BYTES = 10 * 1024 * 1024;
 const fixture = generateAssistantsFixture({ threads: THREADS, messagesPerThread: 2, seed: 11 });
 
@@ -29,7 +31,7 @@ const sizeOf = async (workflowId: string, runId?: string) =>
 
 describe(`a ${THREADS.toLocaleString('en')}-thread migration`, () => {
   it(
-    'carries the listing in its first run only: every later run and child is flat',
+    'carries the listing in its first run only, and its whole history stays under 10 MB',
     { timeout: 120_000 },
     async () => {
       const threadIds = fixture.threads.map((t) => t.id);
@@ -70,37 +72,44 @@ describe(`a ${THREADS.toLocaleString('en')}-thread migration`, () => {
         ).includes(lastId);
       expect(await holds(handle.workflowId, first)).toBe(true);
       expect(await holds(handle.workflowId, second)).toBe(false);
+      // The children, as the parent's runs started them.
+      const childIds: string[] = [];
+      for (const runId of [first, second]) {
+        const history = await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+        for (const e of history.events ?? [])
+          if (e.startChildWorkflowExecutionInitiatedEventAttributes)
+            childIds.push(e.startChildWorkflowExecutionInitiatedEventAttributes.workflowId!);
+      }
+      expect(childIds).toHaveLength((PER_RUN / UNITS_PER_BATCH) * 2);
       let childBytes = 0;
       let largestChild = 0;
-      for (const r of rows) {
-        const id = `${handle.workflowId}/${r.unit_id}`;
+      for (const id of childIds) {
         const size = await sizeOf(id);
         childBytes += size;
         largestChild = Math.max(largestChild, size);
-        if (r.unit_id !== lastId) expect(await holds(id)).toBe(false);
+        if (!id.endsWith(`/${lastId}`)) expect(await holds(id)).toBe(false);
       }
       const parent = firstRun + laterRun * (THREADS / PER_RUN - 1);
-      const children = largestChild * THREADS;
+      const children = largestChild * (THREADS / UNITS_PER_BATCH);
       console.log(
         'migration history',
         JSON.stringify({
           firstRun,
           laterRun,
-          measuredChildren: rows.length,
+          measuredChildren: childIds.length,
           childBytes,
           largestChild,
           parent,
           children,
+          total: parent + children,
         }),
       );
-      // Flat per unit: a continued run costs what its children's events cost, a child its own unit.
-      expect(laterRun).toBeLessThan(PER_RUN * 2_000);
-      expect(largestChild).toBeLessThan(3_000);
-      // Summed over all runs and children: under 5 KB a thread (about 1.6 KB of parent events and a
-      // 2.5 KB child, nearly all of it Temporal's own event overhead). Not under 10 MB: that would
-      // take children that migrate several units each (docs/invariants.md, Migrations).
-      expect(parent).toBeLessThan(2 * LIMIT_BYTES);
-      expect(parent + children).toBeLessThan(THREADS * 5_000);
+      // Flat per run and per batch: a continued run costs its batches' events, a batch its units'.
+      expect(laterRun).toBeLessThan(PER_RUN * 500);
+      // A unit in a batch is one local-activity marker and its share of workflow tasks (~600 B).
+      expect(largestChild).toBeLessThan(UNITS_PER_BATCH * 800);
+      // The whole migration, all runs and all children: under 10 MB (~900 B a thread measured).
+      expect(parent + children).toBeLessThan(LIMIT_BYTES);
     },
   );
 });

@@ -29,6 +29,13 @@ const texts = async (conversationId: string) => {
     r.item.type === 'message' ? `${r.item.role}: ${r.item.content![0]!.text}` : r.item.type,
   );
 };
+/** The first batch child a migration started, from its parent's history. */
+const batchOf = async (migrationId: string) => {
+  const history = await env.client.workflow.getHandle(migrationId).fetchHistory();
+  const started = history.events?.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+  return started!.startChildWorkflowExecutionInitiatedEventAttributes!.workflowId!;
+};
+
 const conversation = (externalId: string) =>
   conversationWorkflowId({ tenant: 'default', channel: 'web', externalId });
 
@@ -52,13 +59,13 @@ describe('an export file', () => {
 
       const handle = await env.start(
         { kind: 'assistants-export', file, mapping: { file: mapping } },
-        { workflowId: 'v2-migration-parent' },
+        { workflowId: 'v3-migration-parent' },
       );
       const result = await handle.result();
-      await recordHistory('v2-migration-parent', handle);
+      await recordHistory('v3-migration-parent', handle);
       await recordHistory(
-        'v2-migration-unit',
-        env.client.workflow.getHandle(`${result.migrationId}/thread_fixture_travel`),
+        'v3-migration-batch',
+        env.client.workflow.getHandle(await batchOf(result.migrationId)),
       );
       expect(result).toMatchObject({ total: 3, done: 2, skipped: 1, failed: 0, items: 10 });
       expect(result.sourceIssues).toEqual({ count: 2, first: ['export.jsonl:3', 'export.jsonl:9'] });
@@ -136,8 +143,8 @@ describe('response chains', () => {
       `chain broken at ${broken[0]}: not found (404 Response with id '${broken[0]}' not found.); kept the 2 newer response(s)`,
     );
     await recordHistory(
-      'v2-migration-unit-failed',
-      env.client.workflow.getHandle(`${result.migrationId}/resp_does_not_exist`),
+      'v3-migration-batch-failed',
+      env.client.workflow.getHandle(await batchOf(result.migrationId)),
     );
     expect(rows.find((r) => r.unit_id === 'resp_does_not_exist')).toMatchObject({
       status: 'failed',
@@ -164,10 +171,10 @@ describe('a legacy messages table', () => {
     // One child per run: continue-as-new between the two keys.
     const handle = await env.start(
       { kind: 'messages-table', table: 'legacy_messages' },
-      { continueAsNewEvery: 1, workflowId: 'v2-migration-continue-as-new' },
+      { continueAsNewEvery: 1, workflowId: 'v3-migration-continue-as-new' },
     );
     const result = await handle.result();
-    await recordHistory('v2-migration-continue-as-new', handle, handle.firstExecutionRunId);
+    await recordHistory('v3-migration-continue-as-new', handle, handle.firstExecutionRunId);
     expect(result).toMatchObject({ total: 2, done: 2, items: 4 });
     expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
     expect(await texts(conversation('+15550001'))).toEqual([
