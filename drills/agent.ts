@@ -71,9 +71,10 @@ export function drillAgent(pool: Pool, strategy: DrillStrategy = 'previous_respo
     model: 'gpt-5-mini',
     instructions: 'You are the fault drill agent. Answer briefly.',
     tools: [drillTool(pool)],
-    // Short enough that a tool call lost with its worker is retried within the drill, long enough
-    // for the slowest drill tool call (4 s).
-    toolPolicies: { [DRILL_TOOL]: { timeoutMs: 8_000, maxAttempts: 5 } },
+    // Each attempt: short enough that a tool call lost with its worker is retried within the drill,
+    // long enough for the slowest drill tool call (4 s). In all: retried without an attempt limit
+    // for a minute, three times the postgres-outage drill's 20 s outage.
+    toolPolicies: { [DRILL_TOOL]: { timeoutMs: 8_000, maxDurationMs: 60_000 } },
   });
 }
 

@@ -25,6 +25,10 @@ function textOf(item: Item): string {
       return `${String(item.name)}${String(item.arguments)}`;
     case 'function_call_output':
       return typeof item.output === 'string' ? item.output : JSON.stringify(item.output);
+    case 'reasoning':
+      // The API drops reasoning of earlier responses from the context: its (large) encrypted
+      // content costs no context window, so it must not crowd messages out of the budget.
+      return '';
     default:
       return JSON.stringify(item);
   }

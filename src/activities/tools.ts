@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { RunContext } from '@openai/agents';
 import { getAgent, type AgentRegistry } from '../agents/registry.js';
+import { isLastAttempt } from '../agents/toolPolicy.js';
 import type { ToolContext } from '../agents/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { appendItems } from '../store/transcript.js';
@@ -17,7 +18,10 @@ export interface RunToolInput {
   callId: string;
   name: string;
   arguments: string;
-  /** The tool's retry budget: on the last attempt a failure becomes the tool's output instead of an error. */
+  /**
+   * The tool's attempt limit (0: none, its time bound decides): on the last attempt a failure
+   * becomes the tool's output instead of an error.
+   */
   maxAttempts: number;
 }
 
@@ -78,7 +82,12 @@ export async function runTool(deps: ToolDeps, input: RunToolInput): Promise<RunT
     return finish(deps.pool, input, key, 'completed', text, Date.now() - started);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if (Context.current().info.attempt < input.maxAttempts) {
+    const info = Context.current().info;
+    const deadline =
+      info.scheduleToCloseTimeoutMs > 0
+        ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs
+        : undefined;
+    if (!isLastAttempt(info.attempt, input.maxAttempts, Date.now(), deadline)) {
       await deps.pool.query(
         'UPDATE tool_calls SET error = $2, updated_at = now() WHERE idempotency_key = $1',
         [key, message],

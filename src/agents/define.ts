@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { AgentDefinition, AgentSettings, ContextualizeHook, ToolPolicy } from './types.js';
-
-export const DEFAULT_TOOL_POLICY: ToolPolicy = { timeoutMs: 30_000, maxAttempts: 3 };
+import { resolveToolPolicy, toolPolicyProblems } from './toolPolicy.js';
+import type { AgentDefinition, AgentSettings, ContextualizeHook } from './types.js';
 
 /** The default hook: each message becomes one user message, text unchanged. */
 export const plainMessages: ContextualizeHook = (messages) =>
@@ -47,6 +46,7 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
   }
   for (const name of Object.keys(agent.toolPolicies)) {
     if (!names.includes(name)) problems.push(`toolPolicies names "${name}", which is not one of its tools`);
+    else problems.push(...toolPolicyProblems(name, agent.toolPolicies[name]!));
   }
   if (agent.maxToolRounds < 1) problems.push('maxToolRounds must be at least 1');
   if (agent.idleTimeoutMs < 1_000) problems.push('idleTimeoutMs must be at least 1000');
@@ -78,7 +78,7 @@ export function agentSettings(agent: AgentDefinition): AgentSettings {
     continueAsNewAfterTurns: agent.continueAsNewAfterTurns,
     idleTimeoutMs: agent.idleTimeoutMs,
     toolPolicies: Object.fromEntries(
-      agent.tools.map((t) => [t.name, { ...DEFAULT_TOOL_POLICY, ...agent.toolPolicies[t.name] }]),
+      agent.tools.map((t) => [t.name, resolveToolPolicy(agent.toolPolicies[t.name])]),
     ),
   };
 }

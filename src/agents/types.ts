@@ -41,9 +41,22 @@ export interface TurnContext {
  */
 export type ContextualizeHook = (messages: InboundMessage[], ctx: TurnContext) => InputItem[];
 
+/** How long a tool may take (src/agents/toolPolicy.ts has the defaults and the checks). */
 export interface ToolPolicy {
+  /** One attempt's limit (default 30 s). */
+  timeoutMs?: number;
+  /** Attempts in all (default 3; unlimited when only `maxDurationMs` is given). */
+  maxAttempts?: number;
+  /** All attempts and the waits between them (default 5 min). */
+  maxDurationMs?: number;
+}
+
+/** A tool's policy with defaults filled; `maxAttempts` 0 means no attempt limit. */
+export interface ResolvedToolPolicy {
   timeoutMs: number;
   maxAttempts: number;
+  /** Absent in settings recorded before the time bound existed. */
+  maxDurationMs?: number;
 }
 
 export interface ModelSettings {
@@ -97,5 +110,5 @@ export interface AgentSettings {
   apologyText: string;
   continueAsNewAfterTurns: number;
   idleTimeoutMs: number;
-  toolPolicies: Record<string, ToolPolicy>;
+  toolPolicies: Record<string, ResolvedToolPolicy>;
 }

@@ -1,14 +1,14 @@
 import { parseArgs } from 'node:util';
 import { startEmulator } from './server.js';
 
-/** CLI: `tsx src/emulator/main.ts --port 8787 [--host 127.0.0.1] [--state-file .data/emulator.json] [--retention-days 30] [--reasoning-items]` */
+/** CLI: `tsx src/emulator/main.ts --port 8787 [--host 127.0.0.1] [--state-file .data/emulator.json] [--retention-days 30] [--no-reasoning-items]` */
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: process.env.EMULATOR_PORT ?? '8787' },
     host: { type: 'string', default: process.env.EMULATOR_HOST ?? '127.0.0.1' },
     'state-file': { type: 'string', default: process.env.EMULATOR_STATE_FILE },
     'retention-days': { type: 'string' },
-    'reasoning-items': { type: 'boolean', default: false },
+    'no-reasoning-items': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
   },
 });
@@ -22,7 +22,7 @@ const emulator = await startEmulator({
   host: values.host,
   ...(values['state-file'] ? { stateFile: values['state-file'] } : {}),
   ...(values['retention-days'] ? { retentionDays: Number(values['retention-days']) } : {}),
-  ...(values['reasoning-items'] ? { reasoningItems: true } : {}),
+  ...(values['no-reasoning-items'] ? { reasoningItems: false } : {}),
   logger: { info: log, warn: (msg) => console.warn(msg) },
 });
 log(`OpenAI emulator ready: OPENAI_BASE_URL=${emulator.baseUrl}`);

@@ -23,11 +23,10 @@ export interface ModelProfile {
 }
 
 /**
- * Until the runtime keeps reasoning items out of what it shows and counts as the transcript, the
- * emulator emits them only when asked (option `reasoningItems`, or per model). Flip this when the
- * suite copes: the live API always emits them for reasoning models.
+ * The live API always emits reasoning items for reasoning models, so the emulator does too; turn
+ * them off (option `reasoningItems: false`, or per model) only to test a chat-like answer.
  */
-export const DEFAULT_REASONING_ITEMS = false;
+export const DEFAULT_REASONING_ITEMS = true;
 
 /**
  * Request parameters a family refuses with the live `unsupported_parameter` error (reported):

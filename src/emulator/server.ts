@@ -48,7 +48,7 @@ export interface EmulatorOptions {
   models?: Record<string, ModelOverride>;
   /**
    * Reasoning models (gpt-5*, o-series) emit `reasoning` items before their answer, as the live
-   * API does. Default false for now (DEFAULT_REASONING_ITEMS in models.ts); per model with
+   * API does. Default true (DEFAULT_REASONING_ITEMS in models.ts); off or per model with
    * `models`, `emulator.models.set` or `POST /_emulator/models/{model}`.
    */
   reasoningItems?: boolean;

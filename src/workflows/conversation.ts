@@ -15,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
+import { TOOL_RETRY } from '../agents/toolPolicy.js';
 import type { AgentSettings } from '../agents/types.js';
 import { decideBurst } from './burst.js';
 import { ConversationState, needsReplyText, type CarriedState } from './conversationState.js';
@@ -375,10 +376,13 @@ async function runOneTool(
     await runTool.executeWithOptions(
       {
         startToCloseTimeout: policy.timeoutMs,
+        // Settings recorded before the time bound have none: attempts alone bound those tools.
+        ...(policy.maxDurationMs !== undefined ? { scheduleToCloseTimeout: policy.maxDurationMs } : {}),
         retry: {
-          initialInterval: '1 second',
-          maximumInterval: '30 seconds',
-          maximumAttempts: policy.maxAttempts,
+          initialInterval: TOOL_RETRY.initialIntervalMs,
+          maximumInterval: TOOL_RETRY.maximumIntervalMs,
+          // None given (0): attempts are unlimited and the time bound decides.
+          ...(policy.maxAttempts > 0 ? { maximumAttempts: policy.maxAttempts } : {}),
         },
         summary: `tool ${args.name}`,
       },

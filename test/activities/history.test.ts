@@ -108,6 +108,18 @@ describe('sanitizeForInput', () => {
   });
 });
 
+describe('estimateTokens', () => {
+  it('counts a reasoning item as overhead only: the API drops earlier reasoning from the context', () => {
+    const reasoning = {
+      type: 'reasoning',
+      id: 'rs_1',
+      summary: [],
+      encrypted_content: 'x'.repeat(4_000),
+    } as Parameters<typeof estimateTokens>[0];
+    expect(estimateTokens(reasoning)).toBe(4);
+  });
+});
+
 describe('trimToBudget', () => {
   const items = Array.from({ length: 10 }, (_, i) => user(`message number ${i} `.repeat(10)));
   const each = estimateTokens(items[0]!);

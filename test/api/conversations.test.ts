@@ -144,13 +144,16 @@ describe('conversation routes', () => {
     await converse(acme, 'web', id, 'first', 'second', 'third');
     const all = await json(await request('GET', url('web', id, '/items?limit=100'), acme));
     expect(all).toMatchObject({ object: 'list', has_more: false });
-    expect(all.data).toHaveLength(6);
+    // Per turn: the user's message, the model's reasoning item, its answer (as the live API lists them).
+    expect(all.data).toHaveLength(9);
     expect(all.data[0]).toMatchObject({
       object: 'conversation.item',
       id: '1',
       turn: 1,
       item: { role: 'user' },
     });
+    expect(all.data[1]).toMatchObject({ id: '2', turn: 1, item: { type: 'reasoning' } });
+    expect(all.data[2]).toMatchObject({ id: '3', turn: 1, item: { type: 'message', role: 'assistant' } });
 
     const seen: string[] = [];
     let after: string | undefined;
@@ -163,9 +166,9 @@ describe('conversation routes', () => {
       if (!page.has_more) break;
       after = page.last_id;
     }
-    expect(seen).toEqual(['1', '2', '3', '4', '5', '6']);
+    expect(seen).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
     const desc = await json(await request('GET', url('web', id, '/items?order=desc&limit=2'), acme));
-    expect(desc.data.map((i: { id: string }) => i.id)).toEqual(['6', '5']);
+    expect(desc.data.map((i: { id: string }) => i.id)).toEqual(['9', '8']);
     expect(desc.has_more).toBe(true);
     const bad = await request('GET', url('web', id, '/items?limit=1000'), acme);
     expect((await json(bad)).error.param).toBe('limit');
@@ -226,7 +229,7 @@ describe('conversation routes', () => {
     await converse(acme, 'web', other, 'delete me');
     const purged = await request('DELETE', url('web', other, '?purge=true'), acme);
     expect(purged.status).toBe(200);
-    expect(await json(purged)).toMatchObject({ status: 'closed', purged: true, itemsDeleted: 2 });
+    expect(await json(purged)).toMatchObject({ status: 'closed', purged: true, itemsDeleted: 3 });
     const items = await json(await request('GET', url('web', other, '/items'), acme));
     expect(items.data).toEqual([]);
     const { rows } = await env.db.pool.query(

@@ -73,29 +73,33 @@ describe('GET .../events', () => {
     await new Promise((r) => setTimeout(r, 200));
     await request('POST', `${conv}/messages`, key, { text: 'two' });
     const frames = await firstTurn;
+    // Per turn: the user's message, the model's reasoning item (as the live API returns it), the reply.
     expect(frames.map((f) => f.event)).toEqual([
       'turn.started',
+      'item',
       'item',
       'reply',
       'turn.completed',
       'turn.started',
+      'item',
       'item',
       'reply',
       'turn.completed',
     ]);
-    expect(frames[2]!.data).toMatchObject({ turn: 1, id: '2' });
-    expect((frames[2]!.data as { text: string }).text).toContain('You said: "one"');
-    expect(frames[3]!.data).toEqual({ turn: 1, status: 'answered' });
+    expect(frames[2]!.data).toMatchObject({ turn: 1, id: '2', item: { type: 'reasoning' } });
+    expect(frames[3]!.data).toMatchObject({ turn: 1, id: '3' });
+    expect((frames[3]!.data as { text: string }).text).toContain('You said: "one"');
+    expect(frames[4]!.data).toEqual({ turn: 1, status: 'answered' });
 
     // Resume after the first turn's completion: only the second turn comes again.
-    const resumed = await readEvents(`${conv}/events`, { 'last-event-id': frames[3]!.id! }, (f) =>
+    const resumed = await readEvents(`${conv}/events`, { 'last-event-id': frames[4]!.id! }, (f) =>
       f.some((x) => x.event === 'turn.completed'),
     );
-    expect(resumed.map((f) => f.event)).toEqual(['turn.started', 'item', 'reply', 'turn.completed']);
-    expect(resumed[3]!.data).toEqual({ turn: 2, status: 'answered' });
-    expect(resumed.map((f) => f.id)).toEqual(frames.slice(4).map((f) => f.id));
+    expect(resumed.map((f) => f.event)).toEqual(['turn.started', 'item', 'item', 'reply', 'turn.completed']);
+    expect(resumed[4]!.data).toEqual({ turn: 2, status: 'answered' });
+    expect(resumed.map((f) => f.id)).toEqual(frames.slice(5).map((f) => f.id));
     // ?lastEventId= does the same for clients that cannot set headers.
-    const viaQuery = await readEvents(`${conv}/events?lastEventId=${frames[5]!.id}`, {}, (f) =>
+    const viaQuery = await readEvents(`${conv}/events?lastEventId=${frames[7]!.id}`, {}, (f) =>
       f.some((x) => x.event === 'turn.completed'),
     );
     expect(viaQuery.map((f) => f.event)).toEqual(['reply', 'turn.completed']);

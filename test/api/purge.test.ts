@@ -95,13 +95,14 @@ describe('purge means gone', () => {
       acme,
     );
     expect(second.status).toBe(200);
-    expect(await json(second)).toMatchObject({ status: 'closed', purged: true, itemsDeleted: 2 });
+    // The user's message, the model's reasoning item and its answer.
+    expect(await json(second)).toMatchObject({ status: 'closed', purged: true, itemsDeleted: 3 });
 
     const record = await until('the purge record', async () => {
       const r = await json(await request('GET', `${base}/v1/conversations/web/${chained}/purge`, acme));
       return r.status === 'completed' ? r : undefined;
     });
-    expect(record).toMatchObject({ itemsDeleted: 4, runsDeleted: 1 });
+    expect(record).toMatchObject({ itemsDeleted: 6, runsDeleted: 1 }); // two turns of three items
     // A purge that retried through the outage: the shape replay.test.ts keeps working.
     const purge = env.client.workflow.getHandle(purgeWorkflowId(idOf(chained)));
     await purge.result();

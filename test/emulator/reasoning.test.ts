@@ -7,7 +7,7 @@ import { assertMatchesSchema } from './support/schemas.js';
 let emulator: Emulator;
 let client: OpenAI;
 beforeAll(async () => {
-  ({ emulator, client } = await startHarness({ reasoningItems: true }));
+  ({ emulator, client } = await startHarness());
 });
 afterAll(() => emulator.close());
 beforeEach(() => emulator.reset());
@@ -37,22 +37,23 @@ const create = async (body: Record<string, unknown>): Promise<Wire> => {
 };
 
 describe('reasoning items switch', () => {
-  it('off (the default for now), reasoning models answer as chat models do; on per model at run time', async () => {
+  it('on by default, as the live API; off per model at run time, reasoning models answer as chat models do', async () => {
     const plain = await startHarness();
     try {
-      const off = await plain.client.responses.create({ model: 'gpt-5-mini', input: 'hi' });
-      expect(off.output.map((i) => i.type)).toEqual(['message']);
-      expect(off.usage!.output_tokens_details.reasoning_tokens).toBe(0);
+      const on = await plain.client.responses.create({ model: 'gpt-5-mini', input: 'hi' });
+      expect(on.output.map((i) => i.type)).toEqual(['reasoning', 'message']);
+      expect(on.usage!.output_tokens_details.reasoning_tokens).toBeGreaterThan(0);
       const set = await http(
         plain.emulator,
         'POST',
         '/_emulator/models/gpt-5-mini',
-        { reasoningItems: true },
+        { reasoningItems: false },
         {},
       );
-      expect(set.json).toMatchObject({ family: 'reasoning', reasoningItems: true });
-      const on = await plain.client.responses.create({ model: 'gpt-5-mini', input: 'hi' });
-      expect(on.output.map((i) => i.type)).toEqual(['reasoning', 'message']);
+      expect(set.json).toMatchObject({ family: 'reasoning', reasoningItems: false });
+      const off = await plain.client.responses.create({ model: 'gpt-5-mini', input: 'hi' });
+      expect(off.output.map((i) => i.type)).toEqual(['message']);
+      expect(off.usage!.output_tokens_details.reasoning_tokens).toBe(0);
     } finally {
       await plain.emulator.close();
     }

@@ -49,14 +49,45 @@ const broken = tool({
   },
 });
 
+let outageFailures = 0;
+/** Its dependency is down for its first three attempts: one more than the default attempt limit. */
+const outage = tool({
+  name: 'outage_lookup',
+  description: 'Fails while its database is down, then works.',
+  parameters: z.object({ q: z.string() }),
+  strict: true,
+  errorFunction: null,
+  execute: async ({ q }) => {
+    if (outageFailures < 3) {
+      outageFailures += 1;
+      throw new Error(`database unavailable ${outageFailures}`);
+    }
+    return `found ${q}`;
+  },
+});
+const hopeless = tool({
+  name: 'hopeless_lookup',
+  description: 'Always fails.',
+  parameters: z.object({ q: z.string() }),
+  strict: true,
+  errorFunction: null,
+  execute: async () => {
+    throw new Error('database gone');
+  },
+});
+
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness({
     agents: [
       conciergeAgent(MODEL, ledger),
       testAgent('tools', {
-        tools: [...testTools(runs, 10), flaky, broken],
-        toolPolicies: { broken_lookup: { timeoutMs: 5_000, maxAttempts: 2 } },
+        tools: [...testTools(runs, 10), flaky, broken, outage, hopeless],
+        toolPolicies: {
+          broken_lookup: { timeoutMs: 5_000, maxAttempts: 2 },
+          outage_lookup: { timeoutMs: 2_000, maxDurationMs: 30_000 },
+          hopeless_lookup: { timeoutMs: 1_000, maxDurationMs: 2_500 },
+        },
       }),
       testAgent('can', { continueAsNewAfterTurns: 2 }),
       testAgent('idle', { idleTimeoutMs: 1_500 }),
@@ -129,6 +160,32 @@ describe('tools', () => {
       'Tool results: broken_lookup -> Error: the tool broken_lookup failed: backend down.',
     );
     const calls = await h.db.pool.query(
+      'SELECT status, attempts FROM tool_calls WHERE conversation_id = $1',
+      [c.workflowId],
+    );
+    expect(calls.rows).toEqual([{ status: 'failed', attempts: 2 }]);
+  });
+
+  it('a tool bounded by time is retried past the default attempts while its dependency is down, then answered', async () => {
+    const c = h.conversation('tools');
+    const reply = await c.send('call outage_lookup {"q":"x"}');
+    expect(reply.text).toBe('Tool results: outage_lookup -> found x.');
+    const calls = await h.db.pool.query(
+      'SELECT status, attempts FROM tool_calls WHERE conversation_id = $1',
+      [c.workflowId],
+    );
+    expect(calls.rows).toEqual([{ status: 'completed', attempts: 4 }]);
+  });
+
+  it('a tool that fails past its time bound gives the model its last error, and the turn goes on', async () => {
+    const c = h.conversation('tools');
+    const reply = await c.send('call hopeless_lookup {"q":"x"}');
+    expect(reply.status).toBe('answered');
+    expect(reply.text).toBe(
+      'Tool results: hopeless_lookup -> Error: the tool hopeless_lookup failed: database gone.',
+    );
+    // Attempts at 0 s and 1 s; the next would start at 3 s, past the 2.5 s bound.
+    const calls = await h.db.pool.query<{ status: string; attempts: number }>(
       'SELECT status, attempts FROM tool_calls WHERE conversation_id = $1',
       [c.workflowId],
     );

@@ -14,15 +14,19 @@ describe('conversation workflow', () => {
     const c = h.conversation('assistant');
     await c.send('one');
     await c.send('two');
-    const { rows } = await h.db.pool.query<{ seq: string; role: string; turn: number }>(
-      'SELECT seq, role, turn FROM session_items WHERE session_id = $1 ORDER BY seq',
+    const { rows } = await h.db.pool.query<{ seq: string; type: string; role: string | null; turn: number }>(
+      `SELECT seq, type, role, turn
+         FROM session_items WHERE session_id = $1 ORDER BY seq`,
       [c.workflowId],
     );
-    expect(rows.map((r) => [Number(r.seq), r.role, r.turn])).toEqual([
-      [1, 'user', 1],
-      [2, 'assistant', 1],
-      [3, 'user', 2],
-      [4, 'assistant', 2],
+    // A reasoning model's output is its reasoning item, then its message, as the live API returns it.
+    expect(rows.map((r) => [Number(r.seq), r.type, r.role, r.turn])).toEqual([
+      [1, 'message', 'user', 1],
+      [2, 'reasoning', null, 1],
+      [3, 'message', 'assistant', 1],
+      [4, 'message', 'user', 2],
+      [5, 'reasoning', null, 2],
+      [6, 'message', 'assistant', 2],
     ]);
     const calls = await h.db.pool.query<{ turn: number; status: string; request_id: string }>(
       'SELECT turn, status, request_id FROM model_calls WHERE conversation_id = $1 ORDER BY turn',

@@ -81,11 +81,16 @@ describe('a worker killed mid-turn', () => {
     expect(answered.status).toBe('answered');
     expect(answered.text).toContain('You said: "are you still there?"');
 
-    const items = await db.pool.query<{ item_key: string; role: string }>(
-      'SELECT item_key, role FROM session_items WHERE session_id = $1 ORDER BY seq',
+    const items = await db.pool.query<{ type: string; role: string | null }>(
+      `SELECT type, role FROM session_items WHERE session_id = $1 ORDER BY seq`,
       [workflowId],
     );
-    expect(items.rows.map((r) => r.role)).toEqual(['user', 'assistant']);
+    // One user message, and the retry's one reasoning item and one answer: nothing twice.
+    expect(items.rows.map((r) => [r.type, r.role])).toEqual([
+      ['message', 'user'],
+      ['reasoning', null],
+      ['message', 'assistant'],
+    ]);
     const calls = await db.pool.query('SELECT response_id FROM model_calls WHERE conversation_id = $1', [
       workflowId,
     ]);

@@ -230,12 +230,16 @@ describe('a lost answer (the server applied the call, the answer never arrived)'
       expect(seen(second.text)).toEqual({ userMessages: 2, first: 'I am Grace.' });
       const third = await c.send('Who am I?');
       expect(seen(third.text)).toEqual({ userMessages: 3, first: 'I am Grace.' });
+      // One reasoning item and one answer per turn: the lost attempt left nothing behind.
       expect(await transcriptTypes(c.workflowId)).toEqual([
         'message:user',
+        'reasoning',
         'message:assistant',
         'message:user',
+        'reasoning',
         'message:assistant',
         'message:user',
+        'reasoning',
         'message:assistant',
       ]);
     });

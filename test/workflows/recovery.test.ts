@@ -103,8 +103,9 @@ describe('expiry recovery (previous_response_id)', () => {
       expect(seen(third.text)).toEqual({ userMessages: 3, first: 'I am Grace.' });
       const recovery = responseRequests(h.emulator).at(-1)!;
       expect(recovery.previous_response_id).toBeUndefined();
-      // The whole history from Postgres: three user messages and the two replies in between.
-      expect((recovery.input as unknown[]).length).toBe(5);
+      // The whole history from Postgres: three user messages and, in between, each earlier turn's
+      // reasoning item (with its encrypted content) and reply.
+      expect((recovery.input as unknown[]).length).toBe(7);
       expect(await modelCalls(c.workflowId)).toEqual([
         expect.objectContaining({ turn: 1, recovered: false }),
         expect.objectContaining({ turn: 2, recovered: false }),
@@ -285,7 +286,8 @@ describe('strategies', () => {
     expect(seen(third.text)).toEqual({ userMessages: 3, first: 'alpha' });
     const requests = responseRequests(h.emulator).slice(-3);
     expect(requests.map((r) => r.store)).toEqual([false, false, false]);
-    expect(requests.map((r) => (r.input as unknown[]).length)).toEqual([1, 3, 5]);
+    // Each earlier turn comes back as user message, reasoning item (encrypted content) and reply.
+    expect(requests.map((r) => (r.input as unknown[]).length)).toEqual([1, 4, 7]);
     expect(requests.every((r) => r.previous_response_id === undefined)).toBe(true);
     expect((await c.state()).strategy).toBe('stateless');
   });

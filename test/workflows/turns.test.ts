@@ -110,12 +110,15 @@ describe('turns', () => {
       'SELECT type FROM session_items WHERE session_id = $1 ORDER BY seq',
       [c.workflowId],
     );
+    // Each response's reasoning item comes first, as the live API returns it.
     expect(items.map((i) => i.type)).toEqual([
       'message',
+      'reasoning',
       'function_call',
       'function_call',
       'function_call_output',
       'function_call_output',
+      'reasoning',
       'message',
     ]);
     const calls = await rows<{ status: string; attempts: number }>(
@@ -293,7 +296,8 @@ describe('turns', () => {
       'SELECT segment FROM session_items WHERE session_id = $1 ORDER BY seq',
       [c.workflowId],
     );
-    expect(segments.map((s) => s.segment)).toEqual([0, 0, 1, 1]);
+    // user, reasoning, answer in each segment
+    expect(segments.map((s) => s.segment)).toEqual([0, 0, 0, 1, 1, 1]);
     expect((await c.state()).segment).toBe(1);
     await recordHistory('v1-reset', c.handle);
   });

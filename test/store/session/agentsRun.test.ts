@@ -62,12 +62,16 @@ describe('@openai/agents run() with PostgresSession', () => {
     const types = (await session.getItems()).map((i) => `${i.type}${'role' in i ? `:${i.role}` : ''}`);
     expect(types).toEqual([
       'message:user',
+      'reasoning',
       'message:assistant',
       'message:user',
+      'reasoning',
       'function_call',
       'function_call_result',
+      'reasoning',
       'message:assistant',
       'message:user',
+      'reasoning',
       'message:assistant',
     ]);
     // Stored in the Responses wire shape, the same rows the runtime's workflows write.
