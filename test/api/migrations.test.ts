@@ -73,11 +73,16 @@ describe('migrations API', () => {
     expect(started.status).toBe(201);
     await expect.poll(async () => (await progress('api-slow')).done, { timeout: 30_000 }).toBeGreaterThan(0);
     expect((await request('POST', url('/api-slow/pause'), ADMIN_KEY)).status).toBe(202);
+    // A running batch stops between units and hands back the rest with its next report (about
+    // once a second), so a loaded machine may take a few seconds.
     await expect
-      .poll(async () => {
-        const p = await progress('api-slow');
-        return `${p.status}/${p.inFlight}`;
-      })
+      .poll(
+        async () => {
+          const p = await progress('api-slow');
+          return `${p.status}/${p.inFlight}`;
+        },
+        { timeout: 15_000 },
+      )
       .toBe('paused/0');
     const paused = (await progress('api-slow')).done;
     await new Promise((r) => setTimeout(r, 700));
