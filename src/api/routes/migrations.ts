@@ -13,6 +13,7 @@ import {
 } from '../../workflows/migrationMessages.js';
 import { conflict, notFoundError } from '../errors.js';
 import type { Routes } from '../route.js';
+import { errorBody } from '../schemas.js';
 
 /**
  * Operators' routes for batch migrations (admin key): start one, read its progress, pause, resume,
@@ -44,6 +45,8 @@ const sourceKey = z
   .string()
   .min(1)
   .max(512)
+  // API keys are printable ASCII: a control character (NUL included) is a typo, not a key.
+  .regex(/^[\x21-\x7E]+$/, 'must be printable ASCII without spaces')
   .optional()
   .describe(
     "The key for `baseUrl`. The worker's OpenAI key is sent only to the configured OpenAI endpoint; " +
@@ -382,6 +385,7 @@ export function migrationsRoutes(routes: Routes, deps: MigrationsDeps): void {
         responses: {
           202: { description: 'Signalled', schema: migrationProgress },
           404: { description: 'Unknown' },
+          409: { description: 'The migration has ended (`migration_ended`)', schema: errorBody },
         },
       },
       async ({ params: p }, _req, res) => {
@@ -389,10 +393,19 @@ export function migrationsRoutes(routes: Routes, deps: MigrationsDeps): void {
         try {
           await handle.signal(signal);
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError) {
-            throw notFoundError(`No running migration ${p.migrationId}.`, 'migration_not_found');
-          }
-          throw err;
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          // A migration that exists but has ended (a dry run or a short one can end before its
+          // creator's next request) is a conflict, not an unknown resource.
+          const ended = await handle.describe().then(
+            (d) => d.status.name,
+            () => null,
+          );
+          if (ended)
+            throw conflict(
+              `Migration ${p.migrationId} has ended (${ended.toLowerCase()}): there is nothing to ${action}.`,
+              'migration_ended',
+            );
+          throw notFoundError(`No running migration ${p.migrationId}.`, 'migration_not_found');
         }
         res.status(202).json(await progressOf(deps.client, p.migrationId));
       },
