@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -11,15 +10,12 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { CallModelResult } from '../activities/model.js';
-import { TOOL_RETRY } from '../agents/toolPolicy.js';
 import type { AgentSettings } from '../agents/types.js';
+import { bookkeeping } from './activityOptions.js';
 import { decideBurst } from './burst.js';
 import { ConversationState, needsReplyText, type CarriedState } from './conversationState.js';
-import type { ConversationKey } from './ids.js';
 import {
   closeSignal,
   conversationClosing,
@@ -28,12 +24,13 @@ import {
   sendMessageUpdate,
   stateQuery,
   validateInboundMessage,
-  type InboundMessage,
   type Strategy,
   type TurnReply,
 } from './messages.js';
+import type { ConversationKey } from './ids.js';
 import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
 import { workflowNow } from './time.js';
+import { describe, runTurn } from './turn.js';
 import { unknownAgentSettings } from './unknownAgent.js';
 
 export interface ConversationInput extends ConversationKey {
@@ -45,29 +42,8 @@ export interface ConversationInput extends ConversationKey {
 // Short, local: reads the agent registry in the worker. Retried freely, it has no side effects.
 const { loadAgentSettings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
-const bookkeeping: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-};
-const { loadConversation, recordTurnInput, finishTurn, startSegment, markClosed, loadReplyText } =
+const { loadConversation, startSegment, markClosed, loadReplyText } =
   proxyActivities<Activities>(bookkeeping);
-
-// A model call is retried while the API says retrying can help (429s wait out Retry-After, 5xx,
-// connection errors); non-retryable errors fail at once. After 10 minutes the turn gives up.
-const modelOptions: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '10 seconds',
-  scheduleToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-};
-const { callModel } = proxyActivities<Activities>(modelOptions);
-const { runTool, skipTool } = proxyActivities<Activities>(bookkeeping);
-const deliveryOptions: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
-  scheduleToCloseTimeout: '1 hour',
-  retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
-};
-const { deliverReply } = proxyActivities<Activities>(deliveryOptions);
 
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
   const conversationId = workflowInfo().workflowId;
@@ -248,166 +224,4 @@ async function collectBurst(
       decision.untilMs - workflowNow(),
     );
   }
-}
-
-type TurnOutcome = 'idle' | 'failed';
-
-async function runTurn(
-  conversationId: string,
-  input: ConversationInput,
-  settings: AgentSettings,
-  state: ConversationState,
-  batch: InboundMessage[],
-): Promise<TurnOutcome> {
-  const proposed = state.turns + 1;
-  const key: ConversationKey = { tenant: input.tenant, channel: input.channel, externalId: input.externalId };
-  let turn = proposed;
-  let common = { conversationId, key, agent: input.agent, turn, segment: state.segment };
-  const user = batch.find((m) => m.user)?.user ?? null;
-  const pointerBefore = state.lastResponseId;
-
-  try {
-    const recorded = await recordTurnInput({
-      ...common,
-      now: new Date(workflowNow()).toISOString(),
-      messages: batch,
-    });
-    // Postgres may know the proposed number is taken (a run ended mid-turn): answer in its turn.
-    turn = recorded.turn ?? proposed;
-    common = { ...common, turn };
-    if (recorded.items === 0) {
-      // Every message was answered by an earlier run: nothing to say twice.
-      state.finishTurn(state.turns, { status: 'duplicate', turn: state.turns, text: null, responseId: null });
-      return 'idle';
-    }
-
-    let step = 1;
-    let rounds = 0;
-    let previous = state.lastResponseId;
-    let result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'normal' }, state);
-    while (result.functionCalls.length > 0) {
-      const calls = result.functionCalls;
-      previous = result.responseId;
-      if (rounds >= settings.maxToolRounds) {
-        // Out of rounds: answer the pending calls without running them, then make the model reply in words.
-        await Promise.all(
-          calls.map((c) =>
-            skipTool({
-              ...common,
-              user,
-              step,
-              callId: c.callId,
-              name: c.name,
-              arguments: c.arguments,
-              reason: 'the tool round limit was reached.',
-            }),
-          ),
-        );
-        step += 1;
-        result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'final' }, state);
-        break;
-      }
-      rounds += 1;
-      // The model may ask for several tools at once: run them concurrently, each its own activity.
-      await Promise.all(
-        calls.map((c) =>
-          runOneTool(
-            { ...common, user, step, callId: c.callId, name: c.name, arguments: c.arguments },
-            settings,
-          ),
-        ),
-      );
-      step += 1;
-      result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'normal' }, state);
-    }
-    if (result.looksLikeToolJson) {
-      step += 1;
-      result = await modelStep(
-        { ...common, step, previousResponseId: result.responseId, mode: 'rewrite' },
-        state,
-      );
-    }
-
-    state.lastResponseId = result.responseId;
-    state.lastError = null;
-    await finishTurn({ ...common, lastResponseId: result.responseId, error: null, apology: null });
-    await deliver(conversationId, input, turn);
-    state.finishTurn(turn, { status: 'answered', turn, text: result.text, responseId: result.responseId });
-    setCurrentDetails(
-      `Turn ${turn}: answered in ${step} model step(s), ${rounds} tool round(s)` +
-        `${result.recovered ? `, recovered (${result.recovered})` : ''}. Messages: ${batch.length}.`,
-    );
-    return 'idle';
-  } catch (err) {
-    // The turn failed for good (a non-retryable error, or retries ran out). The user gets the
-    // agent's apology, the error is recorded, and the pointer stays on the last good response so
-    // the next message works.
-    const error = describe(err);
-    log.warn('turn failed', { turn, error });
-    state.lastResponseId = pointerBefore;
-    state.lastError = error;
-    await finishTurn({ ...common, lastResponseId: pointerBefore, error, apology: settings.apologyText });
-    await deliver(conversationId, input, turn);
-    state.finishTurn(turn, { status: 'failed', turn, text: settings.apologyText, responseId: null });
-    setCurrentDetails(`Turn ${turn}: failed, apology sent. ${error}`);
-    return 'failed';
-  }
-}
-
-async function modelStep(
-  args: Parameters<Activities['callModel']>[0],
-  state: ConversationState,
-): Promise<CallModelResult> {
-  const summary =
-    args.mode === 'normal' ? `model step ${args.step}` : `model step ${args.step} (${args.mode})`;
-  const result = await callModel.executeWithOptions({ ...modelOptions, summary }, [args]);
-  state.addUsage(result.usage, result.recovered !== null);
-  if (result.recovered)
-    log.info('model call recovered from expired state', { turn: args.turn, recovery: result.recovered });
-  return result;
-}
-
-async function runOneTool(
-  args: Omit<Parameters<Activities['runTool']>[0], 'maxAttempts'>,
-  settings: AgentSettings,
-): Promise<void> {
-  const policy = settings.toolPolicies[args.name] ?? { timeoutMs: 30_000, maxAttempts: 3 };
-  try {
-    await runTool.executeWithOptions(
-      {
-        startToCloseTimeout: policy.timeoutMs,
-        // Settings recorded before the time bound have none: attempts alone bound those tools.
-        ...(policy.maxDurationMs !== undefined ? { scheduleToCloseTimeout: policy.maxDurationMs } : {}),
-        retry: {
-          initialInterval: TOOL_RETRY.initialIntervalMs,
-          maximumInterval: TOOL_RETRY.maximumIntervalMs,
-          // None given (0): attempts are unlimited and the time bound decides.
-          ...(policy.maxAttempts > 0 ? { maximumAttempts: policy.maxAttempts } : {}),
-        },
-        summary: `tool ${args.name}`,
-      },
-      [{ ...args, maxAttempts: policy.maxAttempts }],
-    );
-  } catch (err) {
-    // Timed out on every attempt: the call still needs an output for the model to go on.
-    await skipTool({ ...args, reason: `the tool ${args.name} did not finish (${describe(err)}).` });
-  }
-}
-
-/**
- * Hands the reply to the channel. A channel that stays down past the delivery retries is recorded
- * in the ledger and the log; it does not fail the turn (the reply is in the transcript and the
- * update result) and never takes the workflow down.
- */
-async function deliver(conversationId: string, input: ConversationInput, turn: number): Promise<void> {
-  try {
-    await deliverReply({ conversationId, externalId: input.externalId, channel: input.channel, turn });
-  } catch (err) {
-    log.error('delivery failed for good', { turn, error: describe(err) });
-  }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 
 /**
@@ -8,6 +8,9 @@ import { describe, expect, inject, it } from 'vitest';
  * change that would break running conversations (a reordered activity, a removed timer) fails here
  * instead of in production; make such changes with `patched()`. Record with RECORD_HISTORIES=1.
  */
+// Each replay starts and stops a worker, logged at INFO: noise in test output. Warnings still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
 const dir = new URL('../fixtures/histories/', import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
