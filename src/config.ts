@@ -57,6 +57,7 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default('threadline'),
   TEMPORAL_API_KEY: optionalString,
   TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_UI_URL: httpUrl.optional(),
   THREADLINE_TEMPORAL: z
     .enum(['dev', 'server'], {
       message:
@@ -117,6 +118,8 @@ export interface Config {
     taskQueue: string;
     apiKey: string | undefined;
     cliPath: string | undefined;
+    /** The Temporal Web UI, for the console's links to a conversation's workflow. */
+    uiUrl: string | undefined;
     /**
      * What `npm run dev`, the bench and the drills start when TEMPORAL_ADDRESS is unset: the CLI's
      * dev server, or Temporal Server on PostgreSQL as docker-compose.yml runs it (src/temporal/server.ts).
@@ -231,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       apiKey: e.TEMPORAL_API_KEY,
       cliPath: e.TEMPORAL_CLI_PATH,
+      uiUrl: e.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
       shape: e.THREADLINE_TEMPORAL,
       devPort: e.TEMPORAL_PORT,
       devUiPort: e.TEMPORAL_UI_PORT,

@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { DEFAULT_AGENT, defaultAgents } from './agents/registry.js';
 import { createApp } from './api/app.js';
-import { ensureDevApiKey } from './api/devKey.js';
+import { DEV_TENANT, ensureDevApiKey } from './api/devKey.js';
 import { appOptions, listen } from './api/server.js';
 import { buildSenders } from './channels/senders.js';
 import { loadConfig, type Config } from './config.js';
@@ -189,13 +189,26 @@ async function main(config: Config): Promise<void> {
 
     // API
     const devKey = await ensureDevApiKey(pool, dataDir);
-    const app = createApp({ ...appOptions(config), client, pool, agent: DEFAULT_AGENT, log });
+    const options = appOptions(config);
+    const app = createApp({
+      ...options,
+      client,
+      pool,
+      agent: DEFAULT_AGENT,
+      log,
+      pages: {
+        ...options.pages,
+        temporalUiUrl: options.pages.temporalUiUrl ?? uiUrl,
+        devKey: { key: devKey.key, tenant: DEV_TENANT },
+      },
+    });
     const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
     stops.push({ name: 'API', stop: () => http.stop() });
 
     say('');
     say('Threadline is running.');
     say(`  API            ${http.url}`);
+    say(`  Web chat       ${http.url}/      Console ${http.url}/console`);
     say(`  Temporal       ${temporalAddress}${uiUrl ? `   Web UI ${uiUrl}` : ''}`);
     say(
       `  Postgres       ${databaseNote}${migrated.applied.length ? ` (applied ${migrated.applied.join(', ')})` : ''}`,

@@ -15,6 +15,7 @@ import { authenticate, bearerToken, principalOf, type Access } from './auth.js';
 import { cors } from './cors.js';
 import { errorHandler, notFound, tooManyRequests, unauthorized } from './errors.js';
 import { buildOpenApi } from './openapi.js';
+import { pagesRouter, type PagesOptions } from './pages.js';
 import { RateLimiter } from './rateLimit.js';
 import { requestLog } from './requestLog.js';
 import { rejectUndeclaredMethods, Routes, type RouteSpec } from './route.js';
@@ -42,6 +43,8 @@ export interface AppDeps {
   eventsPollMs?: number;
   channels?: ChannelsConfig;
   metrics?: ApiMetrics;
+  /** The web chat and console; namespace defaults to `default`. */
+  pages?: Partial<PagesOptions>;
 }
 
 export interface AppLocals {
@@ -161,6 +164,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(metrics.middleware);
   app.use(helmet());
   app.use(cors(deps.corsOrigins ?? []));
+  app.use(pagesRouter({ namespace: 'default', ...deps.pages }));
   app.use(operations.router);
   // Webhooks read their raw bytes (the signature covers them), so they come before the JSON parser.
   app.use(channels.router);

@@ -75,6 +75,7 @@ export function appOptions(config: Config) {
     bodyLimitBytes: config.api.bodyLimitBytes,
     eventsPollMs: config.api.eventsPollMs,
     channels: config.channels,
+    pages: { temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
   };
 }
 
