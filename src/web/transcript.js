@@ -96,6 +96,9 @@ export class TranscriptView {
         call.output.classList.remove('pending');
         call.output.replaceChildren(el('pre', {}, prettyJson(text)));
       } else this.add(el('div', { class: 'tool-output' }, el('pre', {}, prettyJson(text))));
+    } else if (this.showDetails && item.type === 'message') {
+      // Context the runtime adds for the model (the turn's time, the channel): shown to operators only.
+      this.add(el('div', { class: 'notice context' }, `${item.role}: ${textOf(item).slice(0, 200)}`));
     } else if (this.showDetails && item.type && item.type !== 'reasoning') {
       this.add(el('div', { class: 'notice' }, `${item.type} item`));
     }

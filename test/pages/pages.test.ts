@@ -59,7 +59,10 @@ describe('the web chat (/)', () => {
   it('signs in with the dev key, sends a message, shows the tool call and then the reply', async () => {
     const { page, urls } = await openPage(`${devBase}/`);
     await page.locator('#text').waitFor();
-    await page.fill('#text', 'Is there a table? call check_availability');
+    await page.fill(
+      '#text',
+      'Is there a table? call check_availability {"date":"2026-12-24","party_size":2}',
+    );
     await page.press('#text', 'Enter');
     await page.locator('.msg.user .bubble', { hasText: 'check_availability' }).waitFor();
     // The tool call appears as a card with its name, and says when it is done.
@@ -123,7 +126,9 @@ describe('the console (/console)', () => {
     );
     const id = randomUUID();
     const conv = `${plainBase}/v1/conversations/web/${id}`;
-    await request('POST', `${conv}/messages?wait=true`, key, { text: 'please call check_availability' });
+    await request('POST', `${conv}/messages?wait=true`, key, {
+      text: 'please call check_availability {"date":"2026-12-24","party_size":4}',
+    });
 
     const { page, urls } = await openPage(`${plainBase}/console`);
     await page.fill('#key', ADMIN_KEY);
