@@ -5,7 +5,7 @@ import { messagePayload, readReceiptPayload } from '../../src/channels/whatsapp/
 import { routeNumber, whatsappOwners } from '../../src/channels/whatsapp/numbers.js';
 import { advances, parseStatuses } from '../../src/channels/whatsapp/statuses.js';
 import { decideWindow, WINDOW_MS } from '../../src/channels/whatsapp/window.js';
-import { ConfigError, loadConfig, type WhatsAppConfig } from '../../src/config.js';
+import { loadConfig, type ConfigError, type WhatsAppConfig } from '../../src/config.js';
 
 const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`../fixtures/whatsapp-out/${name}`, import.meta.url), 'utf8'));
