@@ -98,6 +98,7 @@ const envSchema = z.object({
   WHATSAPP_PHONE_NUMBER_ID: optionalString,
   WHATSAPP_API_BASE_URL: httpUrl.default('https://graph.facebook.com/v23.0'),
   WHATSAPP_TENANT: z.string().trim().min(1).default('default'),
+  WHATSAPP_NUMBERS: optionalString,
   WEBHOOK_SECRET: secret,
   WEBHOOK_CHANNELS: list,
   WEBHOOK_TENANT: z.string().trim().min(1).default('default'),
@@ -186,6 +187,82 @@ export interface WhatsAppConfig {
   phoneNumberId: string | undefined;
   apiBaseUrl: string;
   tenant: string;
+  /**
+   * The business numbers, each with its tenant (WHATSAPP_NUMBERS, plus WHATSAPP_PHONE_NUMBER_ID as
+   * one entry). Unset (configs built in code): the single number of the fields above.
+   */
+  numbers?: WhatsAppNumber[];
+}
+
+/** One WhatsApp business number: the webhook routes its messages to `tenant`; replies go out from it. */
+export interface WhatsAppNumber {
+  phoneNumberId: string;
+  tenant: string;
+  /** The agent of new conversations on this number; unset: the default agent. */
+  agent?: string;
+  /** Its Graph API token; unset: WHATSAPP_ACCESS_TOKEN; neither: inbound only. */
+  accessToken?: string;
+}
+
+const whatsappNumbersShape = z
+  .array(
+    z.strictObject({
+      phoneNumberId: z
+        .string()
+        .regex(/^\d{1,32}$/, { message: 'must be the numeric phone number id from Meta' }),
+      tenant: z.string().trim().min(1, { message: 'is required (the tenant that owns this number)' }),
+      agent: z
+        .string()
+        .regex(/^[\w.-]{1,64}$/, { message: 'must be an agent name' })
+        .optional(),
+      accessToken: z.string().trim().min(1).optional(),
+    }),
+  )
+  .min(1, { message: 'must list at least one number' });
+
+/** WHATSAPP_NUMBERS and the single-number variables as one list; problems name the field. */
+function whatsappNumbers(e: z.infer<typeof envSchema>): { numbers: WhatsAppNumber[]; problems: string[] } {
+  const numbers: WhatsAppNumber[] = [];
+  const problems: string[] = [];
+  if (e.WHATSAPP_NUMBERS) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(e.WHATSAPP_NUMBERS);
+    } catch {
+      // Never echo the value: it may hold access tokens.
+      problems.push(
+        'WHATSAPP_NUMBERS is not valid JSON: expected [{"phoneNumberId":"...","tenant":"...","agent":"...","accessToken":"..."}]',
+      );
+    }
+    if (raw !== undefined) {
+      const parsed = whatsappNumbersShape.safeParse(raw);
+      if (parsed.success) numbers.push(...parsed.data.map((n) => stripUndefined(n)));
+      else
+        for (const issue of parsed.error.issues)
+          problems.push(
+            `WHATSAPP_NUMBERS${issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('')} ${issue.message}`,
+          );
+    }
+  }
+  if (e.WHATSAPP_PHONE_NUMBER_ID)
+    numbers.push({ phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID, tenant: e.WHATSAPP_TENANT });
+  const seen = new Set<string>();
+  for (const n of numbers) {
+    if (seen.has(n.phoneNumberId))
+      problems.push(
+        `WHATSAPP_NUMBERS lists the phone number id ${n.phoneNumberId} twice (WHATSAPP_PHONE_NUMBER_ID counts as an entry)`,
+      );
+    seen.add(n.phoneNumberId);
+  }
+  if (numbers.length && !(e.WHATSAPP_APP_SECRET && e.WHATSAPP_VERIFY_TOKEN) && e.WHATSAPP_NUMBERS)
+    problems.push(
+      'WHATSAPP_NUMBERS needs WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN (the webhook it routes)',
+    );
+  return { numbers, problems };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 export interface WebhookConfig {
@@ -225,7 +302,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const e = parsed.data;
-  const problems = [...channelProblems(e), ...temporalTlsProblems(e)];
+  const wa = whatsappNumbers(e);
+  const problems = [...channelProblems(e), ...wa.problems, ...temporalTlsProblems(e)];
   if (problems.length) throw new ConfigError(problems);
   return {
     temporal: {
@@ -283,6 +361,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
               phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID,
               apiBaseUrl: e.WHATSAPP_API_BASE_URL.replace(/\/+$/, ''),
               tenant: e.WHATSAPP_TENANT,
+              numbers: wa.numbers,
             }
           : undefined,
       webhook: e.WEBHOOK_SECRET
@@ -308,7 +387,8 @@ function channelProblems(e: z.infer<typeof envSchema>): string[] {
     problems.push(
       'WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN must be set together (both enable the webhook)',
     );
-  if (Boolean(e.WHATSAPP_ACCESS_TOKEN) !== Boolean(e.WHATSAPP_PHONE_NUMBER_ID))
+  // With WHATSAPP_NUMBERS, WHATSAPP_ACCESS_TOKEN alone is the token its entries share.
+  if (!e.WHATSAPP_NUMBERS && Boolean(e.WHATSAPP_ACCESS_TOKEN) !== Boolean(e.WHATSAPP_PHONE_NUMBER_ID))
     problems.push(
       'WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID must be set together (both enable replies)',
     );

@@ -175,7 +175,7 @@ async function main(config: Config): Promise<void> {
       pool,
       openai,
       agents: defaultAgents(config.openai.model),
-      senders: buildSenders(config.channels),
+      senders: buildSenders(config.channels, pool),
       tuning: config.workerTuning,
     });
     const workerDone = worker.run();

@@ -88,7 +88,7 @@ async function main(config: Config): Promise<void> {
     pool,
     openai: createOpenAIClient(config.openai),
     agents: defaultAgents(config.openai.model),
-    senders: buildSenders(config.channels),
+    senders: buildSenders(config.channels, pool),
     tuning: config.workerTuning,
     shutdownGraceTimeMs: config.workerShutdownGraceMs,
   });

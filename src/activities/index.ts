@@ -19,6 +19,7 @@ import {
   purgeStored,
   type PurgeInput,
 } from './purge.js';
+import { agentTemplate, markTurnRead } from './channelExtras.js';
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
@@ -50,7 +51,12 @@ export function createActivities(deps: ActivityDeps) {
     loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
     loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
     loadReplyText: (input: { conversationId: string; turn: number }) => loadReplyText(deps, input),
-    recordTurnInput: (input: RecordTurnInputInput) => recordTurnInput(deps, input),
+    recordTurnInput: async (input: RecordTurnInputInput) => {
+      const recorded = await recordTurnInput(deps, input);
+      // At turn start, outside the transaction: the customer sees "read" and "typing...".
+      if (recorded.items > 0) await markTurnRead(senders, input, log);
+      return recorded;
+    },
     // Failures reach tenants (lastError) sanitized; the raw text stays in error_records.
     callModel: withErrorRecords(deps.pool, 'callModel', scopeOf, (input: CallModelInput) =>
       callModel({ ...deps, costOf: deps.costOf ?? ((m, u) => costOf(m, u)) }, input),
@@ -60,7 +66,8 @@ export function createActivities(deps: ActivityDeps) {
     deliverReply: (input: DeliverReplyInput) => {
       // The claim on a send lasts as long as Temporal lets the attempt run before it retries.
       const info = Context.current().info;
-      return deliverReply({ pool: deps.pool, senders, log }, input, {
+      const templateFor = (conversationId: string) => agentTemplate(deps, conversationId);
+      return deliverReply({ pool: deps.pool, senders, log, templateFor }, input, {
         attempt: info.attempt,
         leaseMs: info.startToCloseTimeoutMs,
       });

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { RunContext } from '@openai/agents';
 import { getAgent, type AgentRegistry } from '../agents/registry.js';
 import { isLastAttempt } from '../agents/toolPolicy.js';
+import { parseChannelAction, recordAction } from '../channels/actions.js';
 import type { ToolContext } from '../agents/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { appendItems } from '../store/transcript.js';
@@ -63,6 +64,7 @@ export async function runTool(deps: ToolDeps, input: RunToolInput): Promise<RunT
   if (!tool) {
     return finish(deps.pool, input, key, 'failed', `Error: there is no tool named "${input.name}".`, 0);
   }
+  let seq = 0;
   const context: ToolContext = {
     tenant: input.key.tenant,
     channel: input.key.channel,
@@ -72,6 +74,15 @@ export async function runTool(deps: ToolDeps, input: RunToolInput): Promise<RunT
     turn: input.turn,
     callId: input.callId,
     idempotencyKey: key,
+    // The n-th send of this attempt is the n-th of every attempt: a retry re-records nothing.
+    send: async (action) => {
+      seq += 1;
+      await recordAction(
+        deps.pool,
+        { conversationId: input.conversationId, turn: input.turn, idempotencyKey: key, seq },
+        parseChannelAction(action),
+      );
+    },
   };
   const started = Date.now();
   try {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { templateShape } from '../channels/actions.js';
 import { resolveToolPolicy, toolPolicyProblems } from './toolPolicy.js';
 import type { AgentDefinition, AgentSettings, ContextualizeHook } from './types.js';
 
@@ -61,6 +62,11 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
     );
   }
   if (agent.burst.quietMs < 0 || agent.burst.maxWaitMs < 0) problems.push('burst times must not be negative');
+  if (agent.whatsappTemplate) {
+    const t = templateShape.safeParse(agent.whatsappTemplate);
+    if (!t.success)
+      problems.push(...t.error.issues.map((i) => `whatsappTemplate.${i.path.join('.')} ${i.message}`));
+  }
   if (problems.length) throw new Error(`Agent "${agent.name}" is invalid: ${problems.join('; ')}`);
   return agent;
 }

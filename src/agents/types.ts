@@ -1,6 +1,7 @@
 import type { FunctionTool } from '@openai/agents';
 import type OpenAI from 'openai';
 import type { ProviderName } from '../providers/types.js';
+import type { ChannelAction, TemplateSpec } from '../channels/actions.js';
 import type { BurstSettings } from '../workflows/burst.js';
 import type { InboundMessage, Strategy } from '../workflows/messages.js';
 
@@ -21,6 +22,12 @@ export interface ToolContext {
   callId: string;
   /** `{workflowId}/{turn}/{callId}`: the same on every retry of this call; make side effects once per key. */
   idempotencyKey: string;
+  /**
+   * Sends a channel action (a document, a picture, a location, buttons, a list, a template) with
+   * this turn's reply: recorded now under this call's idempotency key, delivered after the turn in
+   * the order sent, before the text. Throws naming the field when the action is malformed.
+   */
+  send(action: ChannelAction): Promise<void>;
 }
 
 export interface TurnContext {
@@ -100,6 +107,11 @@ export interface AgentDefinition {
   continueAsNewAfterTurns: number;
   /** A run with no message for this long completes; the next message starts a run restored from Postgres. */
   idleTimeoutMs: number;
+  /**
+   * The WhatsApp template sent instead of a turn's messages outside the 24-hour customer service
+   * window. Unset: such messages are recorded as blocked, not sent.
+   */
+  whatsappTemplate?: TemplateSpec;
 }
 
 /** The part of an agent the workflow needs: small, serialisable, read once per run. */

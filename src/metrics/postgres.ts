@@ -39,6 +39,10 @@ export interface Snapshot {
   }[];
   turnLatency: HistogramData;
   conversations: { status: string; count: number }[];
+  /** The latest provider status of each sent message (WhatsApp status webhooks). */
+  providerStatuses?: { channel: string; status: string; count: number }[];
+  /** Messages the provider reported failed, by its error code. */
+  providerFailures?: { channel: string; code: string; count: number }[];
 }
 
 const bucketSql = (expr: string) =>
@@ -52,7 +56,7 @@ const histogram = (r: BucketRow | undefined, count: string, sum: string): Histog
 });
 
 export async function readSnapshot(pool: Pool): Promise<Snapshot> {
-  const [models, tools, deliveries, turns, conversations] = await Promise.all([
+  const [models, tools, deliveries, turns, conversations, statuses, failures] = await Promise.all([
     pool.query<BucketRow>(
       `SELECT model, coalesce(recovery, 'none') AS recovery, count(*) AS calls,
          coalesce(sum(input_tokens), 0) AS input, coalesce(sum(cached_input_tokens), 0) AS cached,
@@ -74,10 +78,18 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
       `SELECT count(*) AS n, coalesce(sum(l), 0) AS total, ${bucketSql('l')} FROM (
          SELECT extract(epoch FROM d.created_at - min(i.received_at)) AS l
            FROM deliveries d JOIN inbound_messages i ON i.conversation_id = d.conversation_id AND i.turn = d.turn
-          WHERE i.received_at IS NOT NULL
+          WHERE i.received_at IS NOT NULL AND d.part = 'text'
           GROUP BY d.conversation_id, d.turn, d.created_at) t`,
     ),
     pool.query<BucketRow>(`SELECT status, count(*) AS count FROM conversations GROUP BY 1 ORDER BY 1`),
+    pool.query<BucketRow>(
+      `SELECT channel, provider_status AS status, count(*) AS count FROM deliveries
+        WHERE provider_status IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2`,
+    ),
+    pool.query<BucketRow>(
+      `SELECT channel, coalesce(provider_error_code::text, 'unknown') AS code, count(*) AS count FROM deliveries
+        WHERE provider_status = 'failed' GROUP BY 1, 2 ORDER BY 1, 2`,
+    ),
   ]);
   return {
     modelCalls: models.rows.map((r) => ({
@@ -101,6 +113,16 @@ export async function readSnapshot(pool: Pool): Promise<Snapshot> {
     })),
     turnLatency: histogram(turns.rows[0], 'n', 'total'),
     conversations: conversations.rows.map((r) => ({ status: r.status!, count: Number(r.count) })),
+    providerStatuses: statuses.rows.map((r) => ({
+      channel: r.channel!,
+      status: r.status!,
+      count: Number(r.count),
+    })),
+    providerFailures: failures.rows.map((r) => ({
+      channel: r.channel!,
+      code: r.code!,
+      count: Number(r.count),
+    })),
   };
 }
 
@@ -195,6 +217,18 @@ export function formatSnapshot(s: Snapshot): string {
     'counter',
     'Replies sent again after an attempt died inside send (duplicates unless the provider honours the idempotency key)',
     [...duplicates].map(([channel, n]) => [{ channel }, n]),
+  );
+  family(
+    'threadline_delivery_status_total',
+    'gauge',
+    'Sent messages by the latest status the provider reported (sent, delivered, read, failed)',
+    (s.providerStatuses ?? []).map((r) => [{ channel: r.channel, status: r.status }, r.count]),
+  );
+  family(
+    'threadline_delivery_failures_total',
+    'gauge',
+    "Messages the provider reported failed, by its error code (WhatsApp: Meta's codes, e.g. 131047)",
+    (s.providerFailures ?? []).map((r) => [{ channel: r.channel, code: r.code }, r.count]),
   );
   hist('threadline_turn_latency_seconds', 'First message received to reply handed to delivery', [
     [{}, s.turnLatency],

@@ -111,9 +111,9 @@ describe('channelOwners and senderKey', () => {
       },
     });
     expect([...owners]).toEqual([
-      ['whatsapp', 'acme'],
-      ['sms', 'beta'],
-      ['telegram', 'beta'],
+      ['whatsapp', ['acme']],
+      ['sms', ['beta']],
+      ['telegram', ['beta']],
     ]);
     expect(channelOwners(undefined).size).toBe(0);
   });

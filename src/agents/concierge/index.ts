@@ -1,6 +1,6 @@
 import { defineAgent, instructionsFromFile } from '../define.js';
 import type { AgentDefinition, ContextualizeHook } from '../types.js';
-import { BookingLedger, conciergeTools } from './tools.js';
+import { BookingLedger, conciergeTools, TRATTORIA, type ConciergePlace } from './tools.js';
 
 /** Shared by every turn in this process; tests inspect it to count side effects. */
 export const conciergeLedger = new BookingLedger();
@@ -29,12 +29,16 @@ export const withLocalTime: ContextualizeHook = (messages, ctx) => {
   ];
 };
 
-export function conciergeAgent(model: string, ledger = conciergeLedger): AgentDefinition {
+export function conciergeAgent(
+  model: string,
+  ledger = conciergeLedger,
+  place: ConciergePlace = TRATTORIA,
+): AgentDefinition {
   return defineAgent({
     name: 'concierge',
     model,
     instructions: instructionsFromFile(new URL('./instructions.txt', import.meta.url)),
-    tools: conciergeTools(ledger),
+    tools: conciergeTools(ledger, place),
     toolPolicies: { book_table: { timeoutMs: 15_000, maxAttempts: 5 } },
     modelSettings: { store: true, maxOutputTokens: 800 },
     timeZone: 'Europe/Rome',

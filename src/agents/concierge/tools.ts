@@ -43,7 +43,24 @@ function contextOf(runContext: { context: unknown } | undefined): ToolContext {
   return ctx;
 }
 
-export function conciergeTools(ledger: BookingLedger) {
+/** Where the restaurant's menu and door are; a deployment passes its own. */
+export interface ConciergePlace {
+  menuUrl: string;
+  latitude: number;
+  longitude: number;
+  name: string;
+  address: string;
+}
+
+export const TRATTORIA: ConciergePlace = {
+  menuUrl: 'https://threadline.example/trattoria/menu.pdf',
+  latitude: 41.8986,
+  longitude: 12.4769,
+  name: 'Trattoria Threadline',
+  address: 'Piazza Navona 1, 00186 Roma',
+};
+
+export function conciergeTools(ledger: BookingLedger, place: ConciergePlace = TRATTORIA) {
   const checkAvailability = tool({
     name: 'check_availability',
     description: 'Free table times on a date for a party size.',
@@ -83,5 +100,42 @@ export function conciergeTools(ledger: BookingLedger) {
     },
   });
 
-  return [checkAvailability, bookTable];
+  // Channel actions: the tool sends the file or the pin with ctx.send() and tells the model it did,
+  // so the model's reply can refer to it. The runtime delivers them before the reply text.
+  const sendMenu = tool({
+    name: 'send_menu',
+    description: "Sends the restaurant's menu to the guest as a PDF document.",
+    parameters: z.object({}),
+    strict: true,
+    execute: async (_args, runContext) => {
+      const ctx = contextOf(runContext);
+      await ctx.send({
+        type: 'document',
+        url: place.menuUrl,
+        filename: 'menu.pdf',
+        caption: `${place.name}: our menu`,
+      });
+      return JSON.stringify({ sent: 'menu.pdf' });
+    },
+  });
+
+  const sendLocation = tool({
+    name: 'send_location',
+    description: "Sends the restaurant's location to the guest as a map pin.",
+    parameters: z.object({}),
+    strict: true,
+    execute: async (_args, runContext) => {
+      const ctx = contextOf(runContext);
+      await ctx.send({
+        type: 'location',
+        latitude: place.latitude,
+        longitude: place.longitude,
+        name: place.name,
+        address: place.address,
+      });
+      return JSON.stringify({ sent: 'location', address: place.address });
+    },
+  });
+
+  return [checkAvailability, bookTable, sendMenu, sendLocation];
 }

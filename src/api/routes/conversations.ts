@@ -8,6 +8,7 @@ import type { purgeWorkflow } from '../../workflows/purge.js';
 import { purgeWorkflowId, readPurgeRecord } from '../../activities/purge.js';
 import { closeSignal, resetSignal, stateQuery } from '../../workflows/messages.js';
 import { tenantOf } from '../auth.js';
+import { deliveryShape, listDeliveries } from '../deliveries.js';
 import {
   findConversation,
   itemsPage,
@@ -410,6 +411,35 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
           'purge_not_found',
         );
       res.json(record);
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/conversations/{channel}/{conversationId}/deliveries',
+      operationId: 'listDeliveries',
+      tag: 'Conversations',
+      summary: 'What the conversation sent out, message by message',
+      description:
+        'The delivery ledger, newest turn first: each turn’s channel actions in the order the tools sent ' +
+        'them, then its text. `status` is the ledger (sent, blocked outside the WhatsApp window, failed); ' +
+        '`providerStatus` is what the channel reported later (delivered, read, failed with `errorCode`).',
+      access: 'key',
+      params: conversationParams,
+      query: z.object({ limit: limit(500, 100) }),
+      responses: {
+        200: {
+          description: 'The deliveries',
+          schema: z.object({ object: z.literal('list'), data: z.array(deliveryShape) }).meta({
+            id: 'ConversationDeliveryList',
+          }),
+        },
+      },
+    },
+    async ({ params, query }, req, res) => {
+      const { workflowId } = await locate(req, res, params);
+      res.json({ object: 'list', data: await listDeliveries(deps.pool, workflowId, query.limit) });
     },
   );
 

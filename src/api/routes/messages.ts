@@ -200,9 +200,9 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
       const tenant = tenantOf(req, res);
       // The reply goes out from the owner's number or callback: another tenant may not trigger it.
       const owner = owners.get(params.channel);
-      if (owner !== undefined && owner !== tenant)
+      if (owner !== undefined && !owner.includes(tenant))
         throw forbidden(
-          `The channel ${params.channel} belongs to the tenant ${owner}: only its API keys may send messages to it.`,
+          `The channel ${params.channel} belongs to the tenant ${owner.join(', ')}: only its API keys may send messages to it.`,
           'channel_owned_by_another_tenant',
         );
       const input: ConversationInput = {

@@ -26,6 +26,8 @@ export function createCallbackSender(options: CallbackSenderOptions): ChannelSen
         conversationId: reply.externalId,
         workflowId: reply.conversationId,
         text: reply.text,
+        // A channel action rides along; `text` is its fallback for receivers that show text only.
+        ...(reply.action ? { action: reply.action } : {}),
       });
       const timestamp = Math.floor(now() / 1000);
       const res = await doFetch(options.url, {

@@ -10,7 +10,10 @@ import { MAX_MESSAGE_TEXT } from '../../workflows/messages.js';
 import { remember, seenBefore } from '../dedupe.js';
 import { verifyHubSignature } from '../signature.js';
 import { secretsEqual } from '../../api/apiKeys.js';
+import { conversationWorkflowId } from '../../workflows/ids.js';
+import { rememberInbound, routeNumber } from './numbers.js';
 import { parseWebhook, webhookBody } from './payload.js';
+import { applyStatuses, parseStatuses } from './statuses.js';
 
 export interface WhatsAppWebhookDeps {
   client: Client;
@@ -19,7 +22,7 @@ export interface WhatsAppWebhookDeps {
   agent: string;
   bodyLimitBytes: number;
   config: WhatsAppConfig;
-  onEvent?: (kind: 'message' | 'duplicate' | 'status' | 'unsupported') => void;
+  onEvent?: (kind: 'message' | 'duplicate' | 'status' | 'unsupported' | 'unknown_number') => void;
 }
 
 export const CHANNEL = 'whatsapp';
@@ -64,8 +67,10 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
       summary: 'WhatsApp Cloud API notifications',
       description:
         'Verified with X-Hub-Signature-256 (HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET). Text ' +
-        'messages go to the conversation `whatsapp/{from}` of WHATSAPP_TENANT; statuses and other message ' +
-        'types are acknowledged and ignored; a provider message id seen before is not signalled again.',
+        'messages go to the conversation `whatsapp/{from}` of the tenant that owns `metadata.phone_number_id` ' +
+        '(WHATSAPP_NUMBERS, or WHATSAPP_TENANT); a number not listed is acknowledged and ignored. `statuses` ' +
+        '(sent, delivered, read, failed) update the delivery ledger by provider message id. A provider ' +
+        'message id seen before is not signalled again.',
       access: 'signature',
       headers: { 'X-Hub-Signature-256': 'sha256=<hex HMAC-SHA256 of the raw body>' },
       responses: {
@@ -96,15 +101,36 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
       const parsed = parseWebhook(body);
       let received = 0;
       let duplicates = 0;
+      let ignored = parsed.statuses + parsed.unsupported.length;
       for (const m of parsed.messages) {
+        const route = routeNumber(deps.config, m.phoneNumberId);
+        if (route.kind === 'unknown') {
+          // Acknowledged (Meta would retry a non-200 for days), never routed to a default tenant.
+          ignored += 1;
+          deps.onEvent?.('unknown_number');
+          res.locals.log?.warn(
+            { phoneNumberId: route.phoneNumberId?.slice(0, 64), providerMessageId: m.id },
+            'whatsapp message for a number this deployment does not list: ignored',
+          );
+          continue;
+        }
+        const tenant = route.kind === 'number' ? route.number.tenant : route.tenant;
+        const agent = (route.kind === 'number' ? route.number.agent : undefined) ?? deps.agent;
         if (await seenBefore(deps.pool, CHANNEL, m.id)) {
           duplicates += 1;
           deps.onEvent?.('duplicate');
           continue;
         }
+        if (m.phoneNumberId)
+          await rememberInbound(deps.pool, {
+            conversationId: conversationWorkflowId({ tenant, channel: CHANNEL, externalId: m.from }),
+            tenant,
+            phoneNumberId: m.phoneNumberId,
+            sentAt: m.sentAt,
+          });
         const workflowId = await signalMessage(
           deps,
-          { tenant: deps.config.tenant, channel: CHANNEL, externalId: m.from, agent: deps.agent },
+          { tenant, channel: CHANNEL, externalId: m.from, agent },
           {
             id: m.id,
             text: m.text.slice(0, MAX_MESSAGE_TEXT),
@@ -122,14 +148,41 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
         res.locals.log?.info({ workflowId, providerMessageId: m.id }, 'whatsapp message signalled');
       }
       for (let i = 0; i < parsed.statuses; i++) deps.onEvent?.('status');
+      await applyWebhookStatuses(deps, body, res.locals.log);
       for (const u of parsed.unsupported) {
         deps.onEvent?.('unsupported');
         res.locals.log?.info({ providerMessageId: u.id, type: u.type }, 'whatsapp message type ignored');
       }
-      res.status(200).json({ received, duplicates, ignored: parsed.statuses + parsed.unsupported.length });
+      res.status(200).json({ received, duplicates, ignored });
     },
     [express.raw({ type: () => true, limit: deps.bodyLimitBytes })],
   );
+}
+
+/**
+ * Statuses update the ledger rows of the tenant that owns the number they came for; statuses for a
+ * number this deployment does not list are ignored like its messages.
+ */
+async function applyWebhookStatuses(
+  deps: WhatsAppWebhookDeps,
+  body: z.output<typeof webhookBody>,
+  log: { info(o: object, m: string): void } | undefined,
+): Promise<void> {
+  for (const entry of body.entry)
+    for (const change of entry.changes) {
+      const updates = parseStatuses(change.value.statuses);
+      if (updates.length === 0) continue;
+      const phoneNumberId = change.value.metadata?.phone_number_id;
+      const route = routeNumber(deps.config, phoneNumberId);
+      if (route.kind === 'unknown' || !phoneNumberId) continue;
+      const tenant = route.kind === 'number' ? route.number.tenant : route.tenant;
+      const outcome = await applyStatuses(deps.pool, { tenant, phoneNumberId }, updates);
+      if (outcome.unknown || outcome.stale)
+        log?.info(
+          { ...outcome, phoneNumberId },
+          'whatsapp statuses for unknown messages or out of order: kept the furthest',
+        );
+    }
 }
 
 /** JSON.parse with the API's error for malformed bodies. */
