@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { DEFAULT_AGENT, defaultAgents } from './agents/registry.js';
+import { defaultAgents } from './agents/registry.js';
 import { createApp } from './api/app.js';
 import { ensureDevApiKey } from './api/devKey.js';
 import { appOptions, listen } from './api/server.js';
@@ -175,6 +175,7 @@ async function main(config: Config): Promise<void> {
       pool,
       openai,
       agents: defaultAgents(config.openai.model),
+      routing: config.routing,
       senders: buildSenders(config.channels),
       tuning: config.workerTuning,
     });
@@ -189,7 +190,7 @@ async function main(config: Config): Promise<void> {
 
     // API
     const devKey = await ensureDevApiKey(pool, dataDir);
-    const app = createApp({ ...appOptions(config), client, pool, agent: DEFAULT_AGENT, log });
+    const app = createApp({ ...appOptions(config), client, pool, routing: config.routing, log });
     const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
     stops.push({ name: 'API', stop: () => http.stop() });
 
