@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { DEFAULT_AGENT } from './agents/registry.js';
+import { routingSchema, toRouting, type Routing } from './agents/routing.js';
 
 /**
  * The one place that reads the environment. Every entry point calls `loadConfig(process.env)` once
@@ -105,6 +107,8 @@ const envSchema = z.object({
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   CALLBACK_URL: httpUrl.optional(),
   WORKER_METRICS_ADDRESS: hostPort.optional(),
+  /** JSON: which agent answers a new conversation (docs/agents.md); unset: DEFAULT_AGENT for all. */
+  AGENT_ROUTING: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -176,6 +180,8 @@ export interface Config {
   /** host:port for the standalone worker's Prometheus exporter (Temporal SDK metrics); unset: off. */
   workerMetricsAddress: string | undefined;
   dataDir: string;
+  /** Which agent answers a new conversation; without AGENT_ROUTING, DEFAULT_AGENT for everyone. */
+  routing: Routing;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -303,8 +309,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   const wa = whatsappNumbers(e);
-  const problems = [...channelProblems(e), ...wa.problems, ...temporalTlsProblems(e)];
-  if (problems.length) throw new ConfigError(problems);
+  const routing = parseRouting(e.AGENT_ROUTING);
+  const problems = [...channelProblems(e), ...wa.problems, ...temporalTlsProblems(e), ...routing.problems];
+  if (problems.length || !routing.value) throw new ConfigError(problems);
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -376,8 +383,30 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
     dataDir: e.THREADLINE_DATA_DIR,
+    routing: routing.value,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** AGENT_ROUTING is JSON in the shape of `routingSchema`; its problems name the field at fault. */
+function parseRouting(raw: string | undefined): { value?: Routing; problems: string[] } {
+  if (raw === undefined) return { value: { defaultAgent: DEFAULT_AGENT }, problems: [] };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return {
+      problems: [
+        'AGENT_ROUTING is not JSON: expected e.g. {"rules":[{"tenant":"acme","agent":"concierge"}]}',
+      ],
+    };
+  }
+  const parsed = routingSchema.safeParse(json);
+  if (!parsed.success)
+    return {
+      problems: parsed.error.issues.map((i) => `AGENT_ROUTING.${i.path.join('.') || '(root)'} ${i.message}`),
+    };
+  return { value: toRouting(parsed.data, DEFAULT_AGENT), problems: [] };
 }
 
 /** Channel variables only make sense together; half a configuration is a mistake worth stopping for. */

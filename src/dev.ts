@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { DEFAULT_AGENT, defaultAgents } from './agents/registry.js';
+import { defaultAgents } from './agents/registry.js';
 import { createApp } from './api/app.js';
 import { DEV_TENANT, ensureDevApiKey } from './api/devKey.js';
 import { appOptions, listen } from './api/server.js';
@@ -175,6 +175,7 @@ async function main(config: Config): Promise<void> {
       pool,
       openai,
       agents: defaultAgents(config.openai.model),
+      routing: config.routing,
       senders: buildSenders(config.channels, pool),
       tuning: config.workerTuning,
     });
@@ -194,7 +195,7 @@ async function main(config: Config): Promise<void> {
       ...options,
       client,
       pool,
-      agent: DEFAULT_AGENT,
+      routing: config.routing,
       log,
       pages: {
         ...options.pages,

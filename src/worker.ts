@@ -10,6 +10,7 @@ import type OpenAI from 'openai';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 import { buildSenders } from './channels/senders.js';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
+import { routingProblems, type Routing } from './agents/routing.js';
 import { loadConfig, type Config } from './config.js';
 import { temporalConnectionOptions } from './temporal/connection.js';
 import { createLogger } from './logger.js';
@@ -26,6 +27,8 @@ export interface WorkerDeps {
   pool: Pool;
   openai: OpenAI;
   agents: AgentRegistry;
+  /** Checked at start-up: every agent it names must be in `agents`. */
+  routing?: Routing;
   senders?: ActivityDeps['senders'];
   /** A pre-built bundle (tests build one per run); otherwise the worker bundles src/workflows. */
   workflowBundle?: WorkflowBundle;
@@ -35,6 +38,8 @@ export interface WorkerDeps {
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  const problems = deps.routing ? routingProblems(deps.routing, deps.agents.keys()) : [];
+  if (problems.length) throw new Error(`Invalid agent routing: ${problems.join('; ')}`);
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
@@ -88,6 +93,7 @@ async function main(config: Config): Promise<void> {
     pool,
     openai: createOpenAIClient(config.openai),
     agents: defaultAgents(config.openai.model),
+    routing: config.routing,
     senders: buildSenders(config.channels, pool),
     tuning: config.workerTuning,
     shutdownGraceTimeMs: config.workerShutdownGraceMs,

@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type OpenAI from 'openai';
+import { handoffTarget } from '../agents/handoff.js';
 import { getAgent, type AgentRegistry } from '../agents/registry.js';
 import type { AgentDefinition } from '../agents/types.js';
 import { providerFor } from '../providers/index.js';
@@ -28,6 +29,8 @@ export interface FunctionCallFact {
   callId: string;
   name: string;
   arguments: string;
+  /** For a transfer tool: the agent it hands the conversation to. Absent in results recorded before. */
+  handoff?: string;
 }
 
 export type { Recovery } from '../providers/types.js';
@@ -141,8 +144,8 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
     const claimed = await tx.query(
       `INSERT INTO model_calls (conversation_id, turn, step, response_id, previous_response_id, openai_conversation_id,
          request_id, model, status, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, latency_ms,
-         recovered, recovery, strategy, service_tier, fingerprint, cost_usd, raw, error)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+         recovered, recovery, strategy, service_tier, fingerprint, cost_usd, raw, error, agent)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
        ON CONFLICT (conversation_id, turn, step) DO NOTHING RETURNING id`,
       [
         input.conversationId,
@@ -169,6 +172,7 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
         call.incomplete
           ? JSON.stringify({ incomplete: call.incomplete, answered: outcome.kind !== 'silent' })
           : null,
+        agent.name,
       ],
     );
     if (claimed.rowCount === 0) return false;
@@ -235,7 +239,11 @@ function toResult(
 ): CallModelResult {
   const functionCalls = output
     .filter((i) => i.type === 'function_call')
-    .map((i) => ({ callId: String(i.call_id), name: String(i.name), arguments: String(i.arguments) }));
+    .map((i) => {
+      const call = { callId: String(i.call_id), name: String(i.name), arguments: String(i.arguments) };
+      const handoff = handoffTarget(agent, call.name);
+      return handoff ? { ...call, handoff } : call;
+    });
   const text = outputText(output);
   return {
     responseId,

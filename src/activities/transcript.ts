@@ -142,6 +142,8 @@ export interface SavedConversation {
   lastResponseId: string | null;
   lastError: string | null;
   strategy: Strategy;
+  /** The conversation's current agent (a handoff changes it). Absent in results recorded before. */
+  agent?: string;
 }
 
 /** What a new run needs to pick up where the last one stopped (after an idle timeout or a close). */
@@ -155,9 +157,11 @@ export async function loadConversation(
     last_response_id: string | null;
     last_error: string | null;
     strategy: Strategy;
-  }>('SELECT turns, segment, last_response_id, last_error, strategy FROM conversations WHERE id = $1', [
-    conversationId,
-  ]);
+    agent: string;
+  }>(
+    'SELECT turns, segment, last_response_id, last_error, strategy, agent FROM conversations WHERE id = $1',
+    [conversationId],
+  );
   const row = rows[0];
   if (!row) return null;
   return {
@@ -166,6 +170,7 @@ export async function loadConversation(
     lastResponseId: row.last_response_id,
     lastError: row.last_error,
     strategy: row.strategy,
+    agent: row.agent,
   };
 }
 
@@ -201,8 +206,8 @@ export async function finishTurn(deps: TranscriptDeps, input: FinishTurnInput): 
     );
     await tx.query(
       `UPDATE conversations SET turns = GREATEST(turns, $2), last_response_id = $3, last_error = $4,
-         segment = $5, status = 'active', updated_at = now() WHERE id = $1`,
-      [input.conversationId, input.turn, input.lastResponseId, input.error, input.segment],
+         segment = $5, status = 'active', agent = $6, updated_at = now() WHERE id = $1`,
+      [input.conversationId, input.turn, input.lastResponseId, input.error, input.segment, input.agent],
     );
     await tx.query(
       `UPDATE inbound_messages SET answered_at = now()

@@ -27,6 +27,7 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
     contextualize: plainMessages,
     continueAsNewAfterTurns: 500,
     idleTimeoutMs: 24 * 3600 * 1000,
+    handoffs: [],
     ...def,
   };
   const agent: AgentDefinition = {
@@ -48,6 +49,13 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
   for (const name of Object.keys(agent.toolPolicies)) {
     if (!names.includes(name)) problems.push(`toolPolicies names "${name}", which is not one of its tools`);
     else problems.push(...toolPolicyProblems(name, agent.toolPolicies[name]!));
+  }
+  for (const target of new Set(agent.handoffs)) {
+    if (target === agent.name) problems.push('handoffs must not name the agent itself');
+    else if (!/^[\w.-]{1,64}$/.test(target))
+      problems.push(`handoffs names "${target}", which is not an agent name`);
+    if (agent.handoffs.filter((n) => n === target).length > 1)
+      problems.push(`handoffs names "${target}" twice`);
   }
   if (agent.maxToolRounds < 1) problems.push('maxToolRounds must be at least 1');
   if (agent.idleTimeoutMs < 1_000) problems.push('idleTimeoutMs must be at least 1000');

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { conciergeAgent } from './concierge/index.js';
 import { defineAgent } from './define.js';
+import { withHandoffTools } from './handoff.js';
 import type { AgentDefinition } from './types.js';
 
 /**
@@ -11,8 +12,9 @@ export type AgentRegistry = ReadonlyMap<string, AgentDefinition>;
 
 export const DEFAULT_AGENT = 'concierge';
 
+/** Checks the agents' handoffs (start-up fails naming an unknown target) and adds their transfer tools. */
 export function createRegistry(agents: AgentDefinition[]): AgentRegistry {
-  return new Map(agents.map((a) => [a.name, a]));
+  return new Map(withHandoffTools(agents).map((a) => [a.name, a]));
 }
 
 export function defaultAgents(model: string): AgentRegistry {
@@ -36,8 +38,9 @@ export const UNKNOWN_AGENT = 'UnknownAgent';
 export function getAgent(registry: AgentRegistry, name: string): AgentDefinition {
   const agent = registry.get(name);
   if (!agent) {
+    // The names of the others stay out: they may be other tenants' agents, and this text reaches tenants.
     throw ApplicationFailure.nonRetryable(
-      `Unknown agent "${name}". Known agents: ${[...registry.keys()].join(', ')}`,
+      `Unknown agent "${name}": this worker does not define it (removed or renamed by a deploy?).`,
       UNKNOWN_AGENT,
     );
   }

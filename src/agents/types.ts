@@ -112,6 +112,13 @@ export interface AgentDefinition {
    * window. Unset: such messages are recorded as blocked, not sent.
    */
   whatsappTemplate?: TemplateSpec;
+  /**
+   * Agents this one may hand the conversation to: the model sees a `transfer_to_<name>` tool for
+   * each, and the next step (and later turns) run as that agent. Checked by createRegistry.
+   */
+  handoffs: string[];
+  /** Tells other agents' models when to hand over to this one (the transfer tool's description). */
+  handoffDescription?: string;
 }
 
 /** The part of an agent the workflow needs: small, serialisable, read once per run. */

@@ -3,6 +3,8 @@ import helmet from 'helmet';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { ChannelsConfig } from '../config.js';
+import { DEFAULT_AGENT } from '../agents/registry.js';
+import { resolveAgent, type Routing } from '../agents/routing.js';
 import type { Logger } from '../logger.js';
 import { createApiMetrics, type ApiMetrics } from '../metrics/http.js';
 import { withoutTenantSeries } from '../metrics/exposure.js';
@@ -30,7 +32,10 @@ export interface AppDeps {
   client: Client;
   pool: Pool;
   taskQueue: string;
-  agent: string;
+  /** The agent of every new conversation when no `routing` is given (default DEFAULT_AGENT). */
+  agent?: string;
+  /** Which agent answers a new conversation, by tenant, channel and WhatsApp number. */
+  routing?: Routing;
   replyWaitMs: number;
   log: Logger;
   /** The operators' key (ADMIN_API_KEY). Unset: admin routes answer 401/403 to everyone. */
@@ -45,6 +50,11 @@ export interface AppDeps {
   metrics?: ApiMetrics;
   /** The web chat and console; namespace defaults to `default`. */
   pages?: Partial<PagesOptions>;
+}
+
+function routedAgent(routing: Routing, request: Parameters<typeof resolveAgent>[0]): string {
+  const routed = resolveAgent(request, routing);
+  return routed.ok ? routed.agent : routing.defaultAgent;
 }
 
 export interface AppLocals {
@@ -128,23 +138,31 @@ export function createApp(deps: AppDeps): Express {
     },
   );
 
+  const routing: Routing = deps.routing ?? { defaultAgent: deps.agent ?? DEFAULT_AGENT };
   const common = {
     client: deps.client,
     pool: deps.pool,
     taskQueue: deps.taskQueue,
-    agent: deps.agent,
     bodyLimitBytes,
   };
-  if (deps.channels?.whatsapp)
+  const whatsapp = deps.channels?.whatsapp;
+  if (whatsapp)
     whatsappRoutes(channels, {
       ...common,
-      config: deps.channels.whatsapp,
+      agent: routedAgent(routing, {
+        tenant: whatsapp.tenant,
+        channel: 'whatsapp',
+        whatsappNumber: whatsapp.phoneNumberId,
+      }),
+      config: whatsapp,
       onEvent: (kind) => metrics.webhookEvents.inc({ channel: 'whatsapp', kind }),
     });
-  if (deps.channels?.webhook) signedWebhookRoutes(channels, { ...common, config: deps.channels.webhook });
+  if (deps.channels?.webhook)
+    signedWebhookRoutes(channels, { ...common, routing, config: deps.channels.webhook });
 
-  messagesRoutes(api, deps);
-  conversationsRoutes(api, deps);
+  messagesRoutes(api, { ...deps, routing });
+  // A reset may start a run; it restores the conversation's own agent from Postgres.
+  conversationsRoutes(api, { ...deps, agent: routing.defaultAgent });
   eventsRoutes(api, {
     client: deps.client,
     pool: deps.pool,

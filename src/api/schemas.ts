@@ -111,3 +111,8 @@ export const usageTotals = z
     unpricedCalls: z.number().int().describe('Calls without a price (unknown model or no usage)'),
   })
   .meta({ id: 'UsageTotals' });
+
+/** An agent's name, as defineAgent allows it; the routing decides whether the tenant may use it. */
+export const agentName = z
+  .string()
+  .regex(/^[\w.-]{1,64}$/, { message: 'must be an agent name: 1-64 letters, digits, "_", "-" or "."' });

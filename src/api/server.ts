@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
-import { DEFAULT_AGENT } from '../agents/registry.js';
 import { loadConfig, type Config } from '../config.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -49,7 +48,7 @@ async function main(config: Config, log: Logger): Promise<void> {
   await migrate(pool);
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ ...appOptions(config), client, pool, agent: DEFAULT_AGENT, log });
+  const app = createApp({ ...appOptions(config), client, pool, routing: config.routing, log });
   const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
   log.info({ url: http.url }, 'api listening');
   const shutdown = async () => {

@@ -5,7 +5,6 @@ import {
   log,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -30,17 +29,14 @@ import {
 import type { ConversationKey } from './ids.js';
 import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
 import { workflowNow } from './time.js';
-import { describe, runTurn } from './turn.js';
-import { unknownAgentSettings } from './unknownAgent.js';
+import { settingsFor } from './agents.js';
+import { runTurn } from './turn.js';
 
 export interface ConversationInput extends ConversationKey {
   agent: string;
   /** Present after continue-as-new. */
   carried?: CarriedState;
 }
-
-// Short, local: reads the agent registry in the worker. Retried freely, it has no side effects.
-const { loadAgentSettings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 
 const { loadConversation, startSegment, markClosed, loadReplyText } =
   proxyActivities<Activities>(bookkeeping);
@@ -91,7 +87,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   setHandler(stateQuery, () => ({
     status:
       state.closeRequested && !running ? 'closed' : running ? 'running' : collecting ? 'collecting' : 'idle',
-    agent: input.agent,
+    agent: state.agent ?? input.agent,
     strategy,
     inboxLength: state.inbox.length,
     turns: state.turns,
@@ -107,17 +103,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     state.closeRequested = true;
   });
 
-  let settings: AgentSettings;
-  try {
-    settings = await loadAgentSettings(input.agent);
-  } catch (err) {
-    // The agent is gone (a deploy removed it): every message still gets an answer, the apology.
-    log.error('agent settings could not be loaded; turns end with the apology', {
-      agent: input.agent,
-      error: describe(err),
-    });
-    settings = unknownAgentSettings();
-  }
+  const currentAgent = () => state.agent ?? input.agent;
+  let settings: AgentSettings = await settingsFor(currentAgent());
+  let settingsAgent = currentAgent();
+  let settingsLoadedAt = workflowNow();
   strategy = settings.strategy;
   if (!input.carried) {
     // A new run of a known conversation (after an idle timeout or close) picks up its pointer,
@@ -128,12 +117,18 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       state.segment = saved.segment;
       state.lastResponseId = saved.lastResponseId;
       state.lastError = saved.lastError;
+      // The conversation keeps its agent (a handoff may have changed it), whatever routing says now.
+      if (saved.agent && saved.agent !== input.agent && patched('agent-handoffs')) {
+        state.agent = saved.agent;
+        settings = await settingsFor(saved.agent);
+        settingsAgent = saved.agent;
+      }
     }
   }
   upsertSearchAttributes([
     { key: TENANT, value: input.tenant },
     { key: CHANNEL, value: input.channel },
-    { key: AGENT, value: input.agent },
+    { key: AGENT, value: currentAgent() },
     { key: STATUS, value: 'idle' },
   ]);
 
@@ -152,6 +147,16 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         continue;
       }
       if (state.inbox.length === 0) break; // close requested, nothing left to answer
+      // A deploy may have changed or removed the agent since its settings were read: read them
+      // again (a local activity), unless they were read for this very turn.
+      if (
+        (turnsThisRun > 0 || workflowNow() - settingsLoadedAt > 1_000) &&
+        patched('agent-settings-per-turn')
+      ) {
+        settings = await settingsFor(currentAgent());
+        settingsAgent = currentAgent();
+        settingsLoadedAt = workflowNow();
+      }
 
       const count = await collectBurst(state, settings, (c) => (collecting = c));
       if (count === 'reset') continue; // the reset comes first: the burst is answered in the new segment
@@ -162,6 +167,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       running = false;
       upsertSearchAttributes([{ key: STATUS, value: outcome }]);
       turnsThisRun += 1;
+      // After a handoff the target's idle timeout and continue-as-new limit apply.
+      if (settingsAgent !== currentAgent()) {
+        settings = await settingsFor(currentAgent());
+        settingsAgent = currentAgent();
+        settingsLoadedAt = workflowNow();
+      }
 
       // Continue-as-new once no update caller waits on a queued message (its handler must finish in
       // this run); messages that came as signals travel in the carried inbox, close and reset too.

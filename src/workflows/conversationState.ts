@@ -41,6 +41,8 @@ export interface CarriedState {
   /** A close or reset asked for during the turn before continue-as-new; absent in older states. */
   closeRequested?: boolean;
   resetRequested?: boolean;
+  /** The agent answering now, when a handoff changed it from the run's input; absent in older states. */
+  agent?: string;
 }
 
 export const SEEN_IDS_KEPT = 1_000;
@@ -61,6 +63,8 @@ export class ConversationState {
   inFlight: string[] = [];
   closeRequested = false;
   resetRequested = false;
+  /** The current agent once a handoff (or the Postgres record) says it is not the input's. */
+  agent: string | undefined;
   private readonly seen: Set<string>;
   private readonly replies = new Map<string, CarriedReply>();
 
@@ -76,6 +80,7 @@ export class ConversationState {
     for (const r of carried?.replies ?? []) this.replies.set(r.messageId, r);
     this.closeRequested = carried?.closeRequested ?? false;
     this.resetRequested = carried?.resetRequested ?? false;
+    this.agent = carried?.agent;
   }
 
   /** Queues a message; false for an id seen before (a channel's or client's retry). */
@@ -157,6 +162,7 @@ export class ConversationState {
       replies: [...this.replies.values()].map((r) => (withText ? r : withoutText(r))),
       closeRequested: this.closeRequested,
       resetRequested: this.resetRequested,
+      ...(this.agent !== undefined ? { agent: this.agent } : {}),
     };
   }
 }

@@ -1,9 +1,10 @@
-import { ActivityFailure, log, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { ActivityFailure, log, patched, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
 import { TOOL_RETRY } from '../agents/toolPolicy.js';
 import type { AgentSettings } from '../agents/types.js';
 import { bookkeeping, deliveryOptions, modelOptions } from './activityOptions.js';
+import { handOff, IGNORED_HANDOFF, planHandoff } from './agents.js';
 import type { ConversationInput } from './conversation.js';
 import type { ConversationState } from './conversationState.js';
 import type { ConversationKey } from './ids.js';
@@ -21,14 +22,16 @@ export type TurnOutcome = 'idle' | 'failed';
 export async function runTurn(
   conversationId: string,
   input: ConversationInput,
-  settings: AgentSettings,
+  settingsAtStart: AgentSettings,
   state: ConversationState,
   batch: InboundMessage[],
 ): Promise<TurnOutcome> {
+  // A handoff mid-turn switches the agent, and with it the settings the rest of the turn uses.
+  let settings = settingsAtStart;
   const proposed = state.turns + 1;
   const key: ConversationKey = { tenant: input.tenant, channel: input.channel, externalId: input.externalId };
   let turn = proposed;
-  let common = { conversationId, key, agent: input.agent, turn, segment: state.segment };
+  let common = { conversationId, key, agent: state.agent ?? input.agent, turn, segment: state.segment };
   const user = batch.find((m) => m.user)?.user ?? null;
   const pointerBefore = state.lastResponseId;
 
@@ -74,15 +77,22 @@ export async function runTurn(
         break;
       }
       rounds += 1;
+      const handoff = calls.some((c) => c.handoff) && patched('agent-handoffs') ? planHandoff(calls) : null;
       // The model may ask for several tools at once: run them concurrently, each its own activity.
+      // A transfer runs as a tool too: its output item records the handoff.
       await Promise.all(
-        calls.map((c) =>
-          runOneTool(
-            { ...common, user, step, callId: c.callId, name: c.name, arguments: c.arguments },
-            settings,
-          ),
-        ),
+        calls.map((c) => {
+          const call = { ...common, user, step, callId: c.callId, name: c.name, arguments: c.arguments };
+          return handoff?.ignored.has(c.callId)
+            ? skipTool({ ...call, reason: IGNORED_HANDOFF })
+            : runOneTool(call, settings);
+        }),
       );
+      if (handoff?.to) {
+        settings = await handOff(common.agent, handoff.to, turn);
+        common = { ...common, agent: handoff.to };
+        state.agent = handoff.to;
+      }
       step += 1;
       result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'normal' }, state);
     }
@@ -101,7 +111,7 @@ export async function runTurn(
     state.finishTurn(turn, { status: 'answered', turn, text: result.text, responseId: result.responseId });
     setCurrentDetails(
       `Turn ${turn}: answered in ${step} model step(s), ${rounds} tool round(s)` +
-        `${result.recovered ? `, recovered (${result.recovered})` : ''}. Messages: ${batch.length}.`,
+        `${result.recovered ? `, recovered (${result.recovered})` : ''}. Messages: ${batch.length}. Agent: ${common.agent}.`,
     );
     return 'idle';
   } catch (err) {

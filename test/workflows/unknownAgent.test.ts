@@ -5,8 +5,11 @@ import { createRegistry, getAgent, UNKNOWN_AGENT } from '../../src/agents/regist
 import { UNKNOWN_AGENT_APOLOGY, unknownAgentSettings } from '../../src/workflows/unknownAgent.js';
 
 describe('an unknown agent', () => {
-  it('fails the lookup non-retryably, naming the agent and the known ones', () => {
-    const registry = createRegistry([defineAgent({ name: 'a', model: 'm', instructions: 'x' })]);
+  it("fails the lookup non-retryably, naming the agent and none of the others (they may be other tenants')", () => {
+    const registry = createRegistry([
+      defineAgent({ name: 'a', model: 'm', instructions: 'x' }),
+      defineAgent({ name: 'acme-secret', model: 'm', instructions: 'x' }),
+    ]);
     let thrown: unknown;
     try {
       getAgent(registry, 'gone');
@@ -17,8 +20,9 @@ describe('an unknown agent', () => {
     expect(thrown).toMatchObject({
       type: UNKNOWN_AGENT,
       nonRetryable: true,
-      message: 'Unknown agent "gone". Known agents: a',
+      message: 'Unknown agent "gone": this worker does not define it (removed or renamed by a deploy?).',
     });
+    expect((thrown as Error).message).not.toMatch(/acme-secret|"a"/);
   });
 
   it('runs with the default apology and a short idle timeout', () => {

@@ -18,10 +18,14 @@ import {
 } from '../../workflows/messages.js';
 import { channelOwners } from '../../channels/owners.js';
 import type { ChannelsConfig } from '../../config.js';
+import { resolveAgent, type Routing } from '../../agents/routing.js';
+import { findConversation } from '../conversationStore.js';
+import type { Pool } from '../../store/pool.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, forbidden } from '../errors.js';
 import type { Routes } from '../route.js';
 import {
+  agentName,
   chars,
   cleanText,
   conversationParams,
@@ -48,6 +52,13 @@ export const messageBody = z
       .refine((m) => Object.keys(m).length <= 16, { message: 'may hold at most 16 pairs' })
       .meta({ maxProperties: 16 })
       .optional(),
+    agent: agentName
+      .optional()
+      .describe(
+        'The agent that answers a new conversation, instead of the routed one: one the tenant may use ' +
+          '(its routing rules, its allow list, or the default); otherwise 403 `agent_not_allowed`. For an ' +
+          'existing conversation it is ignored, with a `note`: the conversation keeps its current agent.',
+      ),
   })
   .meta({ id: 'MessageInput' });
 
@@ -56,6 +67,7 @@ const accepted = z
     messageId: z.string(),
     workflowId: z.string(),
     status: z.enum(['accepted', 'pending']),
+    note: z.string().optional().describe('Why the `agent` field was ignored'),
     links: z.object({ conversation: z.string(), items: z.string(), events: z.string() }),
   })
   .meta({ id: 'MessageAccepted' });
@@ -64,6 +76,7 @@ const replied = z
   .object({
     messageId: z.string(),
     workflowId: z.string(),
+    note: z.string().optional().describe('Why the `agent` field was ignored'),
     reply: z.object({
       messageId: z.string(),
       status: z.enum(['answered', 'failed', 'duplicate']),
@@ -77,7 +90,9 @@ const replied = z
 export interface MessagesDeps {
   client: Client;
   taskQueue: string;
-  agent: string;
+  pool: Pool;
+  /** Which agent answers a new conversation. */
+  routing: Routing;
   replyWaitMs: number;
   /** Channels with an integration belong to its tenant (WHATSAPP_TENANT, WEBHOOK_TENANT). */
   channels?: ChannelsConfig;
@@ -85,7 +100,7 @@ export interface MessagesDeps {
 
 /** Hands a message to its conversation: signal-with-start, so the first message creates it. */
 export async function signalMessage(
-  deps: Pick<MessagesDeps, 'client' | 'taskQueue' | 'agent'>,
+  deps: Pick<MessagesDeps, 'client' | 'taskQueue'>,
   input: ConversationInput,
   message: InboundMessage,
 ): Promise<string> {
@@ -189,6 +204,11 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
       responses: {
         200: { description: 'The reply of the turn', schema: replied, links: conversationLinks },
         202: { description: 'Accepted; the reply will follow', schema: accepted, links: conversationLinks },
+        403: {
+          description:
+            'The channel belongs to another tenant, or `agent` names an agent this tenant may not use (`agent_not_allowed`)',
+          schema: errorBody,
+        },
         503: {
           description:
             'The run was ending and refused the message twice (`conversation_closing`): retry after Retry-After',
@@ -205,13 +225,30 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
           `The channel ${params.channel} belongs to the tenant ${owner.join(', ')}: only its API keys may send messages to it.`,
           'channel_owned_by_another_tenant',
         );
+      const routed = resolveAgent({ tenant, channel: params.channel, requested: body.agent }, deps.routing);
+      // Unknown, or another tenant's: the same answer, listing only what this tenant may use.
+      if (!routed.ok)
+        throw new ApiError(
+          403,
+          'permission_error',
+          `agent "${body.agent}" is not available to this tenant: use one of ${routed.allowed.join(', ')}, or omit agent for the routed one.`,
+          'agent_not_allowed',
+          'agent',
+        );
       const input: ConversationInput = {
         tenant,
         channel: params.channel,
         externalId: params.conversationId,
-        agent: deps.agent,
+        agent: routed.agent,
       };
       const workflowId = conversationWorkflowId(input);
+      // The field chooses the agent of a new conversation only; an existing one keeps its own.
+      const existing = body.agent === undefined ? null : await findConversation(deps.pool, workflowId);
+      const note =
+        existing && existing.agent !== body.agent
+          ? `agent ignored: the conversation exists and is answered by its current agent "${existing.agent}".`
+          : undefined;
+      const about = note ? { note } : {};
       res.locals.log = res.locals.log?.child({ workflowId });
       const message: InboundMessage = {
         id: body.id ?? randomUUID(),
@@ -224,7 +261,9 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
 
       if (!query.wait) {
         await signalMessage(deps, input, message);
-        res.status(202).json({ messageId: message.id, workflowId, status: 'accepted', links: where });
+        res
+          .status(202)
+          .json({ messageId: message.id, workflowId, status: 'accepted', ...about, links: where });
         return;
       }
 
@@ -238,10 +277,12 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
       if (result === timedOut) {
         // Accepted once the update is admitted; the caller finds the reply through the links.
         reply.catch(() => {});
-        res.status(202).json({ messageId: message.id, workflowId, status: 'pending', links: where });
+        res
+          .status(202)
+          .json({ messageId: message.id, workflowId, status: 'pending', ...about, links: where });
         return;
       }
-      res.status(200).json({ messageId: message.id, workflowId, reply: result });
+      res.status(200).json({ messageId: message.id, workflowId, ...about, reply: result });
     },
   );
 }

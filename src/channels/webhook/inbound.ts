@@ -2,7 +2,8 @@ import express from 'express';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import type { WebhookConfig } from '../../config.js';
-import { notFoundError, unauthorized } from '../../api/errors.js';
+import { badRequest, notFoundError, unauthorized } from '../../api/errors.js';
+import { resolveAgent, type Routing } from '../../agents/routing.js';
 import type { Routes } from '../../api/route.js';
 import { messageBody, signalMessage } from '../../api/routes/messages.js';
 import { pathId } from '../../api/schemas.js';
@@ -15,7 +16,8 @@ export interface SignedWebhookDeps {
   client: Client;
   pool: Pool;
   taskQueue: string;
-  agent: string;
+  /** Which agent answers a new conversation of each channel; `agent` in the body may choose another. */
+  routing: Routing;
   bodyLimitBytes: number;
   config: WebhookConfig;
   now?: () => number;
@@ -92,13 +94,23 @@ export function signedWebhookRoutes(routes: Routes, deps: SignedWebhookDeps): vo
         res.status(200).json({ status: 'duplicate', messageId: body.id });
         return;
       }
+      const routed = resolveAgent(
+        { tenant: deps.config.tenant, channel: params.channel, requested: body.agent },
+        deps.routing,
+      );
+      if (!routed.ok)
+        throw badRequest(
+          `agent "${body.agent}" is not available to this tenant: use one of ${routed.allowed.join(', ')}, or omit agent.`,
+          'agent_not_allowed',
+          'agent',
+        );
       const workflowId = await signalMessage(
         deps,
         {
           tenant: deps.config.tenant,
           channel: params.channel,
           externalId: body.conversationId,
-          agent: deps.agent,
+          agent: routed.agent,
         },
         {
           id: body.id,

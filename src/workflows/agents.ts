@@ -1,0 +1,54 @@
+import { log, proxyLocalActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { FunctionCallFact } from '../activities/model.js';
+import type { AgentSettings } from '../agents/types.js';
+import { AGENT } from './searchAttributes.js';
+import { describe } from './turn.js';
+import { unknownAgentSettings } from './unknownAgent.js';
+
+/**
+ * The conversation's agent, workflow side: its settings (read from the worker's registry by a local
+ * activity, so a deploy that changes the agent is seen at the next turn) and handoffs (the model
+ * called a transfer tool: the conversation continues as the target agent).
+ */
+
+// Short, local: reads the agent registry in the worker. Retried freely, it has no side effects.
+const { loadAgentSettings } = proxyLocalActivities<Activities>({ startToCloseTimeout: '10 seconds' });
+
+/** The agent's settings; for an agent the worker does not know, settings whose turns end with the apology. */
+export async function settingsFor(agent: string): Promise<AgentSettings> {
+  try {
+    return await loadAgentSettings(agent);
+  } catch (err) {
+    // The agent is gone (a deploy removed it): every message still gets an answer, the apology.
+    log.error('agent settings could not be loaded; turns end with the apology', {
+      agent,
+      error: describe(err),
+    });
+    return unknownAgentSettings();
+  }
+}
+
+/** What the Agents SDK answers a second transfer in one response: only the first is followed. */
+export const IGNORED_HANDOFF = 'Multiple handoffs detected, ignoring this one.';
+
+export interface HandoffPlan {
+  /** The agent the first transfer call hands to, or null when the model asked for none. */
+  to: string | null;
+  /** Later transfer calls of the same response: answered with IGNORED_HANDOFF, not run. */
+  ignored: Set<string>;
+}
+
+/** Pure: which transfer of a step's function calls is followed (the first) and which are not. */
+export function planHandoff(calls: readonly FunctionCallFact[]): HandoffPlan {
+  const transfers = calls.filter((c) => c.handoff !== undefined);
+  return { to: transfers[0]?.handoff ?? null, ignored: new Set(transfers.slice(1).map((c) => c.callId)) };
+}
+
+/** Switches the conversation to `to`: what operators see follows, and the target's settings apply. */
+export async function handOff(from: string, to: string, turn: number): Promise<AgentSettings> {
+  upsertSearchAttributes([{ key: AGENT, value: to }]);
+  setCurrentDetails(`Turn ${turn}: handed off from ${from} to ${to}.`);
+  log.info('handoff', { turn, from, to });
+  return settingsFor(to);
+}

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineAgent } from '../../src/agents/define.js';
+import { createRegistry } from '../../src/agents/registry.js';
+import type { Routing } from '../../src/agents/routing.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { json, request, startApiEnv, type ApiEnv } from '../support/api.js';
+
+/**
+ * A two-tenant deployment: each tenant's conversations are answered by its own agent, a tenant may
+ * pick another agent it is allowed in its first message, and never another tenant's.
+ */
+const MODEL = 'gpt-5-mini';
+const agent = (name: string, instructions: string) => defineAgent({ name, model: MODEL, instructions });
+const routing: Routing = {
+  defaultAgent: 'assistant',
+  rules: [
+    { tenant: 'acme', agent: 'acme-bot' },
+    { tenant: 'globex', agent: 'globex-bot' },
+  ],
+  allow: { acme: ['acme-sales'] },
+};
+
+let env: ApiEnv;
+let emulator: Emulator;
+let base: string;
+let acme: string;
+let globex: string;
+beforeAll(async () => {
+  emulator = await startEmulator();
+  env = await startApiEnv({
+    openaiBaseUrl: emulator.baseUrl,
+    agents: createRegistry([
+      agent('assistant', 'You are a generic assistant.'),
+      agent('acme-bot', 'You are the Acme agent.'),
+      agent('acme-sales', 'You are Acme sales.'),
+      agent('globex-bot', 'You are the Globex agent.'),
+    ]),
+  });
+  base = await env.start({ routing });
+  acme = await env.keyFor('acme');
+  globex = await env.keyFor('globex');
+});
+afterAll(async () => {
+  await env?.stop();
+  await emulator?.close();
+});
+
+const send = (key: string, id: string, body: Record<string, unknown>) =>
+  request('POST', `${base}/v1/conversations/web/${id}/messages?wait=true`, key, { text: 'hello', ...body });
+
+/** The instructions of the model requests made for a conversation, oldest first. */
+function instructionsFor(externalId: string): unknown[] {
+  return emulator
+    .requests()
+    .filter((r) => r.method === 'POST' && r.path === '/v1/responses')
+    .map((r) => r.body as { instructions?: string; metadata?: Record<string, string> })
+    .filter((b) => b.metadata?.conversation === externalId)
+    .map((b) => b.instructions);
+}
+
+async function shownAgent(key: string, id: string): Promise<string> {
+  return (await json(await request('GET', `${base}/v1/conversations/web/${id}`, key))).agent;
+}
+
+describe('routing in a two-tenant deployment', () => {
+  it("answers each tenant's conversations with its own agent, and shows which", async () => {
+    const a = randomUUID();
+    const b = randomUUID();
+    const [ra, rb] = await Promise.all([send(acme, a, {}), send(globex, b, {})]);
+    expect([ra.status, rb.status]).toEqual([200, 200]);
+    expect(instructionsFor(a)).toEqual(['You are the Acme agent.']);
+    expect(instructionsFor(b)).toEqual(['You are the Globex agent.']);
+    expect(await shownAgent(acme, a)).toBe('acme-bot');
+    expect(await shownAgent(globex, b)).toBe('globex-bot');
+    const listed = await json(await request('GET', `${base}/v1/conversations`, acme));
+    expect(listed.data.find((s: { conversationId: string }) => s.conversationId === a)?.agent).toBe(
+      'acme-bot',
+    );
+  });
+
+  it('the first message may pick an agent the tenant is allowed', async () => {
+    const id = randomUUID();
+    const res = await send(acme, id, { agent: 'acme-sales' });
+    expect(res.status).toBe(200);
+    expect((await json(res)).note).toBeUndefined();
+    expect(instructionsFor(id)).toEqual(['You are Acme sales.']);
+    expect(await shownAgent(acme, id)).toBe('acme-sales');
+  });
+
+  it("refuses another tenant's agent exactly as an unknown one, listing only the caller's own; nothing is accepted", async () => {
+    const id = randomUUID();
+    const theirs = await send(globex, id, { agent: 'acme-bot' });
+    const unknown = await send(globex, id, { agent: 'no-such-agent' });
+    expect([theirs.status, unknown.status]).toEqual([403, 403]);
+    const [t, u] = [(await json(theirs)).error, (await json(unknown)).error];
+    expect(t).toMatchObject({ type: 'permission_error', code: 'agent_not_allowed', param: 'agent' });
+    expect(t.message).toBe(
+      'agent "acme-bot" is not available to this tenant: use one of assistant, globex-bot, or omit agent for the routed one.',
+    );
+    expect(u.message.replace('no-such-agent', 'acme-bot')).toBe(t.message);
+    expect(t.message).not.toMatch(/acme-sales/);
+    // Nothing started: the conversation does not exist.
+    expect((await request('GET', `${base}/v1/conversations/web/${id}`, globex)).status).toBe(404);
+    expect(instructionsFor(id)).toEqual([]);
+  });
+
+  it('an agent for an existing conversation is ignored, with a note; the conversation keeps its agent', async () => {
+    const id = randomUUID();
+    await send(acme, id, {});
+    const res = await send(acme, id, { agent: 'acme-sales' });
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.note).toBe(
+      'agent ignored: the conversation exists and is answered by its current agent "acme-bot".',
+    );
+    expect(body.reply.status).toBe('answered');
+    expect(instructionsFor(id)).toEqual(['You are the Acme agent.', 'You are the Acme agent.']);
+  });
+
+  it('a malformed agent name is a 400 naming the field, and the document states the constraint', async () => {
+    const res = await send(acme, randomUUID(), { agent: 'has space' });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toMatchObject({ type: 'invalid_request_error', param: 'agent' });
+    const doc = await json(await request('GET', `${base}/openapi.json`, null));
+    expect(doc.components.schemas.MessageInput.properties.agent).toMatchObject({
+      type: 'string',
+      pattern: '^[\\w.-]{1,64}$',
+    });
+  });
+});
