@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defineAgent } from '../../src/agents/define.js';
 import { handoffTarget, transferMessage, transferToolName } from '../../src/agents/handoff.js';
 import { createRegistry } from '../../src/agents/registry.js';
+import type { ToolContext } from '../../src/agents/types.js';
 import { IGNORED_HANDOFF, planHandoff } from '../../src/workflows/agents.js';
 
 const agent = (
@@ -29,7 +30,7 @@ describe('transfer tools', () => {
       strict: true,
       parameters: { type: 'object', properties: {}, required: [], additionalProperties: false },
     });
-    expect(await transfer.invoke(new RunContext({}), '{}')).toBe('{"assistant":"booking"}');
+    expect(await transfer.invoke(new RunContext({} as ToolContext), '{}')).toBe('{"assistant":"booking"}');
     expect(handoffTarget(triage, 'transfer_to_booking')).toBe('booking');
     expect(handoffTarget(triage, 'get_weather')).toBeUndefined();
     expect(registry.get('booking')!.tools).toEqual([]);
