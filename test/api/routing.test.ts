@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineAgent } from '../../src/agents/define.js';
 import { createRegistry } from '../../src/agents/registry.js';
+import { signPayload } from '../../src/channels/signature.js';
 import type { Routing } from '../../src/agents/routing.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { json, request, startApiEnv, type ApiEnv } from '../support/api.js';
@@ -127,5 +128,50 @@ describe('routing in a two-tenant deployment', () => {
       type: 'string',
       pattern: '^[\\w.-]{1,64}$',
     });
+  });
+});
+
+describe('routing on the signed webhook', () => {
+  const SECRET = 'routing-webhook-secret';
+  let hook: string;
+  beforeAll(async () => {
+    hook = await env.start({
+      routing: {
+        ...routing,
+        rules: [...routing.rules!, { tenant: 'acme', channel: 'sms', agent: 'acme-sales' }],
+      },
+      channels: {
+        whatsapp: undefined,
+        webhook: {
+          secret: SECRET,
+          channels: ['sms'],
+          tenant: 'acme',
+          toleranceSeconds: 300,
+          callbackUrl: undefined,
+        },
+      },
+    });
+  });
+  const post = (body: Record<string, unknown>) => {
+    const raw = JSON.stringify({ id: randomUUID(), text: 'hi', ...body });
+    const ts = Math.floor(Date.now() / 1000);
+    return fetch(`${hook}/v1/webhooks/sms`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-threadline-timestamp': String(ts),
+        'x-threadline-signature': signPayload(SECRET, ts, raw),
+      },
+      body: raw,
+    });
+  };
+
+  it("routes by the webhook's tenant and channel, and refuses another tenant's agent", async () => {
+    const id = randomUUID();
+    expect((await post({ conversationId: id })).status).toBe(202);
+    await expect.poll(() => instructionsFor(id), { timeout: 15_000 }).toEqual(['You are Acme sales.']);
+    const refused = await post({ conversationId: randomUUID(), agent: 'globex-bot' });
+    expect(refused.status).toBe(403);
+    expect((await json(refused)).error).toMatchObject({ code: 'agent_not_allowed', param: 'agent' });
   });
 });

@@ -2,7 +2,7 @@ import express from 'express';
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
 import type { WebhookConfig } from '../../config.js';
-import { badRequest, notFoundError, unauthorized } from '../../api/errors.js';
+import { ApiError, notFoundError, unauthorized } from '../../api/errors.js';
 import { resolveAgent, type Routing } from '../../agents/routing.js';
 import type { Routes } from '../../api/route.js';
 import { messageBody, signalMessage } from '../../api/routes/messages.js';
@@ -99,7 +99,9 @@ export function signedWebhookRoutes(routes: Routes, deps: SignedWebhookDeps): vo
         deps.routing,
       );
       if (!routed.ok)
-        throw badRequest(
+        throw new ApiError(
+          403,
+          'permission_error',
           `agent "${body.agent}" is not available to this tenant: use one of ${routed.allowed.join(', ')}, or omit agent.`,
           'agent_not_allowed',
           'agent',
