@@ -31,6 +31,7 @@ import type { ConversationKey } from './ids.js';
 import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
 import { workflowNow } from './time.js';
 import { describe, runTurn } from './turn.js';
+import { inTurnTrace } from './turnTrace.js';
 import { unknownAgentSettings } from './unknownAgent.js';
 
 export interface ConversationInput extends ConversationKey {
@@ -158,7 +159,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const batch = state.takeBatch(count);
       running = true;
       upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
-      const outcome = await runTurn(conversationId, input, settings, state, batch);
+      const outcome = await inTurnTrace(batch, () => runTurn(conversationId, input, settings, state, batch));
       running = false;
       upsertSearchAttributes([{ key: STATUS, value: outcome }]);
       turnsThisRun += 1;
