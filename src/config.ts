@@ -109,6 +109,9 @@ const envSchema = z.object({
   WORKER_METRICS_ADDRESS: hostPort.optional(),
   /** JSON: which agent answers a new conversation (docs/agents.md); unset: DEFAULT_AGENT for all. */
   AGENT_ROUTING: optionalString,
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: optionalString,
+  OTEL_SERVICE_NAME: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -179,10 +182,21 @@ export interface Config {
   channels: ChannelsConfig;
   /** host:port for the standalone worker's Prometheus exporter (Temporal SDK metrics); unset: off. */
   workerMetricsAddress: string | undefined;
+  telemetry: TelemetryConfig;
   dataDir: string;
   /** Which agent answers a new conversation; without AGENT_ROUTING, DEFAULT_AGENT for everyone. */
   routing: Routing;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+/** OpenTelemetry traces over OTLP/HTTP; off (and free) while the endpoint is unset. */
+export interface TelemetryConfig {
+  /** The OTLP/HTTP base URL, e.g. http://localhost:4318 (spans go to <endpoint>/v1/traces). */
+  otlpEndpoint: string | undefined;
+  /** OTEL_EXPORTER_OTLP_HEADERS: `key=value,key2=value2` sent with every export (a vendor's API key). */
+  otlpHeaders: Record<string, string>;
+  /** Unset: each process names itself (threadline-api, threadline-worker, threadline for npm run dev). */
+  serviceName: string | undefined;
 }
 
 export interface WhatsAppConfig {
@@ -310,7 +324,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   const wa = whatsappNumbers(e);
   const routing = parseRouting(e.AGENT_ROUTING);
-  const problems = [...channelProblems(e), ...wa.problems, ...temporalTlsProblems(e), ...routing.problems];
+  const problems = [
+    ...channelProblems(e),
+    ...wa.problems,
+    ...temporalTlsProblems(e),
+    ...telemetryProblems(e),
+    ...routing.problems,
+  ];
   if (problems.length || !routing.value) throw new ConfigError(problems);
   return {
     temporal: {
@@ -382,6 +402,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         : undefined,
     },
     workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
+    telemetry: {
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, ''),
+      otlpHeaders: otlpHeaders(e.OTEL_EXPORTER_OTLP_HEADERS),
+      serviceName: e.OTEL_SERVICE_NAME,
+    },
     dataDir: e.THREADLINE_DATA_DIR,
     routing: routing.value,
     logLevel: e.LOG_LEVEL,
@@ -450,5 +475,40 @@ function temporalTlsProblems(e: z.infer<typeof envSchema>): string[] {
   if ((e.TEMPORAL_TLS_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME) && !e.TEMPORAL_TLS_CERT_PATH) {
     problems.push('TEMPORAL_TLS_CA_PATH and TEMPORAL_TLS_SERVER_NAME only apply with TEMPORAL_TLS_CERT_PATH');
   }
+  return problems;
+}
+
+/** `key=value,key2=value2` (values may be percent-encoded, as the OpenTelemetry spec allows). */
+function otlpHeaders(raw: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of raw?.split(',') ?? []) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    const value = pair.slice(at + 1).trim();
+    headers[pair.slice(0, at).trim()] = /%[0-9a-f]{2}/i.test(value) ? safeDecode(value) : value;
+  }
+  return headers;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function telemetryProblems(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  const pairs = e.OTEL_EXPORTER_OTLP_HEADERS?.split(',').filter((p) => p.trim() !== '') ?? [];
+  // Never echo the pair: it usually is a vendor's API key.
+  if (pairs.some((p) => p.indexOf('=') <= 0))
+    problems.push(
+      'OTEL_EXPORTER_OTLP_HEADERS must be key=value pairs separated by commas, e.g. x-api-key=abc',
+    );
+  if (e.OTEL_EXPORTER_OTLP_HEADERS && !e.OTEL_EXPORTER_OTLP_ENDPOINT)
+    problems.push(
+      'OTEL_EXPORTER_OTLP_HEADERS only applies with OTEL_EXPORTER_OTLP_ENDPOINT (where traces go)',
+    );
   return problems;
 }

@@ -17,6 +17,8 @@ import { createPool } from './store/pool.js';
 import { resolveTemporalCli } from './temporal/cli.js';
 import { startDevServer } from './temporal/devServer.js';
 import { resolveTemporalServer, startTemporalServer, TEMPORAL_SERVER_VERSION } from './temporal/server.js';
+import { tracedClient } from './telemetry/temporal.js';
+import { startTracing } from './telemetry/tracing.js';
 import { createWorker } from './worker.js';
 
 /**
@@ -73,6 +75,10 @@ async function main(config: Config): Promise<void> {
     // Checked before anything starts: the production shape needs a PostgreSQL server for Temporal.
     if (config.temporal.shape === 'server' && !config.temporal.address && !config.database.url)
       throw new Error(SERVER_NEEDS_DATABASE);
+
+    // One tracer provider for the API and the worker (OTEL_EXPORTER_OTLP_ENDPOINT; off when unset).
+    const tracing = startTracing(config.telemetry, 'threadline');
+    if (tracing) stops.push({ name: 'tracing', stop: () => tracing.shutdown() });
 
     // Postgres
     let databaseUrl = config.database.url;
@@ -178,6 +184,7 @@ async function main(config: Config): Promise<void> {
       routing: config.routing,
       senders: buildSenders(config.channels, pool),
       tuning: config.workerTuning,
+      ...(tracing ? { tracing } : {}),
     });
     const workerDone = worker.run();
     stops.push({
@@ -190,6 +197,7 @@ async function main(config: Config): Promise<void> {
 
     // API
     const devKey = await ensureDevApiKey(pool, dataDir);
+    if (tracing) client = tracedClient(client);
     const options = appOptions(config);
     const app = createApp({
       ...options,

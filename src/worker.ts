@@ -17,6 +17,8 @@ import { createLogger } from './logger.js';
 import { createOpenAIClient } from './openaiClient.js';
 import { migrate } from './store/migrate.js';
 import { createPool, type Pool } from './store/pool.js';
+import { WORKFLOW_INTERCEPTORS_PATH, workerTracing } from './telemetry/temporal.js';
+import { startTracing, type Tracing } from './telemetry/tracing.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
@@ -35,6 +37,8 @@ export interface WorkerDeps {
   tuning?: Config['workerTuning'];
   /** How long in-flight tasks may drain after shutdown before activities are cancelled (SDK default 0). */
   shutdownGraceTimeMs?: number;
+  /** Traces workflows and activities (a pre-built bundle must then be built with `tracing: true`). */
+  tracing?: Tracing;
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -44,7 +48,8 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
-    workflowBundle: deps.workflowBundle ?? (await bundleWorkflows()),
+    workflowBundle: deps.workflowBundle ?? (await bundleWorkflows({ tracing: Boolean(deps.tracing) })),
+    ...(deps.tracing ? workerTracing(deps.tracing) : {}),
     // Unset knobs keep the SDK's defaults, which size themselves to the machine (docs/deploy.md).
     ...definedOnly({
       shutdownGraceTime: deps.shutdownGraceTimeMs,
@@ -61,11 +66,16 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
   });
 }
 
-/** Bundles src/workflows for the sandbox, printing only warnings (webpack's module list is noise). */
-export async function bundleWorkflows(): Promise<WorkflowBundle> {
+/**
+ * Bundles src/workflows for the sandbox, printing only warnings (webpack's module list is noise).
+ * With `tracing`, the workflow interceptors that make workflow spans are in it; either bundle
+ * replays the other's histories (test/telemetry/replay.test.ts).
+ */
+export async function bundleWorkflows(options: { tracing?: boolean } = {}): Promise<WorkflowBundle> {
   const quiet = () => {};
   return bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    ...(options.tracing ? { workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH] } : {}),
     logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: console.warn, error: console.error },
   });
 }
@@ -84,6 +94,7 @@ async function main(config: Config): Promise<void> {
     throw new Error('DATABASE_URL is required for a standalone worker (npm run dev embeds one).');
   const pool = createPool(config.database.url, config.database.poolSize);
   await migrate(pool);
+  const tracing = startTracing(config.telemetry, 'threadline-worker');
   const address = config.temporal.address ?? 'localhost:7233';
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const worker = await createWorker({
@@ -97,12 +108,14 @@ async function main(config: Config): Promise<void> {
     senders: buildSenders(config.channels, pool),
     tuning: config.workerTuning,
     shutdownGraceTimeMs: config.workerShutdownGraceMs,
+    ...(tracing ? { tracing } : {}),
   });
   log.info({ address, taskQueue: config.temporal.taskQueue }, 'worker started');
   // Worker.run() resolves after SIGINT/SIGTERM, once in-flight tasks have drained.
   await worker.run();
   await connection.close();
   await pool.end();
+  await tracing?.shutdown();
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

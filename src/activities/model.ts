@@ -6,6 +6,7 @@ import type { AgentDefinition } from '../agents/types.js';
 import { providerFor } from '../providers/index.js';
 import type { NormalisedUsage, ProviderCall, Recovery } from '../providers/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
+import { traceModelCall } from '../telemetry/modelSpan.js';
 import { appendItems, loadItemsByKey, loadSegment } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
 import { looksLikeRawToolCall, outputText } from './history.js';
@@ -99,7 +100,7 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
   const started = Date.now();
   const log = Context.current().log;
   const provider = providerFor(agent);
-  const callWith = (a: AgentDefinition) =>
+  const untraced = (a: AgentDefinition) =>
     provider.call({
       pool: deps.pool,
       client: a.client ?? deps.openai,
@@ -111,6 +112,11 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
         log.warn(message, { conversationId: input.conversationId, ...attributes }),
       signal: Context.current().cancellationSignal,
     });
+  const callWith = (a: AgentDefinition) =>
+    traceModelCall(
+      { provider: provider.name, model: a.model, turn: input.turn, step: input.step, mode: input.mode },
+      () => untraced(a),
+    );
   let call = await callWith(agent);
   let outcome = outcomeOf(call);
   const larger = largerBudget(agent);

@@ -10,6 +10,7 @@ import { createApiMetrics, type ApiMetrics } from '../metrics/http.js';
 import { withoutTenantSeries } from '../metrics/exposure.js';
 import { cachedSnapshot } from '../metrics/postgres.js';
 import type { Pool } from '../store/pool.js';
+import { traceRequests } from '../telemetry/http.js';
 import { signedWebhookRoutes } from '../channels/webhook/inbound.js';
 import { whatsappRoutes } from '../channels/whatsapp/webhook.js';
 import { secretsEqual } from './apiKeys.js';
@@ -50,6 +51,8 @@ export interface AppDeps {
   metrics?: ApiMetrics;
   /** The web chat and console; namespace defaults to `default`. */
   pages?: Partial<PagesOptions>;
+  /** A server span per request (the tracer provider is registered by the caller: src/telemetry). */
+  tracing?: boolean;
 }
 
 function routedAgent(routing: Routing, request: Parameters<typeof resolveAgent>[0]): string {
@@ -178,6 +181,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.tracing) app.use(traceRequests());
   app.use(requestLog(deps.log));
   app.use(metrics.middleware);
   app.use(helmet());

@@ -7,6 +7,8 @@ import { temporalConnectionOptions } from '../temporal/connection.js';
 import { createLogger, type Logger } from '../logger.js';
 import { migrate } from '../store/migrate.js';
 import { createPool } from '../store/pool.js';
+import { tracedClient } from '../telemetry/temporal.js';
+import { startTracing } from '../telemetry/tracing.js';
 import { createApp, type AppLocals } from './app.js';
 
 /**
@@ -46,8 +48,10 @@ async function main(config: Config, log: Logger): Promise<void> {
     throw new Error('DATABASE_URL is required for a standalone API (npm run dev embeds one).');
   const pool = createPool(config.database.url, config.database.poolSize);
   await migrate(pool);
+  const tracing = startTracing(config.telemetry, 'threadline-api');
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const untraced = new Client({ connection, namespace: config.temporal.namespace });
+  const client = tracing ? tracedClient(untraced) : untraced;
   const app = createApp({ ...appOptions(config), client, pool, routing: config.routing, log });
   const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
   log.info({ url: http.url }, 'api listening');
@@ -56,6 +60,7 @@ async function main(config: Config, log: Logger): Promise<void> {
     await http.stop();
     await connection.close();
     await pool.end();
+    await tracing?.shutdown();
     log.info('api stopped');
   };
   process.once('SIGINT', () => void shutdown());
@@ -75,6 +80,7 @@ export function appOptions(config: Config) {
     eventsPollMs: config.api.eventsPollMs,
     channels: config.channels,
     pages: { temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
+    tracing: Boolean(config.telemetry.otlpEndpoint),
   };
 }
 

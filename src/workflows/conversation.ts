@@ -31,6 +31,7 @@ import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
 import { workflowNow } from './time.js';
 import { settingsFor } from './agents.js';
 import { runTurn } from './turn.js';
+import { inTurnTrace } from './turnTrace.js';
 
 export interface ConversationInput extends ConversationKey {
   agent: string;
@@ -163,7 +164,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const batch = state.takeBatch(count);
       running = true;
       upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
-      const outcome = await runTurn(conversationId, input, settings, state, batch);
+      const outcome = await inTurnTrace(batch, () => runTurn(conversationId, input, settings, state, batch));
       running = false;
       upsertSearchAttributes([{ key: STATUS, value: outcome }]);
       turnsThisRun += 1;
