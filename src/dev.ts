@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { DEFAULT_AGENT, defaultAgents } from './agents/registry.js';
+import { DEFAULT_AGENT, defaultAgents, type AgentRegistry } from './agents/registry.js';
 import { createApp } from './api/app.js';
 import { ensureDevApiKey } from './api/devKey.js';
 import { appOptions, listen } from './api/server.js';
@@ -32,7 +33,15 @@ const SERVER_NEEDS_DATABASE =
   'user may create databases (Temporal gets its own databases temporal and temporal_visibility there), ' +
   'or unset THREADLINE_TEMPORAL for the dev server.';
 
-async function main(config: Config): Promise<void> {
+export interface DevOptions {
+  /** The agents the worker runs (default: the built-in ones). */
+  agents?: AgentRegistry;
+  /** The agent the API gives new conversations (default: concierge). */
+  defaultAgent?: string;
+}
+
+/** `npm run dev` and `threadline dev` (which passes the agents of threadline.config.ts). */
+export async function runDev(config: Config, options: DevOptions = {}): Promise<void> {
   // The SDK logs every worker state change at INFO; in a terminal only warnings are worth showing.
   Runtime.install({
     logger: new DefaultLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? 'DEBUG' : 'WARN'),
@@ -168,13 +177,14 @@ async function main(config: Config): Promise<void> {
     }
 
     // Worker
+    const agents = options.agents ?? defaultAgents(config.openai.model);
     const worker = await createWorker({
       connection: nativeConnection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       pool,
       openai,
-      agents: defaultAgents(config.openai.model),
+      agents,
       senders: buildSenders(config.channels),
       tuning: config.workerTuning,
     });
@@ -189,7 +199,8 @@ async function main(config: Config): Promise<void> {
 
     // API
     const devKey = await ensureDevApiKey(pool, dataDir);
-    const app = createApp({ ...appOptions(config), client, pool, agent: DEFAULT_AGENT, log });
+    const agent = options.defaultAgent ?? DEFAULT_AGENT;
+    const app = createApp({ ...appOptions(config), client, pool, agent, log });
     const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
     stops.push({ name: 'API', stop: () => http.stop() });
 
@@ -201,6 +212,10 @@ async function main(config: Config): Promise<void> {
       `  Postgres       ${databaseNote}${migrated.applied.length ? ` (applied ${migrated.applied.join(', ')})` : ''}`,
     );
     say(`  Model          ${openaiNote}`);
+    say(
+      `  Agents         ${agent} answers new conversations` +
+        `${agents.size > 1 ? ` (also: ${[...agents.keys()].filter((n) => n !== agent).join(', ')})` : ''}`,
+    );
     say(`  API key        ${devKey.key}   (tenant default, saved in ${devKey.file})`);
     say(`  API docs       ${http.url}/openapi.json`);
     say('');
@@ -223,11 +238,13 @@ async function main(config: Config): Promise<void> {
   }
 }
 
-let config: Config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  console.error((err as Error).message);
-  process.exit(1);
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+  void runDev(config);
 }
-void main(config);

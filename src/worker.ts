@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   bundleWorkflowCode,
@@ -17,7 +18,11 @@ import { createOpenAIClient } from './openaiClient.js';
 import { migrate } from './store/migrate.js';
 import { createPool, type Pool } from './store/pool.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+// Beside this file: workflows/index.ts when run from src/ with tsx, workflows/index.js in the
+// compiled package (dist/), so an installed package bundles its own compiled workflows.
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`./workflows/index${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 export interface WorkerDeps {
   connection: NativeConnection;
@@ -65,8 +70,11 @@ export async function bundleWorkflows(): Promise<WorkflowBundle> {
   });
 }
 
-/** `npm run worker`: a worker against an existing Temporal server and PostgreSQL (production shape). */
-async function main(config: Config): Promise<void> {
+/**
+ * `npm run worker` (and `threadline worker`): a worker against an existing Temporal server and
+ * PostgreSQL (production shape), running the given agents (default: the built-in ones).
+ */
+export async function runWorker(config: Config, agents?: AgentRegistry): Promise<void> {
   const log = createLogger(config.logLevel, 'worker');
   if (config.workerMetricsAddress) {
     // The SDK's own Prometheus exporter: activity attempts and failures by activity type
@@ -87,7 +95,7 @@ async function main(config: Config): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     pool,
     openai: createOpenAIClient(config.openai),
-    agents: defaultAgents(config.openai.model),
+    agents: agents ?? defaultAgents(config.openai.model),
     senders: buildSenders(config.channels),
     tuning: config.workerTuning,
     shutdownGraceTimeMs: config.workerShutdownGraceMs,
@@ -100,7 +108,7 @@ async function main(config: Config): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(loadConfig(process.env)).catch((err: unknown) => {
+  runWorker(loadConfig(process.env)).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });

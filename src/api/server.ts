@@ -42,14 +42,15 @@ export async function listen(
   };
 }
 
-async function main(config: Config, log: Logger): Promise<void> {
+/** `npm run api` (and `threadline api`): the API against an existing Temporal server and PostgreSQL. */
+export async function runApi(config: Config, log: Logger, agent: string = DEFAULT_AGENT): Promise<void> {
   if (!config.database.url)
     throw new Error('DATABASE_URL is required for a standalone API (npm run dev embeds one).');
   const pool = createPool(config.database.url, config.database.poolSize);
   await migrate(pool);
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ ...appOptions(config), client, pool, agent: DEFAULT_AGENT, log });
+  const app = createApp({ ...appOptions(config), client, pool, agent, log });
   const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
   log.info({ url: http.url }, 'api listening');
   const shutdown = async () => {
@@ -81,7 +82,7 @@ export function appOptions(config: Config) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const config = loadConfig(process.env);
   const log = createLogger(config.logLevel, 'api');
-  main(config, log).catch((err: unknown) => {
+  runApi(config, log).catch((err: unknown) => {
     log.error({ err }, 'api failed to start');
     process.exit(1);
   });
