@@ -3,19 +3,15 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { runApi } from '../api/server.js';
 import { loadConfig, type Config } from '../config.js';
-import { runDev } from '../dev.js';
-import { startEmulator } from '../emulator/server.js';
-import { createLogger } from '../logger.js';
 import type { ResolvedConfig } from '../public/config.js';
-import { runWorker } from '../worker.js';
 import { CONFIG_FILES, findConfigFile, loadConfigFile } from './configFile.js';
-import { main as runMigrate } from './migrate.js';
 
 /**
  * `threadline <command>`: the installed package's command. Environment variables configure the
  * runtime exactly as for `npm run dev` (docs/deploy.md); threadline.config.ts says which agents run.
+ * Each command imports its part of the runtime when it runs, so --help and a config mistake answer
+ * without loading Temporal's native worker.
  */
 
 const CONFIG_HELP = `the project's config (default: the first of ${CONFIG_FILES.join(', ')} in the current directory)`;
@@ -61,6 +57,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', CONFIG_HELP)
     .action(async (opts: ConfigOption) => {
       const { config, project } = await load(opts);
+      const { runDev } = await import('../dev.js');
       await runDev(config, { agents: project.agents, defaultAgent: project.defaultAgent });
     });
 
@@ -73,6 +70,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', CONFIG_HELP)
     .action(async (opts: ConfigOption) => {
       const { config, project } = await load(opts);
+      const { runWorker } = await import('../worker.js');
       await runWorker(config, project.agents);
     });
 
@@ -85,6 +83,10 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', CONFIG_HELP)
     .action(async (opts: ConfigOption) => {
       const { config, project } = await load(opts);
+      const [{ runApi }, { createLogger }] = await Promise.all([
+        import('../api/server.js'),
+        import('../logger.js'),
+      ]);
       await runApi(config, createLogger(config.logLevel, 'api'), project.defaultAgent);
     });
 
@@ -99,6 +101,7 @@ export function buildProgram(): Command {
     .allowExcessArguments()
     .argument('[args...]')
     .action(async (args: string[]) => {
+      const { main: runMigrate } = await import('./migrate.js');
       process.exitCode = await runMigrate([process.argv[0]!, 'threadline migrate', ...args]);
     });
 
@@ -113,6 +116,7 @@ export function buildProgram(): Command {
     )
     .option('--no-reasoning-items', 'reasoning models answer without reasoning items')
     .action(async (opts: { port: number; host: string; stateFile?: string; reasoningItems: boolean }) => {
+      const { startEmulator } = await import('../emulator/server.js');
       const emulator = await startEmulator({
         port: opts.port,
         host: opts.host,
