@@ -146,6 +146,15 @@ describe('the packed package', () => {
     );
   });
 
+  it('builds only when packed: nothing runs on npm install of a fresh clone', () => {
+    const { scripts } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(scripts.prepack).toBe('npm run build');
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare'])
+      expect(scripts[hook], hook).toBeUndefined();
+  });
+
   it("type-checks the example's config against the installed declarations", async () => {
     const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
     const { code, output } = await run(process.execPath, [tsc, '-p', join(example, 'tsconfig.json')], {
