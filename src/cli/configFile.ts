@@ -13,16 +13,7 @@ import { ConfigError, resolveConfig, type ResolvedConfig } from '../public/confi
  * and a syntax or type-stripping error is reported with file and line before anything starts.
  */
 
-export const CONFIG_FILES = [
-  'threadline.config.ts',
-  'threadline.config.mts',
-  'threadline.config.js',
-  'threadline.config.mjs',
-];
-
-export function findConfigFile(dir: string): string | undefined {
-  return CONFIG_FILES.map((name) => join(dir, name)).find((path) => existsSync(path));
-}
+export { CONFIG_FILES, findConfigFile } from './configNames.js';
 
 export async function loadConfigFile(file: string): Promise<ResolvedConfig> {
   const path = resolve(file);

@@ -3,9 +3,9 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import type { ResolvedConfig } from '../public/config.js';
-import { CONFIG_FILES, findConfigFile, loadConfigFile } from './configFile.js';
+import { CONFIG_FILES, findConfigFile } from './configNames.js';
 
 /**
  * `threadline <command>`: the installed package's command. Environment variables configure the
@@ -22,6 +22,10 @@ interface ConfigOption {
 
 /** The environment's settings and the project's agents, each checked with a message naming the field. */
 async function load(opts: ConfigOption): Promise<{ config: Config; project: ResolvedConfig }> {
+  const [{ loadConfig }, { loadConfigFile }] = await Promise.all([
+    import('../config.js'),
+    import('./configFile.js'),
+  ]);
   const config = loadConfig(process.env);
   const file = opts.config ?? findConfigFile(process.cwd());
   if (!file) {
