@@ -10,7 +10,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.data/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', '.data/', 'coverage/', 'examples/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { defaultAgents } from './agents/registry.js';
+import { defaultAgents, type AgentRegistry } from './agents/registry.js';
+import { withDefaultAgent } from './agents/routing.js';
 import { createApp } from './api/app.js';
 import { DEV_TENANT, ensureDevApiKey } from './api/devKey.js';
 import { appOptions, listen } from './api/server.js';
@@ -34,7 +36,15 @@ const SERVER_NEEDS_DATABASE =
   'user may create databases (Temporal gets its own databases temporal and temporal_visibility there), ' +
   'or unset THREADLINE_TEMPORAL for the dev server.';
 
-async function main(config: Config): Promise<void> {
+export interface DevOptions {
+  /** The agents the worker runs (default: the built-in ones). */
+  agents?: AgentRegistry;
+  /** The agent the API gives new conversations (default: concierge). */
+  defaultAgent?: string;
+}
+
+/** `npm run dev` and `threadline dev` (which passes the agents of threadline.config.ts). */
+export async function runDev(config: Config, options: DevOptions = {}): Promise<void> {
   // The SDK logs every worker state change at INFO; in a terminal only warnings are worth showing.
   Runtime.install({
     logger: new DefaultLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? 'DEBUG' : 'WARN'),
@@ -174,14 +184,17 @@ async function main(config: Config): Promise<void> {
     }
 
     // Worker
+    const agents = options.agents ?? defaultAgents(config.openai.model);
+    const routing = withDefaultAgent(config.routing, options.defaultAgent);
+    const agent = routing.defaultAgent;
     const worker = await createWorker({
       connection: nativeConnection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       pool,
       openai,
-      agents: defaultAgents(config.openai.model),
-      routing: config.routing,
+      agents,
+      routing,
       senders: buildSenders(config.channels, pool),
       tuning: config.workerTuning,
       ...(tracing ? { tracing } : {}),
@@ -198,16 +211,16 @@ async function main(config: Config): Promise<void> {
     // API
     const devKey = await ensureDevApiKey(pool, dataDir);
     if (tracing) client = tracedClient(client);
-    const options = appOptions(config);
+    const apiOptions = appOptions(config);
     const app = createApp({
-      ...options,
+      ...apiOptions,
       client,
       pool,
-      routing: config.routing,
+      routing,
       log,
       pages: {
-        ...options.pages,
-        temporalUiUrl: options.pages.temporalUiUrl ?? uiUrl,
+        ...apiOptions.pages,
+        temporalUiUrl: apiOptions.pages.temporalUiUrl ?? uiUrl,
         devKey: { key: devKey.key, tenant: DEV_TENANT },
       },
     });
@@ -223,6 +236,10 @@ async function main(config: Config): Promise<void> {
       `  Postgres       ${databaseNote}${migrated.applied.length ? ` (applied ${migrated.applied.join(', ')})` : ''}`,
     );
     say(`  Model          ${openaiNote}`);
+    say(
+      `  Agents         ${agent} answers new conversations` +
+        `${agents.size > 1 ? ` (also: ${[...agents.keys()].filter((n) => n !== agent).join(', ')})` : ''}`,
+    );
     say(`  API key        ${devKey.key}   (tenant default, saved in ${devKey.file})`);
     say(`  API docs       ${http.url}/openapi.json`);
     say('');
@@ -245,11 +262,13 @@ async function main(config: Config): Promise<void> {
   }
 }
 
-let config: Config;
-try {
-  config = loadConfig(process.env);
-} catch (err) {
-  console.error((err as Error).message);
-  process.exit(1);
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+  void runDev(config);
 }
-void main(config);

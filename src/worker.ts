@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   bundleWorkflowCode,
@@ -10,7 +11,7 @@ import type OpenAI from 'openai';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 import { buildSenders } from './channels/senders.js';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
-import { routingProblems, type Routing } from './agents/routing.js';
+import { routingProblems, withDefaultAgent, type Routing } from './agents/routing.js';
 import { loadConfig, type Config } from './config.js';
 import { temporalConnectionOptions } from './temporal/connection.js';
 import { createLogger } from './logger.js';
@@ -20,7 +21,11 @@ import { createPool, type Pool } from './store/pool.js';
 import { WORKFLOW_INTERCEPTORS_PATH, workerTracing } from './telemetry/temporal.js';
 import { startTracing, type Tracing } from './telemetry/tracing.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+// Beside this file: workflows/index.ts when run from src/ with tsx, workflows/index.js in the
+// compiled package (dist/), so an installed package bundles its own compiled workflows.
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(`./workflows/index${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 export interface WorkerDeps {
   connection: NativeConnection;
@@ -80,8 +85,15 @@ export async function bundleWorkflows(options: { tracing?: boolean } = {}): Prom
   });
 }
 
-/** `npm run worker`: a worker against an existing Temporal server and PostgreSQL (production shape). */
-async function main(config: Config): Promise<void> {
+/**
+ * `npm run worker` (and `threadline worker`): a worker against an existing Temporal server and
+ * PostgreSQL (production shape), running the given agents (default: the built-in ones).
+ */
+export async function runWorker(
+  config: Config,
+  agents?: AgentRegistry,
+  defaultAgent?: string,
+): Promise<void> {
   const log = createLogger(config.logLevel, 'worker');
   if (config.workerMetricsAddress) {
     // The SDK's own Prometheus exporter: activity attempts and failures by activity type
@@ -103,8 +115,8 @@ async function main(config: Config): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     pool,
     openai: createOpenAIClient(config.openai),
-    agents: defaultAgents(config.openai.model),
-    routing: config.routing,
+    agents: agents ?? defaultAgents(config.openai.model),
+    routing: withDefaultAgent(config.routing, defaultAgent),
     senders: buildSenders(config.channels, pool),
     tuning: config.workerTuning,
     shutdownGraceTimeMs: config.workerShutdownGraceMs,
@@ -119,7 +131,7 @@ async function main(config: Config): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(loadConfig(process.env)).catch((err: unknown) => {
+  runWorker(loadConfig(process.env)).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
+import { withDefaultAgent } from '../agents/routing.js';
 import { loadConfig, type Config } from '../config.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -43,7 +44,8 @@ export async function listen(
   };
 }
 
-async function main(config: Config, log: Logger): Promise<void> {
+/** `npm run api` (and `threadline api`): the API against an existing Temporal server and PostgreSQL. */
+export async function runApi(config: Config, log: Logger, defaultAgent?: string): Promise<void> {
   if (!config.database.url)
     throw new Error('DATABASE_URL is required for a standalone API (npm run dev embeds one).');
   const pool = createPool(config.database.url, config.database.poolSize);
@@ -52,7 +54,8 @@ async function main(config: Config, log: Logger): Promise<void> {
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const untraced = new Client({ connection, namespace: config.temporal.namespace });
   const client = tracing ? tracedClient(untraced) : untraced;
-  const app = createApp({ ...appOptions(config), client, pool, routing: config.routing, log });
+  const routing = withDefaultAgent(config.routing, defaultAgent);
+  const app = createApp({ ...appOptions(config), client, pool, routing, log });
   const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
   log.info({ url: http.url }, 'api listening');
   const shutdown = async () => {
@@ -87,7 +90,7 @@ export function appOptions(config: Config) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const config = loadConfig(process.env);
   const log = createLogger(config.logLevel, 'api');
-  main(config, log).catch((err: unknown) => {
+  runApi(config, log).catch((err: unknown) => {
     log.error({ err }, 'api failed to start');
     process.exit(1);
   });

@@ -81,7 +81,8 @@ interface Options {
 
 const idOf = (name: string) => (name.startsWith('migration:') ? name : migrationWorkflowId(name));
 
-async function main(argv: string[]): Promise<number> {
+/** Runs `npm run migrate` (and `threadline migrate`) on argv as Node gives it: [node, script, ...args]. */
+export async function main(argv: string[]): Promise<number> {
   const command = buildCommand();
   command.parse(argv);
   const opts = command.opts<Options>();

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import type { Config } from '../config.js';
+import type { ResolvedConfig } from '../public/config.js';
+import { CONFIG_FILES, findConfigFile } from './configNames.js';
+
+/**
+ * `threadline <command>`: the installed package's command. Environment variables configure the
+ * runtime exactly as for `npm run dev` (docs/deploy.md); threadline.config.ts says which agents run.
+ * Each command imports its part of the runtime when it runs, so --help and a config mistake answer
+ * without loading Temporal's native worker.
+ */
+
+const CONFIG_HELP = `the project's config (default: the first of ${CONFIG_FILES.join(', ')} in the current directory)`;
+
+interface ConfigOption {
+  config?: string;
+}
+
+/** The environment's settings and the project's agents, each checked with a message naming the field. */
+async function load(opts: ConfigOption): Promise<{ config: Config; project: ResolvedConfig }> {
+  const [{ loadConfig }, { loadConfigFile }] = await Promise.all([
+    import('../config.js'),
+    import('./configFile.js'),
+  ]);
+  const config = loadConfig(process.env);
+  const file = opts.config ?? findConfigFile(process.cwd());
+  if (!file) {
+    throw new Error(
+      `No threadline.config.ts in ${process.cwd()}: create one that ends with ` +
+        '`export default defineConfig({ agents: [...] })` (docs/package.md), or pass --config <file>.',
+    );
+  }
+  return { config, project: await loadConfigFile(file) };
+}
+
+const port = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a TCP port (0-65535)');
+  return n;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('threadline')
+    .description(
+      'Durable conversational agents: one Temporal workflow per conversation, the transcript in Postgres.',
+    )
+    .showHelpAfterError('(add --help for usage)');
+
+  program
+    .command('dev')
+    .description(
+      'Everything in one process on embedded defaults: Temporal dev server, PGlite, the OpenAI emulator ' +
+        '(unless OPENAI_API_KEY is set), a worker and the API. TEMPORAL_ADDRESS, DATABASE_URL and ' +
+        'OPENAI_BASE_URL reuse running services; state is kept in THREADLINE_DATA_DIR (.data).',
+    )
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (opts: ConfigOption) => {
+      const { config, project } = await load(opts);
+      const { runDev } = await import('../dev.js');
+      await runDev(config, { agents: project.agents, defaultAgent: project.defaultAgent });
+    });
+
+  program
+    .command('worker')
+    .description(
+      "A worker running the config's agents against an existing Temporal (TEMPORAL_ADDRESS) and " +
+        'PostgreSQL (DATABASE_URL); applies the schema migrations at start.',
+    )
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (opts: ConfigOption) => {
+      const { config, project } = await load(opts);
+      const { runWorker } = await import('../worker.js');
+      await runWorker(config, project.agents, project.defaultAgent);
+    });
+
+  program
+    .command('api')
+    .description(
+      "The HTTP API (PORT, HOST) against an existing Temporal and PostgreSQL; the config's default " +
+        'agent answers new conversations.',
+    )
+    .option('-c, --config <file>', CONFIG_HELP)
+    .action(async (opts: ConfigOption) => {
+      const { config, project } = await load(opts);
+      const [{ runApi }, { createLogger }] = await Promise.all([
+        import('../api/server.js'),
+        import('../logger.js'),
+      ]);
+      await runApi(config, createLogger(config.logLevel, 'api'), project.defaultAgent);
+    });
+
+  program
+    .command('migrate')
+    .description(
+      'Migrate Assistants threads, response chains or a legacy messages table into Threadline ' +
+        '(threadline migrate --help lists its options).',
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { main: runMigrate } = await import('./migrate.js');
+      process.exitCode = await runMigrate([process.argv[0]!, 'threadline migrate', ...args]);
+    });
+
+  program
+    .command('emulator')
+    .description('The OpenAI-compatible emulator on its own (OPENAI_BASE_URL for a worker without OpenAI).')
+    .option('--port <port>', 'port (0: a free one)', port, 8787)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option(
+      '--state-file <file>',
+      'keep stored responses and conversations across restarts in this JSON file',
+    )
+    .option('--no-reasoning-items', 'reasoning models answer without reasoning items')
+    .action(async (opts: { port: number; host: string; stateFile?: string; reasoningItems: boolean }) => {
+      const { startEmulator } = await import('../emulator/server.js');
+      const emulator = await startEmulator({
+        port: opts.port,
+        host: opts.host,
+        ...(opts.stateFile ? { stateFile: resolve(opts.stateFile) } : {}),
+        reasoningItems: opts.reasoningItems,
+        logger: { info: (msg) => console.log(msg), warn: (msg) => console.warn(msg) },
+      });
+      console.log(`OpenAI emulator ready: OPENAI_BASE_URL=${emulator.baseUrl}`);
+      const stop = () => void emulator.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  return program;
+}
+
+// Run when executed, whether as dist/cli/threadline.js, through npm's bin link (a symlink) or with tsx.
+const self = fileURLToPath(import.meta.url);
+const invoked = process.argv[1] ? realpathOrSelf(process.argv[1]) : undefined;
+if (invoked === self) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exit(1);
+    });
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
