@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MEDIA_LIMITS, type MediaLimits } from './media/limits.js';
 
 /**
  * The one place that reads the environment. Every entry point calls `loadConfig(process.env)` once
@@ -103,6 +104,13 @@ const envSchema = z.object({
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   CALLBACK_URL: httpUrl.optional(),
   WORKER_METRICS_ADDRESS: hostPort.optional(),
+  MEDIA_MAX_IMAGE_BYTES: z.coerce.number().int().min(1).default(DEFAULT_MEDIA_LIMITS.maxBytes.image),
+  MEDIA_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1).default(DEFAULT_MEDIA_LIMITS.maxBytes.document),
+  MEDIA_MAX_AUDIO_BYTES: z.coerce.number().int().min(1).default(DEFAULT_MEDIA_LIMITS.maxBytes.audio),
+  MEDIA_IMAGE_TYPES: list,
+  MEDIA_DOCUMENT_TYPES: list,
+  MEDIA_AUDIO_TYPES: list,
+  OPENAI_TRANSCRIPTION_MODEL: z.string().trim().min(1).default('gpt-4o-mini-transcribe'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -169,6 +177,8 @@ export interface Config {
     shutdownGraceMs: number;
   };
   channels: ChannelsConfig;
+  /** Inbound media: size and type limits (src/media/limits.ts says where the defaults come from). */
+  media: MediaLimits & { transcriptionModel: string };
   /** host:port for the standalone worker's Prometheus exporter (Temporal SDK metrics); unset: off. */
   workerMetricsAddress: string | undefined;
   dataDir: string;
@@ -291,10 +301,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           }
         : undefined,
     },
+    media: {
+      ...DEFAULT_MEDIA_LIMITS,
+      maxBytes: {
+        image: e.MEDIA_MAX_IMAGE_BYTES,
+        document: e.MEDIA_MAX_DOCUMENT_BYTES,
+        audio: e.MEDIA_MAX_AUDIO_BYTES,
+      },
+      mimeTypes: {
+        image: lowered(e.MEDIA_IMAGE_TYPES) ?? DEFAULT_MEDIA_LIMITS.mimeTypes.image,
+        document: lowered(e.MEDIA_DOCUMENT_TYPES) ?? DEFAULT_MEDIA_LIMITS.mimeTypes.document,
+        audio: lowered(e.MEDIA_AUDIO_TYPES) ?? DEFAULT_MEDIA_LIMITS.mimeTypes.audio,
+      },
+      transcriptionModel: e.OPENAI_TRANSCRIPTION_MODEL,
+    },
     workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
     dataDir: e.THREADLINE_DATA_DIR,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+function lowered(types: string[] | undefined): string[] | undefined {
+  return types?.length ? types.map((t) => t.toLowerCase()) : undefined;
 }
 
 /** Channel variables only make sense together; half a configuration is a mistake worth stopping for. */

@@ -7,6 +7,7 @@ import { createApp } from './api/app.js';
 import { ensureDevApiKey } from './api/devKey.js';
 import { appOptions, listen } from './api/server.js';
 import { buildSenders } from './channels/senders.js';
+import { buildMediaFetchers } from './media/fetchers.js';
 import { loadConfig, type Config } from './config.js';
 import { startEmulator } from './emulator/server.js';
 import { createLogger } from './logger.js';
@@ -176,6 +177,11 @@ async function main(config: Config): Promise<void> {
       openai,
       agents: defaultAgents(config.openai.model),
       senders: buildSenders(config.channels),
+      media: {
+        fetchers: buildMediaFetchers(config.channels),
+        limits: config.media,
+        transcriptionModel: config.media.transcriptionModel,
+      },
       tuning: config.workerTuning,
     });
     const workerDone = worker.run();

@@ -11,6 +11,11 @@ import { createActivities, type ActivityDeps } from './activities/index.js';
 import { buildSenders } from './channels/senders.js';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
 import { loadConfig, type Config } from './config.js';
+import { buildMediaFetchers } from './media/fetchers.js';
+import { DEFAULT_MEDIA_LIMITS, type MediaLimits } from './media/limits.js';
+import type { MediaFetcher } from './media/graph.js';
+import { createPostgresMediaStore } from './media/postgresStore.js';
+import { openaiTranscriber } from './media/transcribe.js';
 import { temporalConnectionOptions } from './temporal/connection.js';
 import { createLogger } from './logger.js';
 import { createOpenAIClient } from './openaiClient.js';
@@ -32,6 +37,8 @@ export interface WorkerDeps {
   tuning?: Config['workerTuning'];
   /** How long in-flight tasks may drain after shutdown before activities are cancelled (SDK default 0). */
   shutdownGraceTimeMs?: number;
+  /** Inbound media: downloaders by sender key, limits and transcription model (defaults: none, src/media/limits.ts). */
+  media?: { fetchers: ReadonlyMap<string, MediaFetcher>; limits?: MediaLimits; transcriptionModel?: string };
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -52,6 +59,15 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
       openai: deps.openai,
       agents: deps.agents,
       ...(deps.senders ? { senders: deps.senders } : {}),
+      media: {
+        store: createPostgresMediaStore(deps.pool),
+        fetchers: deps.media?.fetchers ?? new Map(),
+        limits: deps.media?.limits ?? DEFAULT_MEDIA_LIMITS,
+        transcribe: openaiTranscriber(
+          deps.openai,
+          deps.media?.transcriptionModel ?? 'gpt-4o-mini-transcribe',
+        ),
+      },
     }),
   });
 }
@@ -89,6 +105,11 @@ async function main(config: Config): Promise<void> {
     openai: createOpenAIClient(config.openai),
     agents: defaultAgents(config.openai.model),
     senders: buildSenders(config.channels),
+    media: {
+      fetchers: buildMediaFetchers(config.channels),
+      limits: config.media,
+      transcriptionModel: config.media.transcriptionModel,
+    },
     tuning: config.workerTuning,
     shutdownGraceTimeMs: config.workerShutdownGraceMs,
   });

@@ -1,4 +1,4 @@
-import { ActivityFailure, log, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { ActivityFailure, log, patched, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
 import { TOOL_RETRY } from '../agents/toolPolicy.js';
@@ -44,6 +44,20 @@ export async function runTurn(
     if (recorded.items === 0) {
       // Every message was answered by an earlier run: nothing to say twice.
       state.finishTurn(state.turns, { status: 'duplicate', turn: state.turns, text: null, responseId: null });
+      return 'idle';
+    }
+    if (recorded.reply && patched('whatsapp-media')) {
+      // Nothing the model can use (a video, an unsupported type, media not received): the agent's
+      // configured reply is in the transcript already; deliver it without a model call.
+      await finishTurn({ ...common, lastResponseId: state.lastResponseId, error: null, apology: null });
+      await deliver(conversationId, input, turn);
+      state.finishTurn(turn, {
+        status: 'answered',
+        turn,
+        text: recorded.replyText ?? null,
+        responseId: null,
+      });
+      setCurrentDetails(`Turn ${turn}: answered with the configured ${recorded.reply} reply.`);
       return 'idle';
     }
 

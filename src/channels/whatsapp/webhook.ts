@@ -6,11 +6,13 @@ import { ApiError, forbidden, unauthorized } from '../../api/errors.js';
 import type { Routes } from '../../api/route.js';
 import { signalMessage } from '../../api/routes/messages.js';
 import type { Pool } from '../../store/pool.js';
+import { conversationWorkflowId } from '../../workflows/ids.js';
 import { MAX_MESSAGE_TEXT } from '../../workflows/messages.js';
 import { remember, seenBefore } from '../dedupe.js';
 import { verifyHubSignature } from '../signature.js';
 import { secretsEqual } from '../../api/apiKeys.js';
 import { parseWebhook, webhookBody } from './payload.js';
+import { recordReaction } from './reactions.js';
 
 export interface WhatsAppWebhookDeps {
   client: Client;
@@ -19,7 +21,7 @@ export interface WhatsAppWebhookDeps {
   agent: string;
   bodyLimitBytes: number;
   config: WhatsAppConfig;
-  onEvent?: (kind: 'message' | 'duplicate' | 'status' | 'unsupported') => void;
+  onEvent?: (kind: 'message' | 'duplicate' | 'status' | 'unsupported' | 'reaction') => void;
 }
 
 export const CHANNEL = 'whatsapp';
@@ -63,9 +65,10 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
       tag: 'Channels',
       summary: 'WhatsApp Cloud API notifications',
       description:
-        'Verified with X-Hub-Signature-256 (HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET). Text ' +
-        'messages go to the conversation `whatsapp/{from}` of WHATSAPP_TENANT; statuses and other message ' +
-        'types are acknowledged and ignored; a provider message id seen before is not signalled again.',
+        'Verified with X-Hub-Signature-256 (HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET). Every ' +
+        'message type goes to the conversation `whatsapp/{from}` of WHATSAPP_TENANT and gets an answer ' +
+        '(docs/api.md maps each type to what the model receives); reactions are recorded and not answered; ' +
+        'statuses are acknowledged; a provider message id seen before is not signalled again.',
       access: 'signature',
       headers: { 'X-Hub-Signature-256': 'sha256=<hex HMAC-SHA256 of the raw body>' },
       responses: {
@@ -111,22 +114,40 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
             user: m.from,
             receivedAt: new Date().toISOString(),
             metadata: {
+              ...m.metadata,
               ...(m.name ? { name: m.name.slice(0, 512) } : {}),
               ...(m.sentAt ? { sentAt: m.sentAt } : {}),
             },
+            ...(m.attachment ? { attachments: [m.attachment] } : {}),
           },
         );
         await remember(deps.pool, CHANNEL, m.id, workflowId);
         received += 1;
-        deps.onEvent?.('message');
-        res.locals.log?.info({ workflowId, providerMessageId: m.id }, 'whatsapp message signalled');
+        deps.onEvent?.(m.attachment?.kind === 'unsupported' ? 'unsupported' : 'message');
+        res.locals.log?.info(
+          { workflowId, providerMessageId: m.id, type: m.type },
+          'whatsapp message signalled',
+        );
+      }
+      for (const r of parsed.reactions) {
+        // Recorded with the conversation, never a turn: a reaction asks for no answer.
+        const conversationId = conversationWorkflowId({
+          tenant: deps.config.tenant,
+          channel: CHANNEL,
+          externalId: r.from,
+        });
+        const fresh = await recordReaction(deps.pool, {
+          tenant: deps.config.tenant,
+          channel: CHANNEL,
+          conversationId,
+          reaction: r,
+        });
+        if (fresh) received += 1;
+        else duplicates += 1;
+        deps.onEvent?.(fresh ? 'reaction' : 'duplicate');
       }
       for (let i = 0; i < parsed.statuses; i++) deps.onEvent?.('status');
-      for (const u of parsed.unsupported) {
-        deps.onEvent?.('unsupported');
-        res.locals.log?.info({ providerMessageId: u.id, type: u.type }, 'whatsapp message type ignored');
-      }
-      res.status(200).json({ received, duplicates, ignored: parsed.statuses + parsed.unsupported.length });
+      res.status(200).json({ received, duplicates, ignored: parsed.statuses });
     },
     [express.raw({ type: () => true, limit: deps.bodyLimitBytes })],
   );
