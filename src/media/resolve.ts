@@ -129,6 +129,11 @@ async function resolveOne(
         `transcription: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
+    if (transcript === '')
+      return problem(
+        { problem: 'unavailable', reason: 'No speech was recognised in the audio.' },
+        'empty transcript',
+      );
     await deps.store.setTranscript(key, transcript);
   }
   return { status: 'stored', mimeType: stored.mimeType, byteSize: stored.byteSize, transcript };

@@ -41,7 +41,10 @@ export class MemoryMediaStore implements MediaStore {
     return JSON.stringify([key.tenant, key.channel, key.mediaId]);
   }
 
-  async put(key: MediaKey, media: Omit<StoredMedia, 'byteSize'> & { bytes: Buffer }): Promise<void> {
+  async put(
+    key: MediaKey,
+    media: Omit<StoredMedia, 'byteSize'> & { bytes: Buffer; conversationId: string },
+  ): Promise<void> {
     if (this.items.has(this.id(key))) return;
     this.items.set(this.id(key), {
       mimeType: media.mimeType,
