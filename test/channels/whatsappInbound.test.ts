@@ -372,6 +372,48 @@ describe('WhatsApp inbound: every type gets its answer', () => {
   });
 });
 
+describe('WhatsApp inbound and purge', () => {
+  it("a purged conversation's media bytes and reactions are gone", async () => {
+    const from = '31600000030';
+    const body = fixture('image', from);
+    (body.entry[0]!.changes[0]!.value.messages[0]!.image as { id: string }).id = 'purge-photo';
+    graph.addMedia('purge-photo', { bytes: PHOTO, mimeType: 'image/png' });
+    await post(body);
+    await post(fixture('reaction', from));
+    await repliesTo(from);
+    const workflowId = conversationWorkflowId({ tenant: 'acme', channel: 'whatsapp', externalId: from });
+    const left = async () => {
+      const media = await env.db.pool.query('SELECT 1 FROM media_objects WHERE conversation_id = $1', [
+        workflowId,
+      ]);
+      const reactions = await env.db.pool.query(
+        'SELECT 1 FROM inbound_reactions WHERE conversation_id = $1',
+        [workflowId],
+      );
+      return { media: media.rowCount, reactions: reactions.rowCount };
+    };
+    expect(await left()).toEqual({ media: 1, reactions: 1 });
+    const key = await env.keyFor('acme');
+    const res = await fetch(`${base}/v1/conversations/whatsapp/${from}?purge=true`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.status).toBeLessThan(300);
+    await expect
+      .poll(
+        async () =>
+          (
+            await env.db.pool.query('SELECT status FROM purge_records WHERE conversation_id = $1', [
+              workflowId,
+            ])
+          ).rows[0]?.status,
+        { timeout: 30_000, interval: 200 },
+      )
+      .toBe('completed');
+    expect(await left()).toEqual({ media: 0, reactions: 0 });
+  });
+});
+
 describe('WhatsApp inbound media that cannot be received', () => {
   const cases: [string, string, (id: string) => void, string][] = [
     ['an id the Graph API does not know', '31600000020', () => {}, 'MediaUnavailable'],
