@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_AGENT } from './agents/registry.js';
 import { routingSchema, toRouting, type Routing } from './agents/routing.js';
+import { DEFAULT_MEDIA_LIMITS, type MediaLimits } from './media/limits.js';
 
 /**
  * The one place that reads the environment. Every entry point calls `loadConfig(process.env)` once
@@ -112,6 +113,13 @@ const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
   OTEL_EXPORTER_OTLP_HEADERS: optionalString,
   OTEL_SERVICE_NAME: optionalString,
+  MEDIA_MAX_IMAGE_BYTES: z.coerce.number().int().min(1).default(DEFAULT_MEDIA_LIMITS.maxBytes.image),
+  MEDIA_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1).default(DEFAULT_MEDIA_LIMITS.maxBytes.document),
+  MEDIA_MAX_AUDIO_BYTES: z.coerce.number().int().min(1).default(DEFAULT_MEDIA_LIMITS.maxBytes.audio),
+  MEDIA_IMAGE_TYPES: list,
+  MEDIA_DOCUMENT_TYPES: list,
+  MEDIA_AUDIO_TYPES: list,
+  OPENAI_TRANSCRIPTION_MODEL: z.string().trim().min(1).default('gpt-4o-mini-transcribe'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -180,6 +188,8 @@ export interface Config {
     shutdownGraceMs: number;
   };
   channels: ChannelsConfig;
+  /** Inbound media: size and type limits (src/media/limits.ts says where the defaults come from). */
+  media: MediaLimits & { transcriptionModel: string };
   /** host:port for the standalone worker's Prometheus exporter (Temporal SDK metrics); unset: off. */
   workerMetricsAddress: string | undefined;
   telemetry: TelemetryConfig;
@@ -401,6 +411,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           }
         : undefined,
     },
+    media: {
+      ...DEFAULT_MEDIA_LIMITS,
+      maxBytes: {
+        image: e.MEDIA_MAX_IMAGE_BYTES,
+        document: e.MEDIA_MAX_DOCUMENT_BYTES,
+        audio: e.MEDIA_MAX_AUDIO_BYTES,
+      },
+      mimeTypes: {
+        image: lowered(e.MEDIA_IMAGE_TYPES) ?? DEFAULT_MEDIA_LIMITS.mimeTypes.image,
+        document: lowered(e.MEDIA_DOCUMENT_TYPES) ?? DEFAULT_MEDIA_LIMITS.mimeTypes.document,
+        audio: lowered(e.MEDIA_AUDIO_TYPES) ?? DEFAULT_MEDIA_LIMITS.mimeTypes.audio,
+      },
+      transcriptionModel: e.OPENAI_TRANSCRIPTION_MODEL,
+    },
     workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
     telemetry: {
       otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, ''),
@@ -432,6 +456,10 @@ function parseRouting(raw: string | undefined): { value?: Routing; problems: str
       problems: parsed.error.issues.map((i) => `AGENT_ROUTING.${i.path.join('.') || '(root)'} ${i.message}`),
     };
   return { value: toRouting(parsed.data, DEFAULT_AGENT), problems: [] };
+}
+
+function lowered(types: string[] | undefined): string[] | undefined {
+  return types?.length ? types.map((t) => t.toLowerCase()) : undefined;
 }
 
 /** Channel variables only make sense together; half a configuration is a mistake worth stopping for. */

@@ -9,6 +9,7 @@ import { createApp } from './api/app.js';
 import { DEV_TENANT, ensureDevApiKey } from './api/devKey.js';
 import { appOptions, listen } from './api/server.js';
 import { buildSenders } from './channels/senders.js';
+import { buildMediaFetchers } from './media/fetchers.js';
 import { loadConfig, type Config } from './config.js';
 import { startEmulator } from './emulator/server.js';
 import { createLogger } from './logger.js';
@@ -196,6 +197,11 @@ export async function runDev(config: Config, options: DevOptions = {}): Promise<
       agents,
       routing,
       senders: buildSenders(config.channels, pool),
+      media: {
+        fetchers: buildMediaFetchers(config.channels),
+        limits: config.media,
+        transcriptionModel: config.media.transcriptionModel,
+      },
       tuning: config.workerTuning,
       ...(tracing ? { tracing } : {}),
     });

@@ -13,6 +13,11 @@ import { buildSenders } from './channels/senders.js';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
 import { routingProblems, withDefaultAgent, type Routing } from './agents/routing.js';
 import { loadConfig, type Config } from './config.js';
+import { buildMediaFetchers } from './media/fetchers.js';
+import { DEFAULT_MEDIA_LIMITS, type MediaLimits } from './media/limits.js';
+import type { MediaFetcher } from './media/graph.js';
+import { createPostgresMediaStore } from './media/postgresStore.js';
+import { openaiTranscriber } from './media/transcribe.js';
 import { temporalConnectionOptions } from './temporal/connection.js';
 import { createLogger } from './logger.js';
 import { createOpenAIClient } from './openaiClient.js';
@@ -44,6 +49,8 @@ export interface WorkerDeps {
   shutdownGraceTimeMs?: number;
   /** Traces workflows and activities (a pre-built bundle must then be built with `tracing: true`). */
   tracing?: Tracing;
+  /** Inbound media: downloaders by sender key, limits and transcription model (defaults: none, src/media/limits.ts). */
+  media?: { fetchers: ReadonlyMap<string, MediaFetcher>; limits?: MediaLimits; transcriptionModel?: string };
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -67,6 +74,15 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
       openai: deps.openai,
       agents: deps.agents,
       ...(deps.senders ? { senders: deps.senders } : {}),
+      media: {
+        store: createPostgresMediaStore(deps.pool),
+        fetchers: deps.media?.fetchers ?? new Map(),
+        limits: deps.media?.limits ?? DEFAULT_MEDIA_LIMITS,
+        transcribe: openaiTranscriber(
+          deps.openai,
+          deps.media?.transcriptionModel ?? 'gpt-4o-mini-transcribe',
+        ),
+      },
     }),
   });
 }
@@ -118,6 +134,11 @@ export async function runWorker(
     agents: agents ?? defaultAgents(config.openai.model),
     routing: withDefaultAgent(config.routing, defaultAgent),
     senders: buildSenders(config.channels, pool),
+    media: {
+      fetchers: buildMediaFetchers(config.channels),
+      limits: config.media,
+      transcriptionModel: config.media.transcriptionModel,
+    },
     tuning: config.workerTuning,
     shutdownGraceTimeMs: config.workerShutdownGraceMs,
     ...(tracing ? { tracing } : {}),

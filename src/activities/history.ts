@@ -9,7 +9,20 @@ type Item = Record<string, unknown>;
 
 /** A rough token count (about 4 characters per token, plus per-item overhead): good enough for budgets. */
 export function estimateTokens(item: Item): number {
-  return Math.ceil(textOf(item).length / 4) + 4;
+  return Math.ceil(textOf(item).length / 4) + 4 + MEDIA_PART_TOKENS * mediaParts(item);
+}
+
+/**
+ * A budget's guess for one image or file part (a 1024x1024 image at `detail: auto` is several
+ * hundred tokens; a PDF page more): media must not slip into a re-sent window as if it were free.
+ */
+export const MEDIA_PART_TOKENS = 1_000;
+
+function mediaParts(item: Item): number {
+  if (item.type !== 'message' || !Array.isArray(item.content)) return 0;
+  return (item.content as { type?: unknown }[]).filter(
+    (p) => p.type === 'input_image' || p.type === 'input_file',
+  ).length;
 }
 
 function textOf(item: Item): string {

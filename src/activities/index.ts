@@ -1,6 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import type { AgentRegistry } from '../agents/registry.js';
+import type { MediaDeps } from '../media/resolve.js';
 import type { Pool } from '../store/pool.js';
 import { costOf } from '../usage/cost.js';
 import {
@@ -42,6 +43,8 @@ export interface ActivityDeps {
   /** Outbound senders by `senderKey(tenant, channel)`; a channel without one is answered through the API only. */
   senders?: ReadonlyMap<string, ChannelSender>;
   costOf?: ModelDeps['costOf'];
+  /** Inbound media (store, downloaders, limits, transcription); without it media gets the media reply. */
+  media?: MediaDeps;
 }
 
 /** Activities bound to their dependencies; the worker registers the returned object. */
@@ -59,7 +62,14 @@ export function createActivities(deps: ActivityDeps) {
     },
     // Failures reach tenants (lastError) sanitized; the raw text stays in error_records.
     callModel: withErrorRecords(deps.pool, 'callModel', scopeOf, (input: CallModelInput) =>
-      callModel({ ...deps, costOf: deps.costOf ?? ((m, u) => costOf(m, u)) }, input),
+      callModel(
+        {
+          ...deps,
+          costOf: deps.costOf ?? ((m, u) => costOf(m, u)),
+          ...(deps.media ? { mediaStore: deps.media.store } : {}),
+        },
+        input,
+      ),
     ),
     runTool: withErrorRecords(deps.pool, 'runTool', scopeOf, (input: RunToolInput) => runTool(deps, input)),
     skipTool: (input: Omit<RunToolInput, 'maxAttempts'> & { reason: string }) => skipTool(deps, input),

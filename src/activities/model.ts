@@ -9,6 +9,8 @@ import { withTransaction, type Pool } from '../store/pool.js';
 import { traceModelCall } from '../telemetry/modelSpan.js';
 import { appendItems, loadItemsByKey, loadSegment } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
+import { expandMediaRefs } from '../media/parts.js';
+import type { MediaStore } from '../media/store.js';
 import { looksLikeRawToolCall, outputText } from './history.js';
 
 export interface CallModelInput {
@@ -54,6 +56,8 @@ export interface ModelDeps {
   agents: AgentRegistry;
   /** USD cost of a call, or null for a model without a price. */
   costOf?: (model: string, usage: NormalisedUsage) => number | null;
+  /** Where media references in the transcript are expanded from (src/media/parts.ts). */
+  mediaStore?: MediaStore;
 }
 
 export const REWRITE_REQUEST =
@@ -96,7 +100,10 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
       ]),
     );
   }
-  const stepInput = await loadStepInput(deps.pool, input);
+  // Media references become data URLs here, in the request only: the transcript keeps the reference.
+  const expand = (items: Record<string, unknown>[]) =>
+    expandMediaRefs(items, input.key.tenant, deps.mediaStore);
+  const stepInput = await expand(await loadStepInput(deps.pool, input));
   const started = Date.now();
   const log = Context.current().log;
   const provider = providerFor(agent);
@@ -107,7 +114,7 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
       agent: a,
       step: input,
       stepInput,
-      loadHistory: () => loadSegment(deps.pool, input.conversationId, input.segment),
+      loadHistory: async () => expand(await loadSegment(deps.pool, input.conversationId, input.segment)),
       warn: (message, attributes) =>
         log.warn(message, { conversationId: input.conversationId, ...attributes }),
       signal: Context.current().cancellationSignal,

@@ -83,6 +83,7 @@ export async function runTool(deps: ToolDeps, input: RunToolInput): Promise<RunT
         parseChannelAction(action),
       );
     },
+    inbound: await loadTurnInbound(deps.pool, input.conversationId, input.turn),
   };
   const started = Date.now();
   try {
@@ -158,4 +159,18 @@ async function finish(
     );
   });
   return { status };
+}
+
+/** The turn's inbound messages with the metadata their channel recorded (small: a few facts each). */
+async function loadTurnInbound(
+  pool: ToolDeps['pool'],
+  conversationId: string,
+  turn: number,
+): Promise<NonNullable<ToolContext['inbound']>> {
+  const { rows } = await pool.query<{ message_id: string; metadata: Record<string, string> | null }>(
+    `SELECT message_id, metadata FROM inbound_messages WHERE conversation_id = $1 AND turn = $2
+     ORDER BY received_at NULLS LAST, message_id`,
+    [conversationId, turn],
+  );
+  return rows.map((r) => ({ messageId: r.message_id, metadata: r.metadata ?? {} }));
 }

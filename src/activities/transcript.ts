@@ -1,4 +1,10 @@
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { getAgent, type AgentRegistry } from '../agents/registry.js';
+import { senderKey } from '../channels/senders.js';
+import { turnVerdict } from '../media/parts.js';
+import { resolveAttachments, type MediaDeps } from '../media/resolve.js';
+import { recordError } from './errorRecords.js';
 import { agentSettings } from '../agents/define.js';
 import type { AgentSettings } from '../agents/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
@@ -10,6 +16,8 @@ import type { InboundMessage, Strategy } from '../workflows/messages.js';
 export interface TranscriptDeps {
   pool: Pool;
   agents: AgentRegistry;
+  /** Inbound media: without it, media messages get the agent's media reply. */
+  media?: MediaDeps;
 }
 
 export interface RecordTurnInputInput {
@@ -32,7 +40,18 @@ export interface RecordTurnInputResult {
    * mid-turn left the proposed number holding other input. Absent in results recorded before.
    */
   turn?: number;
+  /**
+   * Set when nothing in the turn is usable by the model (a video, an unsupported type, media that
+   * could not be received): the agent's configured reply is already in the transcript, and the turn
+   * needs no model call. Absent otherwise and in results recorded before.
+   */
+  reply?: 'unsupported' | 'media_problem';
+  /** The configured reply's text, with `reply`. */
+  replyText?: string;
 }
+
+/** The item key of a turn's configured reply (see RecordTurnInputResult.reply). */
+const cannedKey = (turn: number, kind: string) => `t${turn}/reply/${kind}`;
 
 /**
  * Persists a turn's input: the agent's contextualize hook turns the messages into input items, kept
@@ -44,6 +63,35 @@ export async function recordTurnInput(
   input: RecordTurnInputInput,
 ): Promise<RecordTurnInputResult> {
   const agent = getAgent(deps.agents, input.agent);
+  // Media is fetched before the transaction (no lock held while downloading); it is idempotent by
+  // media id, so a retry reads the store instead of downloading again.
+  const messages = input.messages.some((m) => m.attachments?.length)
+    ? await resolveAttachments(
+        deps.media,
+        {
+          tenant: input.key.tenant,
+          channel: input.key.channel,
+          conversationId: input.conversationId,
+          attempt: currentAttempt(),
+          fetcherKey: senderKey(input.key.tenant, input.key.channel),
+          recordProblem: (p) =>
+            recordError(deps.pool, {
+              id: `err_${createHash('sha256')
+                .update(`${input.conversationId}/${p.messageId}/${p.mediaId}`)
+                .digest('hex')
+                .slice(0, 24)}`,
+              tenant: input.key.tenant,
+              conversationId: input.conversationId,
+              activity: 'recordTurnInput',
+              type: p.type,
+              reason: p.reason,
+              message: p.detail,
+              details: { messageId: p.messageId, mediaId: p.mediaId },
+            }),
+        },
+        input.messages,
+      )
+    : input.messages;
   return withTransaction(deps.pool, async (tx) => {
     await tx.query(
       `INSERT INTO conversations (id, tenant, channel, external_id, agent, strategy, segment)
@@ -97,15 +145,32 @@ export async function recordTurnInput(
         `SELECT count(*) AS n FROM session_items WHERE session_id = $1 AND turn = $2 AND item_key LIKE $3`,
         [input.conversationId, choice.turn, `t${choice.turn}/in/%`],
       );
-      return { duplicates: choice.duplicates, items: Number(rows[0]?.n ?? 0), turn: choice.turn };
+      const canned = await tx.query<{ item_key: string }>(
+        'SELECT item_key FROM session_items WHERE session_id = $1 AND turn = $2 AND item_key LIKE $3',
+        [input.conversationId, choice.turn, cannedKey(choice.turn, '%')],
+      );
+      const kind = canned.rows[0]?.item_key.split('/').at(-1);
+      const reply = kind === 'unsupported' || kind === 'media_problem' ? kind : undefined;
+      return {
+        duplicates: choice.duplicates,
+        items: Number(rows[0]?.n ?? 0),
+        turn: choice.turn,
+        ...(reply ? { reply, replyText: configuredReply(agent, reply) } : {}),
+      };
     }
 
     const turn = choice.turn;
-    const fresh = input.messages.filter((m) => choice.fresh.includes(m.id));
+    const fresh = messages.filter((m) => choice.fresh.includes(m.id));
     await tx.query(
-      `INSERT INTO inbound_messages (conversation_id, message_id, turn, received_at)
-       SELECT $1, unnest($2::text[]), $3, unnest($4::timestamptz[])`,
-      [input.conversationId, choice.fresh, turn, fresh.map((m) => safeTime(m.receivedAt))],
+      `INSERT INTO inbound_messages (conversation_id, message_id, turn, received_at, metadata)
+       SELECT $1, unnest($2::text[]), $3, unnest($4::timestamptz[]), unnest($5::jsonb[])`,
+      [
+        input.conversationId,
+        choice.fresh,
+        turn,
+        fresh.map((m) => safeTime(m.receivedAt)),
+        fresh.map((m) => (m.metadata ? JSON.stringify(m.metadata) : null)),
+      ],
     );
     const user = fresh.find((m) => m.user)?.user ?? null;
     const items = agent.contextualize(fresh, {
@@ -128,8 +193,52 @@ export async function recordTurnInput(
         segment: input.segment,
       })),
     );
-    return { duplicates: choice.duplicates, items: items.length, turn };
+    const verdict = turnVerdict(fresh);
+    if (verdict === 'usable') return { duplicates: choice.duplicates, items: items.length, turn };
+    // Nothing the model could use: the configured reply answers, recorded like any reply.
+    await appendItems(tx, input.conversationId, [
+      {
+        itemKey: cannedKey(turn, verdict),
+        item: {
+          type: 'message',
+          role: 'assistant',
+          status: 'completed',
+          content: [
+            {
+              type: 'output_text',
+              text: configuredReply(agent, verdict),
+              annotations: [],
+            },
+          ],
+        },
+        turn,
+        segment: input.segment,
+      },
+    ]);
+    return {
+      duplicates: choice.duplicates,
+      items: items.length,
+      turn,
+      reply: verdict,
+      replyText: configuredReply(agent, verdict),
+    };
   });
+}
+
+function configuredReply(
+  agent: { mediaProblemReply: string; unsupportedMessageReply: string },
+  kind: 'unsupported' | 'media_problem',
+): string {
+  return kind === 'media_problem' ? agent.mediaProblemReply : agent.unsupportedMessageReply;
+}
+
+/** The activity attempt (1 outside an activity, as in unit tests). */
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
 }
 
 function safeTime(iso: string): string | null {

@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { templateShape } from '../channels/actions.js';
+import { messageContent } from '../media/parts.js';
 import { resolveToolPolicy, toolPolicyProblems } from './toolPolicy.js';
 import type { AgentDefinition, AgentSettings, ContextualizeHook } from './types.js';
 
-/** The default hook: each message becomes one user message, text unchanged. */
-export const plainMessages: ContextualizeHook = (messages) =>
-  messages.map((m) => ({ role: 'user', content: [{ type: 'input_text', text: m.text }], type: 'message' }));
+/**
+ * The default hook: each message becomes one user message, text unchanged; media and other
+ * channel content come first as input parts (src/media/parts.ts).
+ */
+export const plainMessages: ContextualizeHook = (messages, ctx) =>
+  messages.map((m) => ({ role: 'user', content: messageContent(m, ctx.channel), type: 'message' }));
 
 type Required_ = Pick<AgentDefinition, 'name' | 'model' | 'instructions'>;
 type Defaulted = Omit<AgentDefinition, 'provider'> & { provider?: AgentDefinition['provider'] };
@@ -20,6 +24,11 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
     timeZone: 'UTC',
     apologyText:
       'Sorry, something went wrong on our side and I could not answer. Please try again in a moment.',
+    unsupportedMessageReply:
+      'Sorry, I cannot open this kind of message. Please send it as text, a photo, a PDF or a voice note.',
+    mediaProblemReply:
+      'Sorry, I could not open the file you sent (it may be too large or of a type I cannot read). ' +
+      'Please send it again as a photo, a PDF or a voice note.',
     burst: { quietMs: 0, maxWaitMs: 0 },
     maxToolRounds: 5,
     historyTokenBudget: 16_000,

@@ -28,6 +28,12 @@ export interface ToolContext {
    * the order sent, before the text. Throws naming the field when the action is malformed.
    */
   send(action: ChannelAction): Promise<void>;
+  /**
+   * The turn's inbound messages as the channel described them: each message id with its metadata
+   * (`type`, and e.g. `latitude`/`longitude` for a location, `replyId` for a button reply, `mediaId`
+   * for media; docs/api.md has the table). Empty when the runtime recorded none.
+   */
+  inbound?: { messageId: string; metadata: Record<string, string> }[];
 }
 
 export interface TurnContext {
@@ -98,6 +104,13 @@ export interface AgentDefinition {
   client?: OpenAI;
   timeZone: string;
   apologyText: string;
+  /**
+   * The reply to a turn with nothing the model can use (a video, a type the channel cannot
+   * deliver): sent without a model call.
+   */
+  unsupportedMessageReply: string;
+  /** The reply when the turn's only media could not be received (too large, type not accepted, gone). */
+  mediaProblemReply: string;
   burst: BurstSettings;
   maxToolRounds: number;
   /** Token budget of history re-sent on recovery and by the stateless strategy. */

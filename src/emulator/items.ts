@@ -1,5 +1,6 @@
 import { encryptedContentNotVerified, invalidRequest, invalidType, missingParameter } from './errors.js';
 import { newId } from './ids.js';
+import { describeMediaPart, isMediaPart } from './media.js';
 import { unseal } from './sealed.js';
 
 /** Wire shapes of the items the emulator stores and returns (a subset of the spec's ItemResource). */
@@ -115,10 +116,13 @@ function textParts(content: unknown, param: string, role: string): string[] {
   return content.map((part, i) => {
     const p = `${param}[${i}]`;
     if (!isRecord(part)) throw invalidType(p, 'an object', part);
-    const allowed = role === 'assistant' ? ['output_text', 'refusal'] : ['input_text'];
+    // Images and files reach the scripted model as a description of what they hold (media.ts).
+    if (role !== 'assistant' && isMediaPart(part)) return `${describeMediaPart(part, p)}\n`;
+    const allowed =
+      role === 'assistant' ? ['output_text', 'refusal'] : ['input_text', 'input_image', 'input_file'];
     if (typeof part.type !== 'string' || !allowed.includes(part.type)) {
       throw invalidRequest(
-        `Invalid value: '${String(part.type)}'. Supported values are: ${allowed.map((a) => `'${a}'`).join(' and ')}. (The emulator accepts text content only.)`,
+        `Invalid value: '${String(part.type)}'. Supported values are: ${allowed.map((a) => `'${a}'`).join(', ')}.`,
         `${p}.type`,
         'invalid_value',
       );

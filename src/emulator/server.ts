@@ -9,6 +9,7 @@ import { ConversationService } from './conversations.js';
 import { ApiError, invalidJsonBody, invalidRequest, missingApiKey, notFound } from './errors.js';
 import { faultRuleSchema, Faults, proxyErrorPage, type FaultController, type FaultRule } from './faults.js';
 import { newId } from './ids.js';
+import { transcribe } from './audio.js';
 import { Journal, type RecordedRequest } from './journal.js';
 import { ModelRegistry, type ModelOverride, type ModelProfile } from './models.js';
 import { createChatCompletion } from './chatCompletions.js';
@@ -243,6 +244,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     res.locals.responseId = response.id;
     res.json(response);
   });
+  v1.post(
+    '/audio/transcriptions',
+    express.raw({ type: () => true, limit: '26mb' }),
+    async (req, res, next) => {
+      try {
+        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const result = await transcribe(raw, req.header('content-type'));
+        res.type(result.contentType).send(result.body);
+      } catch (err) {
+        next(err);
+      }
+    },
+  );
   v1.post('/responses/compact', (req, res) => {
     res.json(responses.compact(req.body));
   });

@@ -26,7 +26,7 @@ export function createApiMetrics(): ApiMetrics {
   });
   const webhookEvents = new Counter({
     name: 'threadline_webhook_events_total',
-    help: 'Channel webhook events: message, duplicate, status, unsupported',
+    help: 'Channel webhook events: message, duplicate, status, unsupported, reaction',
     labelNames: ['channel', 'kind'] as const,
     registers: [registry],
   });

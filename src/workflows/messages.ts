@@ -14,7 +14,42 @@ export interface InboundMessage {
   metadata?: Record<string, string>;
   /** ISO-8601 time the channel received it. */
   receivedAt: string;
+  /**
+   * Media (a reference, never the bytes) or the marker of a type the agent cannot use, in the order
+   * the user sent them. `text` may be empty when there is one (a photo without a caption).
+   */
+  attachments?: Attachment[];
 }
+
+export type AttachmentKind = 'image' | 'document' | 'audio' | 'video' | 'sticker' | 'unsupported';
+
+/** Small and fixed-size: it crosses the workflow boundary (src/media resolves it to bytes). */
+export interface Attachment {
+  kind: AttachmentKind;
+  /** The channel's media id (WhatsApp: a Graph API media id). */
+  mediaId?: string;
+  mimeType?: string;
+  sha256?: string;
+  filename?: string;
+  /** A voice note (WhatsApp audio recorded in the app). */
+  voice?: boolean;
+  animated?: boolean;
+  /** For `unsupported`: the channel's name for the type (`unsupported`, `order`, ...). */
+  type?: string;
+  /**
+   * Set inside the recordTurnInput activity once the media is fetched (src/media/resolve.ts), for
+   * the contextualize hook; never part of a signal, an update or workflow history.
+   */
+  resolved?: AttachmentResolution;
+}
+
+export type AttachmentResolution =
+  | { status: 'stored'; mimeType: string; byteSize: number; transcript: string | null }
+  | { status: 'problem'; problem: 'too_large' | 'type_not_allowed' | 'unavailable'; reason: string }
+  /** Not fetched: the model cannot take it (video, unsupported types, animated stickers). */
+  | { status: 'skipped' };
+
+export const MAX_ATTACHMENTS = 10;
 
 export interface TurnReply {
   messageId: string;
@@ -75,11 +110,33 @@ export function validateInboundMessage(message: unknown): asserts message is Inb
   if (typeof m.id !== 'string' || m.id.length === 0 || m.id.length > 256) {
     throw new TypeError('message.id must be a non-empty string of at most 256 characters');
   }
-  if (typeof m.text !== 'string' || m.text.trim().length === 0) {
-    throw new TypeError('message.text must be a non-empty string');
+  const attachments = m.attachments;
+  if (attachments !== undefined) validateAttachments(attachments);
+  const hasAttachment = Array.isArray(attachments) && attachments.length > 0;
+  if (typeof m.text !== 'string' || (m.text.trim().length === 0 && !hasAttachment)) {
+    throw new TypeError('message.text must be a non-empty string (it may be empty only with attachments)');
   }
   if (m.text.length > MAX_MESSAGE_TEXT) {
     throw new TypeError(`message.text must be at most ${MAX_MESSAGE_TEXT} characters`);
   }
   if (typeof m.receivedAt !== 'string') throw new TypeError('message.receivedAt must be an ISO-8601 string');
+}
+
+const ATTACHMENT_KINDS = ['image', 'document', 'audio', 'video', 'sticker', 'unsupported'];
+
+function validateAttachments(attachments: unknown): void {
+  if (!Array.isArray(attachments) || attachments.length > MAX_ATTACHMENTS)
+    throw new TypeError(`message.attachments must be an array of at most ${MAX_ATTACHMENTS} attachments`);
+  attachments.forEach((a: unknown, i) => {
+    const att = a as Record<string, unknown> | null;
+    if (!att || typeof att !== 'object' || !ATTACHMENT_KINDS.includes(att.kind as string))
+      throw new TypeError(`message.attachments[${i}].kind must be one of ${ATTACHMENT_KINDS.join(', ')}`);
+    for (const key of ['mediaId', 'mimeType', 'sha256', 'filename', 'type']) {
+      const v = att[key];
+      if (v !== undefined && (typeof v !== 'string' || v.length > 512))
+        throw new TypeError(`message.attachments[${i}].${key} must be a string of at most 512 characters`);
+    }
+    if (att.kind !== 'unsupported' && typeof att.mediaId !== 'string')
+      throw new TypeError(`message.attachments[${i}].mediaId is required for ${String(att.kind)}`);
+  });
 }

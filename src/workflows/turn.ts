@@ -49,6 +49,20 @@ export async function runTurn(
       state.finishTurn(state.turns, { status: 'duplicate', turn: state.turns, text: null, responseId: null });
       return 'idle';
     }
+    if (recorded.reply && patched('whatsapp-media')) {
+      // Nothing the model can use (a video, an unsupported type, media not received): the agent's
+      // configured reply is in the transcript already; deliver it without a model call.
+      await finishTurn({ ...common, lastResponseId: state.lastResponseId, error: null, apology: null });
+      await deliver(conversationId, input, turn);
+      state.finishTurn(turn, {
+        status: 'answered',
+        turn,
+        text: recorded.replyText ?? null,
+        responseId: null,
+      });
+      setCurrentDetails(`Turn ${turn}: answered with the configured ${recorded.reply} reply.`);
+      return 'idle';
+    }
 
     let step = 1;
     let rounds = 0;

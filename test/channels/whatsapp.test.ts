@@ -182,10 +182,10 @@ describe('WhatsApp webhook', () => {
     expect(turns.rows[0].turns).toBe(1);
   });
 
-  it('non-text messages are acknowledged and ignored', async () => {
+  it('non-text messages are signalled too, not ignored (whatsappInbound.test.ts has their answers)', async () => {
     const res = await postWebhook(
       notification([{ from: '1', id: 'wamid.img', type: 'image', image: { id: 'x' } }]),
     );
-    expect(await json(res)).toEqual({ received: 0, duplicates: 0, ignored: 1 });
+    expect(await json(res)).toEqual({ received: 1, duplicates: 0, ignored: 0 });
   });
 });

@@ -34,6 +34,7 @@ export async function startApiEnv(
     senders?: ReadonlyMap<string, ChannelSender>;
     openaiBaseUrl?: string;
     agents?: AgentRegistry;
+    media?: Parameters<typeof startTestWorker>[0]['media'];
   } = {},
 ): Promise<ApiEnv> {
   const db = await createTestDatabase();
@@ -44,6 +45,7 @@ export async function startApiEnv(
     ...(options.senders ? { senders: options.senders } : {}),
     ...(options.openaiBaseUrl ? { openaiBaseUrl: options.openaiBaseUrl } : {}),
     ...(options.agents ? { agents: options.agents } : {}),
+    ...(options.media ? { media: options.media } : {}),
   });
   const { client, close } = await testClient();
   const servers: { stop(): Promise<void> }[] = [];

@@ -8,7 +8,7 @@ import type { ChannelSender } from '../../src/activities/delivery.js';
 import { defaultAgents, type AgentRegistry } from '../../src/agents/registry.js';
 import { createOpenAIClient } from '../../src/openaiClient.js';
 import type { Pool } from '../../src/store/pool.js';
-import { createWorker } from '../../src/worker.js';
+import { createWorker, type WorkerDeps } from '../../src/worker.js';
 
 // Worker state changes are logged at INFO: noise in test output. Warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -47,6 +47,7 @@ export async function startTestWorker(options: {
   agents?: AgentRegistry;
   senders?: ReadonlyMap<string, ChannelSender>;
   shutdownGraceTimeMs?: number;
+  media?: WorkerDeps['media'];
 }): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await createWorker({
@@ -61,6 +62,7 @@ export async function startTestWorker(options: {
     agents: options.agents ?? defaultAgents('gpt-5-mini'),
     workflowBundle: { code: readFileSync(inject('workflowBundlePath'), 'utf8') },
     ...(options.senders ? { senders: options.senders } : {}),
+    ...(options.media ? { media: options.media } : {}),
     ...(options.shutdownGraceTimeMs !== undefined
       ? { shutdownGraceTimeMs: options.shutdownGraceTimeMs }
       : {}),

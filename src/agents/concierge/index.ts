@@ -1,3 +1,4 @@
+import { messageContent } from '../../media/parts.js';
 import { defineAgent, instructionsFromFile } from '../define.js';
 import type { AgentDefinition, ContextualizeHook } from '../types.js';
 import { BookingLedger, conciergeTools, TRATTORIA, type ConciergePlace } from './tools.js';
@@ -24,7 +25,7 @@ export const withLocalTime: ContextualizeHook = (messages, ctx) => {
     ...messages.map((m) => ({
       type: 'message' as const,
       role: 'user' as const,
-      content: [{ type: 'input_text' as const, text: m.text }],
+      content: messageContent(m, ctx.channel),
     })),
   ];
 };

@@ -6,14 +6,15 @@ import { ApiError, forbidden, unauthorized } from '../../api/errors.js';
 import type { Routes } from '../../api/route.js';
 import { signalMessage } from '../../api/routes/messages.js';
 import type { Pool } from '../../store/pool.js';
+import { conversationWorkflowId } from '../../workflows/ids.js';
 import { MAX_MESSAGE_TEXT } from '../../workflows/messages.js';
 import { remember, seenBefore } from '../dedupe.js';
 import { verifyHubSignature } from '../signature.js';
 import { secretsEqual } from '../../api/apiKeys.js';
-import { conversationWorkflowId } from '../../workflows/ids.js';
 import { rememberInbound, routeNumber } from './numbers.js';
 import { parseWebhook, webhookBody } from './payload.js';
 import { applyStatuses, parseStatuses } from './statuses.js';
+import { recordReaction } from './reactions.js';
 
 export interface WhatsAppWebhookDeps {
   client: Client;
@@ -22,7 +23,9 @@ export interface WhatsAppWebhookDeps {
   agent: string;
   bodyLimitBytes: number;
   config: WhatsAppConfig;
-  onEvent?: (kind: 'message' | 'duplicate' | 'status' | 'unsupported' | 'unknown_number') => void;
+  onEvent?: (
+    kind: 'message' | 'duplicate' | 'status' | 'unsupported' | 'reaction' | 'unknown_number',
+  ) => void;
 }
 
 export const CHANNEL = 'whatsapp';
@@ -66,11 +69,12 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
       tag: 'Channels',
       summary: 'WhatsApp Cloud API notifications',
       description:
-        'Verified with X-Hub-Signature-256 (HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET). Text ' +
-        'messages go to the conversation `whatsapp/{from}` of the tenant that owns `metadata.phone_number_id` ' +
-        '(WHATSAPP_NUMBERS, or WHATSAPP_TENANT); a number not listed is acknowledged and ignored. `statuses` ' +
-        '(sent, delivered, read, failed) update the delivery ledger by provider message id. A provider ' +
-        'message id seen before is not signalled again.',
+        'Verified with X-Hub-Signature-256 (HMAC-SHA256 of the raw body with WHATSAPP_APP_SECRET). Every ' +
+        'message type goes to the conversation `whatsapp/{from}` of the tenant that owns ' +
+        '`metadata.phone_number_id` (WHATSAPP_NUMBERS, or WHATSAPP_TENANT) and gets an answer (docs/api.md ' +
+        'maps each type to what the model receives); a number not listed is acknowledged and ignored; ' +
+        'reactions are recorded and not answered; `statuses` (sent, delivered, read, failed) update the ' +
+        'delivery ledger by provider message id. A provider message id seen before is not signalled again.',
       access: 'signature',
       headers: { 'X-Hub-Signature-256': 'sha256=<hex HMAC-SHA256 of the raw body>' },
       responses: {
@@ -101,7 +105,7 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
       const parsed = parseWebhook(body);
       let received = 0;
       let duplicates = 0;
-      let ignored = parsed.statuses + parsed.unsupported.length;
+      let ignored = parsed.statuses;
       for (const m of parsed.messages) {
         const route = routeNumber(deps.config, m.phoneNumberId);
         if (route.kind === 'unknown') {
@@ -137,22 +141,43 @@ export function whatsappRoutes(routes: Routes, deps: WhatsAppWebhookDeps): void 
             user: m.from,
             receivedAt: new Date().toISOString(),
             metadata: {
+              ...m.metadata,
               ...(m.name ? { name: m.name.slice(0, 512) } : {}),
               ...(m.sentAt ? { sentAt: m.sentAt } : {}),
             },
+            ...(m.attachment ? { attachments: [m.attachment] } : {}),
           },
         );
         await remember(deps.pool, CHANNEL, m.id, workflowId);
         received += 1;
-        deps.onEvent?.('message');
-        res.locals.log?.info({ workflowId, providerMessageId: m.id }, 'whatsapp message signalled');
+        deps.onEvent?.(m.attachment?.kind === 'unsupported' ? 'unsupported' : 'message');
+        res.locals.log?.info(
+          { workflowId, providerMessageId: m.id, type: m.type },
+          'whatsapp message signalled',
+        );
+      }
+      for (const r of parsed.reactions) {
+        // Recorded with the conversation, never a turn: a reaction asks for no answer.
+        const route = routeNumber(deps.config, r.phoneNumberId);
+        if (route.kind === 'unknown') {
+          ignored += 1;
+          deps.onEvent?.('unknown_number');
+          continue;
+        }
+        const tenant = route.kind === 'number' ? route.number.tenant : route.tenant;
+        const conversationId = conversationWorkflowId({ tenant, channel: CHANNEL, externalId: r.from });
+        const fresh = await recordReaction(deps.pool, {
+          tenant,
+          channel: CHANNEL,
+          conversationId,
+          reaction: r,
+        });
+        if (fresh) received += 1;
+        else duplicates += 1;
+        deps.onEvent?.(fresh ? 'reaction' : 'duplicate');
       }
       for (let i = 0; i < parsed.statuses; i++) deps.onEvent?.('status');
       await applyWebhookStatuses(deps, body, res.locals.log);
-      for (const u of parsed.unsupported) {
-        deps.onEvent?.('unsupported');
-        res.locals.log?.info({ providerMessageId: u.id, type: u.type }, 'whatsapp message type ignored');
-      }
       res.status(200).json({ received, duplicates, ignored });
     },
     [express.raw({ type: () => true, limit: deps.bodyLimitBytes })],
