@@ -32,6 +32,8 @@ export interface WorkerDeps {
   tuning?: Config['workerTuning'];
   /** How long in-flight tasks may drain after shutdown before activities are cancelled (SDK default 0). */
   shutdownGraceTimeMs?: number;
+  /** Stream model calls to API subscribers (default on). */
+  streamModel?: boolean;
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -52,6 +54,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
       openai: deps.openai,
       agents: deps.agents,
       ...(deps.senders ? { senders: deps.senders } : {}),
+      ...(deps.streamModel === false ? { stream: false } : {}),
     }),
   });
 }

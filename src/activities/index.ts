@@ -41,6 +41,8 @@ export interface ActivityDeps {
   /** Outbound senders by `senderKey(tenant, channel)`; a channel without one is answered through the API only. */
   senders?: ReadonlyMap<string, ChannelSender>;
   costOf?: ModelDeps['costOf'];
+  /** Stream model calls to subscribers; default on (ModelDeps.stream). */
+  stream?: boolean;
 }
 
 /** Activities bound to their dependencies; the worker registers the returned object. */

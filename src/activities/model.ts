@@ -5,6 +5,7 @@ import type { AgentDefinition } from '../agents/types.js';
 import { providerFor } from '../providers/index.js';
 import type { NormalisedUsage, ProviderCall, Recovery } from '../providers/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
+import { notifyConversation, StepPublisher } from '../streaming/publisher.js';
 import { appendItems, loadItemsByKey, loadSegment } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
 import { looksLikeRawToolCall, outputText } from './history.js';
@@ -50,6 +51,11 @@ export interface ModelDeps {
   agents: AgentRegistry;
   /** USD cost of a call, or null for a model without a price. */
   costOf?: (model: string, usage: NormalisedUsage) => number | null;
+  /**
+   * Stream model calls to subscribers (stream_events + NOTIFY) where the provider can; default on.
+   * Off, calls are plain requests; what the step records and returns is the same either way.
+   */
+  stream?: boolean;
 }
 
 export const REWRITE_REQUEST =
@@ -96,6 +102,14 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
   const started = Date.now();
   const log = Context.current().log;
   const provider = providerFor(agent);
+  const warn = (message: string, attributes: Record<string, unknown>) =>
+    log.warn(message, { conversationId: input.conversationId, ...attributes });
+  // Deltas go to subscribers through Postgres, never through Temporal: the result below is the
+  // same small shape whether the call streamed or not.
+  const publisher =
+    deps.stream !== false && provider.capabilities.streaming
+      ? new StepPublisher(deps.pool, { ...input, attempt: Context.current().info.attempt }, warn)
+      : undefined;
   const callWith = (a: AgentDefinition) =>
     provider.call({
       pool: deps.pool,
@@ -104,9 +118,9 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
       step: input,
       stepInput,
       loadHistory: () => loadSegment(deps.pool, input.conversationId, input.segment),
-      warn: (message, attributes) =>
-        log.warn(message, { conversationId: input.conversationId, ...attributes }),
+      warn,
       signal: Context.current().cancellationSignal,
+      ...(publisher ? { stream: publisher } : {}),
     });
   let call = await callWith(agent);
   let outcome = outcomeOf(call);
@@ -128,6 +142,9 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
     outcome = outcomeOf(call);
     call = { ...call, raw: { ...call.raw, retried_for: 'max_output_tokens' } };
   }
+  // Every delta is written before the output is: a reader that sees the step's items has seen its
+  // stream. (A call that throws leaves its writes to finish on their own; they never throw.)
+  await publisher?.close();
 
   const usage = {
     inputTokens: call.usage.input_tokens,
@@ -182,6 +199,7 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
         segment: input.segment,
       })),
     );
+    if (publisher) await notifyConversation(tx, input.conversationId);
     return true;
   });
   if (!won) {

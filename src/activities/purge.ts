@@ -90,6 +90,7 @@ export async function purgeStored(
       [input.conversationId],
     );
     await tx.query('DELETE FROM error_records WHERE conversation_id = $1', [input.conversationId]);
+    await tx.query('DELETE FROM stream_events WHERE conversation_id = $1', [input.conversationId]);
     await tx.query(
       `UPDATE conversations SET status = 'closed', last_response_id = NULL, openai_conversation_id = NULL,
          last_error = NULL, segment = segment + 1, updated_at = now() WHERE id = $1`,

@@ -21,6 +21,7 @@ import { rejectUndeclaredMethods, Routes, type RouteSpec } from './route.js';
 import { adminRoutes } from './routes/admin.js';
 import { conversationsRoutes } from './routes/conversations.js';
 import { eventsRoutes } from './routes/events.js';
+import { StreamNotifications } from '../streaming/subscriber.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesRoutes } from './routes/messages.js';
 import { migrationsRoutes } from './routes/migrations.js';
@@ -142,11 +143,14 @@ export function createApp(deps: AppDeps): Express {
 
   messagesRoutes(api, deps);
   conversationsRoutes(api, deps);
+  const notifications = new StreamNotifications(deps.pool);
+  closing.signal.addEventListener('abort', () => void notifications.close(), { once: true });
   eventsRoutes(api, {
     client: deps.client,
     pool: deps.pool,
     pollMs: deps.eventsPollMs ?? 500,
     closing: closing.signal,
+    notifications,
   });
   adminRoutes(api, deps);
   migrationsRoutes(api, deps);

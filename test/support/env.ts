@@ -47,6 +47,7 @@ export async function startTestWorker(options: {
   agents?: AgentRegistry;
   senders?: ReadonlyMap<string, ChannelSender>;
   shutdownGraceTimeMs?: number;
+  streamModel?: boolean;
 }): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await createWorker({
@@ -64,6 +65,7 @@ export async function startTestWorker(options: {
     ...(options.shutdownGraceTimeMs !== undefined
       ? { shutdownGraceTimeMs: options.shutdownGraceTimeMs }
       : {}),
+    ...(options.streamModel === false ? { streamModel: false } : {}),
   });
   const running = worker.run();
   return {
