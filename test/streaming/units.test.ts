@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { buildOpenApi } from '../../src/api/openapi.js';
 import {
   formatEventId,
   parseEventId,
@@ -154,5 +155,17 @@ describe('deltas', () => {
     coalesce(pending, { kind: 'superseded', data: {} });
     coalesce(pending, t('d', 1));
     expect(pending.map((d) => d.data.text ?? d.kind)).toEqual(['ab', 'c', 'superseded', 'd']);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('names the stream events and their payloads', () => {
+    const doc = buildOpenApi([], { title: 't', version: '1' }) as {
+      components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
+    };
+    const { StreamDelta, StreamItem, StreamSuperseded } = doc.components.schemas;
+    expect(StreamDelta?.required).toEqual(expect.arrayContaining(['turn', 'step', 'attempt', 'text']));
+    expect(Object.keys(StreamItem?.properties ?? {})).toContain('item');
+    expect(StreamSuperseded?.properties?.reason).toMatchObject({ enum: ['retry', 'recall'] });
   });
 });

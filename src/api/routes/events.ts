@@ -57,7 +57,14 @@ export function eventsRoutes(routes: Routes, deps: EventsDeps): void {
         lastEventId: z.string().max(80).optional().describe('For clients that cannot set Last-Event-ID'),
       }),
       headers: { 'Last-Event-ID': 'The id of the last event received' },
-      responses: { 200: { description: 'An event stream', contentType: 'text/event-stream' } },
+      responses: {
+        200: {
+          description:
+            'An event stream. Frames: `id:` (pass it back as Last-Event-ID), `event:` (the name), `data:` ' +
+            '(JSON; for the stream.* events one of the StreamEventData schemas)',
+          contentType: 'text/event-stream',
+        },
+      },
     },
     async ({ params, query }, req, res) => {
       const tenant = tenantOf(req, res);
