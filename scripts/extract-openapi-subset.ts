@@ -29,6 +29,21 @@ export const ROOT_SCHEMAS = [
   'CompactResource',
   'CreateResponse',
   'CompactResponseMethodPublicBody',
+  // The Responses stream events the emulator sends (stream: true).
+  'ResponseCreatedEvent',
+  'ResponseInProgressEvent',
+  'ResponseOutputItemAddedEvent',
+  'ResponseOutputItemDoneEvent',
+  'ResponseContentPartAddedEvent',
+  'ResponseContentPartDoneEvent',
+  'ResponseTextDeltaEvent',
+  'ResponseTextDoneEvent',
+  'ResponseFunctionCallArgumentsDeltaEvent',
+  'ResponseFunctionCallArgumentsDoneEvent',
+  'ResponseCompletedEvent',
+  'ResponseIncompleteEvent',
+  'ResponseFailedEvent',
+  'ResponseErrorEvent',
 ] as const;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

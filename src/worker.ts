@@ -51,6 +51,8 @@ export interface WorkerDeps {
   tracing?: Tracing;
   /** Inbound media: downloaders by sender key, limits and transcription model (defaults: none, src/media/limits.ts). */
   media?: { fetchers: ReadonlyMap<string, MediaFetcher>; limits?: MediaLimits; transcriptionModel?: string };
+  /** Stream model calls to API subscribers (default on). */
+  streamModel?: boolean;
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -83,6 +85,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
           deps.media?.transcriptionModel ?? 'gpt-4o-mini-transcribe',
         ),
       },
+      ...(deps.streamModel === false ? { stream: false } : {}),
     }),
   });
 }

@@ -45,6 +45,8 @@ export interface ActivityDeps {
   costOf?: ModelDeps['costOf'];
   /** Inbound media (store, downloaders, limits, transcription); without it media gets the media reply. */
   media?: MediaDeps;
+  /** Stream model calls to subscribers; default on (ModelDeps.stream). */
+  stream?: boolean;
 }
 
 /** Activities bound to their dependencies; the worker registers the returned object. */

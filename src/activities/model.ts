@@ -7,6 +7,7 @@ import { providerFor } from '../providers/index.js';
 import type { NormalisedUsage, ProviderCall, Recovery } from '../providers/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { traceModelCall } from '../telemetry/modelSpan.js';
+import { notifyConversation, StepPublisher } from '../streaming/publisher.js';
 import { appendItems, loadItemsByKey, loadSegment } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
 import { expandMediaRefs } from '../media/parts.js';
@@ -58,6 +59,11 @@ export interface ModelDeps {
   costOf?: (model: string, usage: NormalisedUsage) => number | null;
   /** Where media references in the transcript are expanded from (src/media/parts.ts). */
   mediaStore?: MediaStore;
+  /**
+   * Stream model calls to subscribers (stream_events + NOTIFY) where the provider can; default on.
+   * Off, calls are plain requests; what the step records and returns is the same either way.
+   */
+  stream?: boolean;
 }
 
 export const REWRITE_REQUEST =
@@ -107,6 +113,14 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
   const started = Date.now();
   const log = Context.current().log;
   const provider = providerFor(agent);
+  const warn = (message: string, attributes: Record<string, unknown>) =>
+    log.warn(message, { conversationId: input.conversationId, ...attributes });
+  // Deltas go to subscribers through Postgres, never through Temporal: the result below is the
+  // same small shape whether the call streamed or not.
+  const publisher =
+    deps.stream !== false && provider.capabilities.streaming
+      ? new StepPublisher(deps.pool, { ...input, attempt: Context.current().info.attempt }, warn)
+      : undefined;
   const untraced = (a: AgentDefinition) =>
     provider.call({
       pool: deps.pool,
@@ -115,9 +129,9 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
       step: input,
       stepInput,
       loadHistory: async () => expand(await loadSegment(deps.pool, input.conversationId, input.segment)),
-      warn: (message, attributes) =>
-        log.warn(message, { conversationId: input.conversationId, ...attributes }),
+      warn,
       signal: Context.current().cancellationSignal,
+      ...(publisher ? { stream: publisher } : {}),
     });
   const callWith = (a: AgentDefinition) =>
     traceModelCall(
@@ -144,6 +158,9 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
     outcome = outcomeOf(call);
     call = { ...call, raw: { ...call.raw, retried_for: 'max_output_tokens' } };
   }
+  // Every delta is written before the output is: a reader that sees the step's items has seen its
+  // stream. (A call that throws leaves its writes to finish on their own; they never throw.)
+  await publisher?.close();
 
   const usage = {
     inputTokens: call.usage.input_tokens,
@@ -199,6 +216,7 @@ async function callModelOnce(deps: ModelDeps, input: CallModelInput): Promise<Ca
         segment: input.segment,
       })),
     );
+    if (publisher) await notifyConversation(tx, input.conversationId);
     return true;
   });
   if (!won) {

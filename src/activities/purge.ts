@@ -95,6 +95,7 @@ export async function purgeStored(
     // The customer's media bytes and reactions are content too (migration 0010).
     await tx.query('DELETE FROM media_objects WHERE conversation_id = $1', [input.conversationId]);
     await tx.query('DELETE FROM inbound_reactions WHERE conversation_id = $1', [input.conversationId]);
+    await tx.query('DELETE FROM stream_events WHERE conversation_id = $1', [input.conversationId]);
     await tx.query(
       `UPDATE conversations SET status = 'closed', last_response_id = NULL, openai_conversation_id = NULL,
          last_error = NULL, segment = segment + 1, updated_at = now() WHERE id = $1`,

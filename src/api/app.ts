@@ -25,6 +25,7 @@ import { rejectUndeclaredMethods, Routes, type RouteSpec } from './route.js';
 import { adminRoutes } from './routes/admin.js';
 import { conversationsRoutes } from './routes/conversations.js';
 import { eventsRoutes } from './routes/events.js';
+import { StreamNotifications } from '../streaming/subscriber.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesRoutes } from './routes/messages.js';
 import { migrationsRoutes } from './routes/migrations.js';
@@ -166,11 +167,14 @@ export function createApp(deps: AppDeps): Express {
   messagesRoutes(api, { ...deps, routing });
   // A reset may start a run; it restores the conversation's own agent from Postgres.
   conversationsRoutes(api, { ...deps, agent: routing.defaultAgent });
+  const notifications = new StreamNotifications(deps.pool);
+  closing.signal.addEventListener('abort', () => void notifications.close(), { once: true });
   eventsRoutes(api, {
     client: deps.client,
     pool: deps.pool,
     pollMs: deps.eventsPollMs ?? 500,
     closing: closing.signal,
+    notifications,
   });
   adminRoutes(api, deps);
   migrationsRoutes(api, deps);

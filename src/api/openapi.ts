@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { errorBody } from './schemas.js';
 import type { RouteSpec } from './route.js';
+import { streamEventData } from './schemas.js';
 
 /**
  * The OpenAPI 3.1 document, built from the route declarations: the same zod schemas validate
@@ -127,6 +128,8 @@ export function buildOpenApi(specs: RouteSpec[], info: { title: string; version:
       for (const [name, link] of Object.entries(r.links ?? {}))
         if (!specs.some((s) => s.operationId === link.operationId))
           throw new Error(`${spec.operationId}: link ${name} names no operation ${link.operationId}`);
+  // The frames of GET .../events: a text/event-stream body cannot refer to them, so they are hoisted.
+  schema(streamEventData, 'output');
   return {
     openapi: '3.1.0',
     info: {

@@ -116,3 +116,51 @@ export const usageTotals = z
 export const agentName = z
   .string()
   .regex(/^[\w.-]{1,64}$/, { message: 'must be an agent name: 1-64 letters, digits, "_", "-" or "."' });
+/** Where a stream delta belongs: the model step and the activity attempt that produced it. */
+const streamPlace = {
+  turn: z.number().int(),
+  step: z.number().int().describe('The model step within the turn (a tool round starts a new step)'),
+  attempt: z.number().int().describe('The model activity attempt; a retry streams as the next attempt'),
+};
+const streamItem = z
+  .object({
+    type: z.string().describe('`message` or `function_call`'),
+    id: z.string().optional(),
+    role: z.string().optional(),
+    status: z.string().optional(),
+    name: z.string().optional().describe('A function call: the tool'),
+    call_id: z.string().optional(),
+    arguments: z
+      .string()
+      .optional()
+      .describe('A function call (item.done): its arguments, at most 2,000 characters'),
+  })
+  .describe('What the item is, not its content');
+
+/**
+ * The `data` of each event of GET .../events, by event name. OpenAPI 3.1 cannot type the frames of
+ * a text/event-stream body, so these are named components the stream's description points to.
+ */
+export const streamEventData = z
+  .union([
+    z
+      .object({
+        ...streamPlace,
+        outputIndex: z.number().int(),
+        contentIndex: z.number().int(),
+        text: z.string(),
+      })
+      .describe('`stream.delta`: append `text` to the answer of this step')
+      .meta({ id: 'StreamDelta' }),
+    z
+      .object({ ...streamPlace, outputIndex: z.number().int(), item: streamItem })
+      .describe('`stream.item.added` / `stream.item.done`: an output item of the step begins or ends')
+      .meta({ id: 'StreamItem' }),
+    z
+      .object({ ...streamPlace, reason: z.enum(['retry', 'recall']) })
+      .describe(
+        '`stream.superseded`: drop everything streamed so far for this step; what follows is the new attempt',
+      )
+      .meta({ id: 'StreamSuperseded' }),
+  ])
+  .meta({ id: 'StreamEventData' });

@@ -2,7 +2,19 @@ import { z } from 'zod';
 import { ApiError } from './errors.js';
 
 export type FaultKind =
-  'rate_limit' | 'quota' | 'server_error' | 'latency' | 'drop_connection' | 'lose_answer' | 'error';
+  | 'rate_limit'
+  | 'quota'
+  | 'server_error'
+  | 'latency'
+  | 'drop_connection'
+  | 'lose_answer'
+  | 'error'
+  /** Streamed requests only (`stream: true`): the delay applies before every event (a slow stream). */
+  | 'slow_stream'
+  /** Streamed requests only: the connection closes after `afterEvents` events, with no terminal event. */
+  | 'cut_stream'
+  /** Streamed requests only: an `error` event after `afterEvents` events ends the stream. */
+  | 'stream_error';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -14,6 +26,8 @@ export interface FaultRule {
   retryAfterSeconds?: number;
   retryAfterMs?: number;
   latencyMs?: number;
+  /** cut_stream, stream_error: how many events go out first; default half of the stream. */
+  afterEvents?: number;
   /**
    * For kind 'error': any status and error body, to reproduce what compatible backends and proxies
    * send (e.g. the variants of an expired previous response in the API notes).
@@ -50,6 +64,9 @@ export const faultRuleSchema = z
       'drop_connection',
       'lose_answer',
       'error',
+      'slow_stream',
+      'cut_stream',
+      'stream_error',
     ]),
     match: z
       .object({
@@ -64,6 +81,7 @@ export const faultRuleSchema = z
     retryAfterSeconds: z.number().min(0).optional(),
     retryAfterMs: z.number().min(0).optional(),
     latencyMs: z.number().min(0).optional(),
+    afterEvents: z.number().int().min(0).optional(),
     errorStatus: z.number().int().min(400).max(599).optional(),
     error: z
       .object({
@@ -93,7 +111,11 @@ export type FaultAction =
   | { type: 'error'; error: ApiError }
   | { type: 'drop' }
   /** Handle the request as usual, then drop the connection (no status) or answer a proxy error. */
-  | { type: 'lose_answer'; status: 502 | 504 | undefined };
+  | { type: 'lose_answer'; status: 502 | 504 | undefined }
+  /** A streamed answer: slow it down, cut it or fail it after some events. */
+  | { type: 'stream'; eventDelayMs?: number; cut?: number | 'half'; error?: number | 'half' };
+
+const STREAM_KINDS: ReadonlySet<FaultKind> = new Set(['slow_stream', 'cut_stream', 'stream_error']);
 
 export class Faults implements FaultController {
   private rules: ActiveFault[] = [];
@@ -129,15 +151,28 @@ export class Faults implements FaultController {
    * Rules apply in the order added: every matching latency rule adds its delay, and the first
    * matching rule of another kind decides the outcome. Spent rules are dropped.
    */
-  actionsFor(req: { method: string; path: string; rawBody: string }): FaultAction[] {
+  actionsFor(req: { method: string; path: string; rawBody: string; streaming?: boolean }): FaultAction[] {
     const actions: FaultAction[] = [];
     for (const rule of this.rules) {
       if (rule.remaining === 0 || !matches(rule, req)) continue;
+      // Stream faults wait for a streamed request; they are not spent on others.
+      if (STREAM_KINDS.has(rule.kind) && !req.streaming) continue;
       if (rule.remaining > 0) rule.remaining--;
       rule.hits++;
       if (rule.kind === 'latency') {
         actions.push({ type: 'delay', ms: rule.latencyMs ?? 1000 });
         continue;
+      }
+      if (rule.kind === 'slow_stream') {
+        actions.push({ type: 'stream', eventDelayMs: rule.latencyMs ?? 50 });
+        continue;
+      }
+      if (rule.kind === 'cut_stream' || rule.kind === 'stream_error') {
+        const at = rule.afterEvents ?? 'half';
+        actions.push(
+          rule.kind === 'cut_stream' ? { type: 'stream', cut: at } : { type: 'stream', error: at },
+        );
+        break;
       }
       actions.push(
         rule.kind === 'drop_connection'

@@ -95,13 +95,9 @@ export class ResponseService {
     if (!isRecord(rawBody)) throw invalidType('body', 'an object', rawBody);
     const body = rawBody;
     rejectUnknownParameters(body, KNOWN_PARAMETERS);
-    if (body.stream === true) {
-      throw invalidRequest(
-        "The Threadline emulator does not support streaming ('stream': true). Send the request without 'stream' to receive the complete response.",
-        'stream',
-        'unsupported_value',
-      );
-    }
+    // `stream: true` is answered by the HTTP layer as server-sent events of this same response.
+    if (body.stream !== undefined && typeof body.stream !== 'boolean' && body.stream !== null)
+      throw invalidType('stream', 'a boolean', body.stream);
     if (body.background === true) {
       throw invalidRequest(
         "The Threadline emulator does not support 'background': true.",

@@ -7,7 +7,15 @@ import { AssistantsService, type AssistantsFixture } from './assistants.js';
 import { OffsetClock, type EmulatorClock } from './clock.js';
 import { ConversationService } from './conversations.js';
 import { ApiError, invalidJsonBody, invalidRequest, missingApiKey, notFound } from './errors.js';
-import { faultRuleSchema, Faults, proxyErrorPage, type FaultController, type FaultRule } from './faults.js';
+import {
+  faultRuleSchema,
+  Faults,
+  proxyErrorPage,
+  type FaultAction,
+  type FaultController,
+  type FaultRule,
+} from './faults.js';
+import { NO_STREAM_FAULTS, responseEvents, writeStream, type StreamFaults } from './streaming.js';
 import { newId } from './ids.js';
 import { transcribe } from './audio.js';
 import { Journal, type RecordedRequest } from './journal.js';
@@ -104,6 +112,7 @@ function sendError(res: Response, error: ApiError): void {
  * answer lost: the socket is destroyed, or a proxy's error page replaces the API's answer.
  */
 function loseAnswer(res: Response, status: 502 | 504 | undefined): void {
+  res.locals.loseAnswer = status ?? null;
   res.json = (() => {
     res.locals.answerLost = true;
     if (status === undefined) {
@@ -116,6 +125,28 @@ function loseAnswer(res: Response, status: 502 | 504 | undefined): void {
     res.status(status).type('text/html').send(proxyErrorPage(status));
     return res;
   }) as Response['json'];
+}
+
+function isStreamRequest(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
+}
+
+type StreamAction = Extract<FaultAction, { type: 'stream' }>;
+
+function mergeStreamFault(res: Response, action: StreamAction): StreamAction[] {
+  return [...((res.locals.streamFaults as StreamAction[] | undefined) ?? []), action];
+}
+
+/** The stream faults of this request, with "half" resolved against the stream's length. */
+function streamFaultsFor(res: Response, length: number): StreamFaults {
+  const at = (v: number | 'half') => (v === 'half' ? Math.floor(length / 2) : v);
+  const out: StreamFaults = { ...NO_STREAM_FAULTS };
+  for (const a of (res.locals.streamFaults as StreamAction[] | undefined) ?? []) {
+    if (a.eventDelayMs !== undefined) out.eventDelayMs += a.eventDelayMs;
+    if (a.cut !== undefined) out.cutAfter = at(a.cut);
+    if (a.error !== undefined) out.errorAfter = at(a.error);
+  }
+  return out;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -214,12 +245,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   // Fault injection and auth apply to the emulated API only, never to the admin routes.
   app.use('/v1', async (req, res, next) => {
+    const streaming = isStreamRequest(req.body);
     for (const action of faults.actionsFor({
       method: req.method,
       path: req.originalUrl.split('?')[0] ?? req.originalUrl,
       rawBody: context(res).rawBody,
+      streaming,
     })) {
       if (action.type === 'delay') await sleep(action.ms);
+      else if (action.type === 'stream') res.locals.streamFaults = mergeStreamFault(res, action);
       else if (action.type === 'drop') {
         req.socket.destroy();
         return;
@@ -239,10 +273,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   v1.post('/chat/completions', (req, res) => {
     res.json(createChatCompletion(req.body, clock));
   });
-  v1.post('/responses', (req, res) => {
+  v1.post('/responses', async (req, res) => {
     const response = responses.create(req.body);
     res.locals.responseId = response.id;
-    res.json(response);
+    if (!isStreamRequest(req.body)) return void res.json(response);
+    if (res.locals.loseAnswer !== undefined) {
+      // The work is done (stored, appended to a conversation); the answer never arrives.
+      res.json(response);
+      return;
+    }
+    const events = responseEvents(response);
+    await writeStream(res, events, streamFaultsFor(res, events.length));
   });
   v1.post(
     '/audio/transcriptions',

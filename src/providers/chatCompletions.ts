@@ -15,6 +15,8 @@ export const chatCompletions: ModelProvider = {
   capabilities: {
     storedState: false,
     conversationObjects: false,
+    // Not yet: the chat stream's tool-call deltas would need their own mapping to items.
+    streaming: false,
     identifiers: ['completion_id', 'request_id', 'system_fingerprint', 'service_tier'],
   },
   async call(ctx: ProviderContext) {

@@ -23,6 +23,7 @@ export const openaiConversations: ModelProvider = {
   name: 'openai-conversations',
   capabilities: {
     storedState: true,
+    streaming: true,
     conversationObjects: true,
     identifiers: ['response_id', 'conversation_id', 'request_id', 'service_tier'],
   },
@@ -44,7 +45,7 @@ export const openaiConversations: ModelProvider = {
       input: ctx.stepInput as unknown as InputItem[],
     };
     try {
-      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal, ctx.stream);
       return fromResponse(data, request, requestId, null);
     } catch (err) {
       const facts = factsOf(err);
@@ -66,9 +67,11 @@ export const openaiConversations: ModelProvider = {
       });
       const replacement = await recreateConversation(ctx);
       const retry = { ...request, conversation: replacement.id, input: replacement.input };
-      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal).catch((e: unknown) => {
-        throw toActivityFailure(e);
-      });
+      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal, ctx.stream).catch(
+        (e: unknown) => {
+          throw toActivityFailure(e);
+        },
+      );
       return fromResponse(data, retry, requestId, recovery);
     }
   },

@@ -19,6 +19,7 @@ export const openaiResponses: ModelProvider = {
   name: 'openai-responses',
   capabilities: {
     storedState: true,
+    streaming: true,
     conversationObjects: false,
     identifiers: ['response_id', 'previous_response_id', 'request_id', 'service_tier'],
   },
@@ -39,7 +40,7 @@ export const openaiResponses: ModelProvider = {
       for (let halvings = 0; ; halvings++) {
         const request = statelessRequest(Math.floor(agent.historyTokenBudget / 2 ** halvings));
         try {
-          const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
+          const { data, requestId } = await createResponse(ctx.client, request, ctx.signal, ctx.stream);
           return fromResponse(data, request, requestId, halvings > 0 ? 'context_trimmed' : null);
         } catch (err) {
           const facts = factsOf(err);
@@ -62,7 +63,7 @@ export const openaiResponses: ModelProvider = {
       ...(step.previousResponseId ? { previous_response_id: step.previousResponseId } : {}),
     };
     try {
-      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal);
+      const { data, requestId } = await createResponse(ctx.client, request, ctx.signal, ctx.stream);
       return fromResponse(data, request, requestId, null);
     } catch (err) {
       const facts = factsOf(err);
@@ -86,9 +87,11 @@ export const openaiResponses: ModelProvider = {
         },
       );
       const retry = recoveryRequest(agent, base, await ctx.loadHistory(), stepInput.length);
-      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal).catch((e: unknown) => {
-        throw toActivityFailure(e);
-      });
+      const { data, requestId } = await createResponse(ctx.client, retry, ctx.signal, ctx.stream).catch(
+        (e: unknown) => {
+          throw toActivityFailure(e);
+        },
+      );
       return fromResponse(data, retry, requestId, recovery);
     }
   },

@@ -1,4 +1,7 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type OpenAI from 'openai';
+import { APIError } from 'openai';
+import type { StreamSink } from '../streaming/publisher.js';
 import type { AgentDefinition } from '../agents/types.js';
 import type { NormalisedUsage, ProviderCall, StepRequest } from './types.js';
 
@@ -59,13 +62,51 @@ export function requestMetadata(step: Pick<StepRequest, 'key' | 'turn' | 'step'>
   };
 }
 
+/**
+ * The one call site of `responses.create`. With a sink the call streams (`stream: true`): every
+ * event goes to the sink as it arrives and the result is the terminal event's response, the same
+ * object a plain call returns, so what the step records does not depend on streaming. A stream
+ * that ends without a terminal event (a cut connection) fails retryably.
+ */
 export async function createResponse(
   client: OpenAI,
   request: OpenAI.Responses.ResponseCreateParamsNonStreaming,
   signal?: AbortSignal,
+  sink?: StreamSink,
 ): Promise<{ data: OpenAI.Responses.Response; requestId: string | null }> {
-  const { data, response } = await client.responses.create(request, signal ? { signal } : {}).withResponse();
-  return { data, requestId: response.headers.get('x-request-id') };
+  const options = signal ? { signal } : {};
+  if (!sink) {
+    const { data, response } = await client.responses.create(request, options).withResponse();
+    return { data, requestId: response.headers.get('x-request-id') };
+  }
+  const { data: stream, response } = await client.responses
+    .create({ ...request, stream: true }, options)
+    .withResponse();
+  const requestId = response.headers.get('x-request-id');
+  sink.begin();
+  let final: OpenAI.Responses.Response | undefined;
+  try {
+    for await (const event of stream) {
+      sink.event(event as unknown as { type: string });
+      if (
+        event.type === 'response.completed' ||
+        event.type === 'response.incomplete' ||
+        event.type === 'response.failed'
+      )
+        final = event.response;
+    }
+  } catch (err) {
+    // An `error` event arrives as an APIError and is classified like any other; a body that
+    // breaks off is a cut stream.
+    if (err instanceof APIError) throw err;
+    throw streamCut(err instanceof Error ? err.message : String(err));
+  }
+  if (!final) throw streamCut('the stream ended before response.completed');
+  return { data: final, requestId };
+}
+
+function streamCut(detail: string): ApplicationFailure {
+  return ApplicationFailure.retryable(`OpenAI stream cut: ${detail}`, 'OpenAIStreamCut');
 }
 
 export function fromResponse(

@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import type { AgentDefinition } from '../agents/types.js';
 import type { Pool } from '../store/pool.js';
+import type { StreamSink } from '../streaming/publisher.js';
 import type { ConversationKey } from '../workflows/ids.js';
 
 /**
@@ -14,6 +15,8 @@ export interface ProviderCapabilities {
   storedState: boolean;
   /** State lives in a conversation object that outlives stored responses. */
   conversationObjects: boolean;
+  /** Calls stream (`stream: true`) when the step has a sink: deltas reach subscribers while the model writes. */
+  streaming: boolean;
   /** Identifiers a call returns, as recorded on `model_calls`. */
   identifiers: readonly (
     | 'response_id'
@@ -60,6 +63,8 @@ export interface ProviderContext {
   warn(message: string, attributes: Record<string, unknown>): void;
   /** Aborts the HTTP request when the activity is cancelled (worker shutdown, heartbeat timeout). */
   signal?: AbortSignal;
+  /** Where a streaming provider sends the call's events (absent: the call does not stream). */
+  stream?: StreamSink;
 }
 
 /** Usage in the Responses API's shape, whatever the provider reported. */

@@ -48,6 +48,7 @@ export async function startTestWorker(options: {
   senders?: ReadonlyMap<string, ChannelSender>;
   shutdownGraceTimeMs?: number;
   media?: WorkerDeps['media'];
+  streamModel?: boolean;
 }): Promise<RunningWorker> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await createWorker({
@@ -66,6 +67,7 @@ export async function startTestWorker(options: {
     ...(options.shutdownGraceTimeMs !== undefined
       ? { shutdownGraceTimeMs: options.shutdownGraceTimeMs }
       : {}),
+    ...(options.streamModel === false ? { streamModel: false } : {}),
   });
   const running = worker.run();
   return {

@@ -5,6 +5,7 @@ import { callModel, type CallModelInput, type CallModelResult } from '../../src/
 import { recordTurnInput } from '../../src/activities/transcript.js';
 import { createRegistry } from '../../src/agents/registry.js';
 import type { AgentDefinition } from '../../src/agents/types.js';
+import { formatSse, responseEvents } from '../../src/emulator/streaming.js';
 import {
   message,
   responseRequests,
@@ -34,19 +35,30 @@ function incompleteClient(stop: Stop): OpenAI {
     maxRetries: 0,
     fetch: async (url, init) => {
       const real = String(url).replace('http://emulator.invalid/v1', h.emulator.baseUrl);
-      const response = await fetch(real, init);
-      if (!real.endsWith('/v1/responses') || init?.method !== 'POST' || !response.ok) return response;
-      const request = JSON.parse(String(init.body)) as { max_output_tokens?: number };
-      if (stop.reason === 'max_output_tokens' && (request.max_output_tokens ?? Infinity) >= stop.below)
-        return response;
+      if (!real.endsWith('/v1/responses') || init?.method !== 'POST') return fetch(real, init);
+      // A streamed call is answered as a stream of the rewritten response (the model step streams).
+      const { stream, ...request } = JSON.parse(String(init.body)) as {
+        max_output_tokens?: number;
+        stream?: boolean;
+      };
+      const response = await fetch(real, { ...init, body: JSON.stringify(request) });
+      const answer = (body: Record<string, unknown>) =>
+        stream
+          ? new Response(responseEvents(body).map(formatSse).join(''), {
+              status: 200,
+              headers: { 'content-type': 'text/event-stream', 'x-request-id': 'req_stub' },
+            })
+          : new Response(JSON.stringify(body), { status: 200, headers: response.headers });
+      if (!response.ok) return response;
       const body = (await response.json()) as Record<string, unknown>;
-      const incomplete = {
+      if (stop.reason === 'max_output_tokens' && (request.max_output_tokens ?? Infinity) >= stop.below)
+        return answer(body);
+      return answer({
         ...body,
         status: 'incomplete',
         incomplete_details: { reason: stop.reason },
         output: [{ type: 'reasoning', id: `rs_${String(body.id)}`, summary: [] }],
-      };
-      return new Response(JSON.stringify(incomplete), { status: 200, headers: response.headers });
+      });
     },
   });
 }
