@@ -1,4 +1,6 @@
+import { Approvals, type CarriedApprovals } from './approvals.js';
 import type { InboundMessage, TurnReply } from './messages.js';
+import { Takeover, type CarriedTakeover } from './takeover.js';
 
 /**
  * A conversation's orchestration state and the rules that change it. Plain TypeScript (no
@@ -41,6 +43,9 @@ export interface CarriedState {
   /** A close or reset asked for during the turn before continue-as-new; absent in older states. */
   closeRequested?: boolean;
   resetRequested?: boolean;
+  /** Approval decisions and human mode (approvals.ts, takeover.ts); absent in older states. */
+  approvals?: CarriedApprovals;
+  takeover?: CarriedTakeover;
 }
 
 export const SEEN_IDS_KEPT = 1_000;
@@ -61,6 +66,8 @@ export class ConversationState {
   inFlight: string[] = [];
   closeRequested = false;
   resetRequested = false;
+  readonly approvals: Approvals;
+  readonly takeover: Takeover;
   private readonly seen: Set<string>;
   private readonly replies = new Map<string, CarriedReply>();
 
@@ -76,6 +83,8 @@ export class ConversationState {
     for (const r of carried?.replies ?? []) this.replies.set(r.messageId, r);
     this.closeRequested = carried?.closeRequested ?? false;
     this.resetRequested = carried?.resetRequested ?? false;
+    this.approvals = new Approvals(carried?.approvals);
+    this.takeover = new Takeover(carried?.takeover);
   }
 
   /** Queues a message; false for an id seen before (a channel's or client's retry). */
@@ -138,6 +147,7 @@ export class ConversationState {
     this.segment += 1;
     this.lastResponseId = null;
     this.resetRequested = false;
+    this.takeover.onReset();
   }
 
   /**
@@ -157,13 +167,15 @@ export class ConversationState {
       replies: [...this.replies.values()].map((r) => (withText ? r : withoutText(r))),
       closeRequested: this.closeRequested,
       resetRequested: this.resetRequested,
+      approvals: this.approvals.carry(),
+      takeover: this.takeover.carry(),
     };
   }
 }
 
 function withoutText(reply: CarriedReply): CarriedReply {
   // A duplicate has no text to read back; its null says so.
-  if (reply.status === 'duplicate') return reply;
+  if (reply.status === 'duplicate' || reply.status === 'human') return reply;
   const { text: _text, ...rest } = reply;
   return rest;
 }

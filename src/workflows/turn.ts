@@ -1,4 +1,4 @@
-import { ActivityFailure, log, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { ActivityFailure, log, patched, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
 import { TOOL_RETRY } from '../agents/toolPolicy.js';
@@ -9,6 +9,9 @@ import type { ConversationState } from './conversationState.js';
 import type { ConversationKey } from './ids.js';
 import type { InboundMessage } from './messages.js';
 import { workflowNow } from './time.js';
+import { resolveApproval } from './approvalFlow.js';
+import { approvalTimeoutMs } from './approvals.js';
+import { noteTakeoverCalls } from './takeoverFlow.js';
 
 // One turn: record the input, model steps and tool rounds, finish, deliver. The conversation
 // workflow (conversation.ts) decides when a turn runs; this module decides what a turn does.
@@ -50,7 +53,18 @@ export async function runTurn(
     let step = 1;
     let rounds = 0;
     let previous = state.lastResponseId;
-    let result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'normal' }, state);
+    // After a takeover the server-side state lacks the human turns: step 1 sends them (takeover.ts).
+    const catchUp = state.takeover.catchUpFromTurn;
+    let result = await modelStep(
+      {
+        ...common,
+        step,
+        previousResponseId: previous,
+        mode: 'normal',
+        ...(catchUp ? { catchUpFromTurn: catchUp } : {}),
+      },
+      state,
+    );
     while (result.functionCalls.length > 0) {
       const calls = result.functionCalls;
       previous = result.responseId;
@@ -74,12 +88,14 @@ export async function runTurn(
         break;
       }
       rounds += 1;
+      noteTakeoverCalls(state, settings.takeoverTools, calls);
       // The model may ask for several tools at once: run them concurrently, each its own activity.
       await Promise.all(
         calls.map((c) =>
           runOneTool(
             { ...common, user, step, callId: c.callId, name: c.name, arguments: c.arguments },
             settings,
+            state,
           ),
         ),
       );
@@ -96,6 +112,7 @@ export async function runTurn(
 
     state.lastResponseId = result.responseId;
     state.lastError = null;
+    state.takeover.caughtUp();
     await finishTurn({ ...common, lastResponseId: result.responseId, error: null, apology: null });
     await deliver(conversationId, input, turn);
     state.finishTurn(turn, { status: 'answered', turn, text: result.text, responseId: result.responseId });
@@ -136,10 +153,11 @@ async function modelStep(
 async function runOneTool(
   args: Omit<Parameters<Activities['runTool']>[0], 'maxAttempts'>,
   settings: AgentSettings,
+  state: ConversationState,
 ): Promise<void> {
   const policy = settings.toolPolicies[args.name] ?? { timeoutMs: 30_000, maxAttempts: 3 };
   try {
-    await runTool.executeWithOptions(
+    const { status } = await runTool.executeWithOptions(
       {
         startToCloseTimeout: policy.timeoutMs,
         // Settings recorded before the time bound have none: attempts alone bound those tools.
@@ -152,8 +170,19 @@ async function runOneTool(
         },
         summary: `tool ${args.name}`,
       },
-      [{ ...args, maxAttempts: policy.maxAttempts }],
+      [
+        {
+          ...args,
+          maxAttempts: policy.maxAttempts,
+          approvalTimeoutMs: approvalTimeoutMs(settings, args.name),
+        },
+      ],
     );
+    // Its needsApproval said so: the call waits for an operator, and runs only if approved.
+    if (status === 'needs_approval' && patched('tool-approvals'))
+      await resolveApproval(args, settings, state, () =>
+        runOneTool({ ...args, approved: true }, settings, state),
+      );
   } catch (err) {
     // Timed out on every attempt: the call still needs an output for the model to go on.
     await skipTool({ ...args, reason: `the tool ${args.name} did not finish (${describe(err)}).` });

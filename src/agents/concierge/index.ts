@@ -1,5 +1,6 @@
 import { defineAgent, instructionsFromFile } from '../define.js';
 import type { AgentDefinition, ContextualizeHook } from '../types.js';
+import { escalationTools } from './escalation.js';
 import { BookingLedger, conciergeTools } from './tools.js';
 
 /** Shared by every turn in this process; tests inspect it to count side effects. */
@@ -34,7 +35,7 @@ export function conciergeAgent(model: string, ledger = conciergeLedger): AgentDe
     name: 'concierge',
     model,
     instructions: instructionsFromFile(new URL('./instructions.txt', import.meta.url)),
-    tools: conciergeTools(ledger),
+    tools: [...conciergeTools(ledger), ...escalationTools()],
     toolPolicies: { book_table: { timeoutMs: 15_000, maxAttempts: 5 } },
     modelSettings: { store: true, maxOutputTokens: 800 },
     timeZone: 'Europe/Rome',
