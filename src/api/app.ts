@@ -24,6 +24,7 @@ import { eventsRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesRoutes } from './routes/messages.js';
 import { migrationsRoutes } from './routes/migrations.js';
+import { operatorsRoutes } from './routes/operators.js';
 
 export interface AppDeps {
   client: Client;
@@ -150,6 +151,7 @@ export function createApp(deps: AppDeps): Express {
   });
   adminRoutes(api, deps);
   migrationsRoutes(api, deps);
+  operatorsRoutes(api, deps);
 
   const specs = [...operations.specs, ...channels.specs, ...api.specs];
   const locals: AppLocals = { closing, specs };
