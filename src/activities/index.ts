@@ -24,6 +24,14 @@ import { agentTemplate, markTurnRead } from './channelExtras.js';
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
+import { settleApproval, type SettleApprovalInput } from './approvals.js';
+import {
+  finishHumanTurn,
+  recordHumanMode,
+  recordOperatorMessage,
+  type RecordHumanModeInput,
+  type RecordOperatorMessageInput,
+} from './takeover.js';
 import {
   finishTurn,
   loadAgentSettings,
@@ -85,6 +93,10 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
     finishTurn: (input: FinishTurnInput) => finishTurn(deps, input),
+    settleApproval: (input: SettleApprovalInput) => settleApproval(deps.pool, input),
+    recordHumanMode: (input: RecordHumanModeInput) => recordHumanMode(deps, input),
+    finishHumanTurn: (input: FinishTurnInput) => finishHumanTurn(deps, input),
+    recordOperatorMessage: (input: RecordOperatorMessageInput) => recordOperatorMessage(deps, input),
     startSegment: (input: { conversationId: string; segment: number }) => startSegment(deps, input),
     markClosed: (conversationId: string) => markClosed(deps, conversationId),
     prepareMigrationSource: (input: Parameters<typeof prepareMigrationSource>[1]) =>

@@ -13,6 +13,7 @@ import type { ConversationKey } from '../workflows/ids.js';
 import { expandMediaRefs } from '../media/parts.js';
 import type { MediaStore } from '../media/store.js';
 import { looksLikeRawToolCall, outputText } from './history.js';
+import { loadCatchUpItems } from './takeover.js';
 
 export interface CallModelInput {
   conversationId: string;
@@ -27,6 +28,11 @@ export interface CallModelInput {
    * guard) forbid tool calls so the model has to answer in words.
    */
   mode: 'normal' | 'final' | 'rewrite';
+  /**
+   * After a human takeover: the first turn the model's server-side state lacks (customer messages
+   * and operator replies). Step 1 sends those turns' items before the turn's own (takeover.ts).
+   */
+  catchUpFromTurn?: number;
 }
 
 export interface FunctionCallFact {
@@ -311,6 +317,16 @@ async function loadStepInput(pool: Pool, input: CallModelInput): Promise<Record<
       .map((i) => i.call_id);
     items.sort((a, b) => calls.indexOf(a.call_id) - calls.indexOf(b.call_id));
   }
+  if (input.step === 1 && input.mode === 'normal' && input.catchUpFromTurn !== undefined)
+    items.unshift(
+      ...(await loadCatchUpItems(
+        pool,
+        input.conversationId,
+        input.segment,
+        input.catchUpFromTurn,
+        input.turn,
+      )),
+    );
   // Function outputs are stored with their call's metadata; the API takes call_id and output only.
   return items.map((i) =>
     i.type === 'function_call_output' ? { type: i.type, call_id: i.call_id, output: i.output } : i,

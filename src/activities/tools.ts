@@ -5,6 +5,7 @@ import { isLastAttempt } from '../agents/toolPolicy.js';
 import { parseChannelAction, recordAction } from '../channels/actions.js';
 import type { ToolContext } from '../agents/types.js';
 import { withTransaction, type Pool } from '../store/pool.js';
+import { approvalGate } from './approvals.js';
 import { appendItems } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
 
@@ -24,10 +25,15 @@ export interface RunToolInput {
    * becomes the tool's output instead of an error.
    */
   maxAttempts: number;
+  /** An operator approved this call: the tool's `needsApproval` is not asked again. */
+  approved?: boolean;
+  /** For a `needsApproval` tool: how long the call may wait for an operator (the pending row's expiry). */
+  approvalTimeoutMs?: number;
 }
 
 export interface RunToolResult {
-  status: 'completed' | 'failed' | 'skipped';
+  /** 'needs_approval': the tool's `needsApproval` said so; the call is pending and did not run. */
+  status: 'completed' | 'failed' | 'skipped' | 'needs_approval';
 }
 
 export interface ToolDeps {
@@ -85,6 +91,8 @@ export async function runTool(deps: ToolDeps, input: RunToolInput): Promise<RunT
     },
     inbound: await loadTurnInbound(deps.pool, input.conversationId, input.turn),
   };
+  if (!input.approved && (await approvalGate(deps.pool, input, tool, context)) === 'pending')
+    return { status: 'needs_approval' };
   const started = Date.now();
   try {
     const output = await tool.invoke(new RunContext(context), input.arguments, {

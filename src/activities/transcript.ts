@@ -11,7 +11,7 @@ import { withTransaction, type Pool } from '../store/pool.js';
 import { appendItems, loadTurnReplyText } from '../store/transcript.js';
 import { chooseTurn } from './turnNumber.js';
 import type { ConversationKey } from '../workflows/ids.js';
-import type { InboundMessage, Strategy } from '../workflows/messages.js';
+import type { HumanMode, InboundMessage, Strategy } from '../workflows/messages.js';
 
 export interface TranscriptDeps {
   pool: Pool;
@@ -253,6 +253,10 @@ export interface SavedConversation {
   strategy: Strategy;
   /** The conversation's current agent (a handoff changes it). Absent in results recorded before. */
   agent?: string;
+  /** An operator has the conversation (takeover.ts); absent in results recorded before takeover. */
+  humanMode?: HumanMode | null;
+  /** The first turn the model has not seen since a takeover (takeover.ts); absent before takeover. */
+  catchUpFromTurn?: number | null;
 }
 
 /** What a new run needs to pick up where the last one stopped (after an idle timeout or a close). */
@@ -267,19 +271,44 @@ export async function loadConversation(
     last_error: string | null;
     strategy: Strategy;
     agent: string;
+    human_mode: boolean;
+    human_operator: string | null;
+    human_reason: string | null;
+    human_since: Date | null;
   }>(
-    'SELECT turns, segment, last_response_id, last_error, strategy, agent FROM conversations WHERE id = $1',
+    `SELECT turns, segment, last_response_id, last_error, strategy, agent, human_mode, human_operator,
+       human_reason, human_since FROM conversations WHERE id = $1`,
     [conversationId],
   );
   const row = rows[0];
   if (!row) return null;
+  // The first turn recorded without the model that the server-side state (chain, conversation)
+  // lacks: customer messages in human mode and operator replies after the last model call.
+  const { rows: catchUp } = await deps.pool.query<{ from_turn: number | null }>(
+    `SELECT min(s.turn) AS from_turn FROM session_items s
+      WHERE s.session_id = $1 AND s.segment = $2
+        AND s.turn > COALESCE((SELECT max(turn) FROM model_calls WHERE conversation_id = $1 AND response_id = $3), 0)
+        AND (s.item_key LIKE 't%/op/%'
+             OR s.turn IN (SELECT turn FROM inbound_messages WHERE conversation_id = $1 AND in_human_mode))`,
+    [conversationId, row.segment, row.last_response_id],
+  );
   return {
+    catchUpFromTurn: catchUp[0]?.from_turn ?? null,
     turns: row.turns,
     segment: row.segment,
     lastResponseId: row.last_response_id,
     lastError: row.last_error,
     strategy: row.strategy,
     agent: row.agent,
+    humanMode: row.human_mode
+      ? {
+          operator: row.human_operator ?? 'unknown',
+          reason: row.human_reason,
+          since: (row.human_since ?? new Date(0)).toISOString(),
+          // A tool's takeover is recorded as `tool:<name>` (takeoverFlow.ts).
+          by: row.human_operator?.startsWith('tool:') ? 'tool' : 'operator',
+        }
+      : null,
   };
 }
 

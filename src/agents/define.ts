@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { templateShape } from '../channels/actions.js';
 import { messageContent } from '../media/parts.js';
+import { isTakeoverTool } from './takeoverTools.js';
 import { resolveToolPolicy, toolPolicyProblems } from './toolPolicy.js';
 import type { AgentDefinition, AgentSettings, ContextualizeHook } from './types.js';
 
@@ -37,6 +38,7 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
     continueAsNewAfterTurns: 500,
     idleTimeoutMs: 24 * 3600 * 1000,
     handoffs: [],
+    approvalTimeoutMs: 24 * 3600 * 1000,
     ...def,
   };
   const agent: AgentDefinition = {
@@ -68,6 +70,16 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
   }
   if (agent.maxToolRounds < 1) problems.push('maxToolRounds must be at least 1');
   if (agent.idleTimeoutMs < 1_000) problems.push('idleTimeoutMs must be at least 1000');
+  const approvalTimeouts: [string, number | undefined][] = [
+    ['approvalTimeoutMs', agent.approvalTimeoutMs],
+    ...Object.entries(agent.toolPolicies).map(([n, p]): [string, number | undefined] => [
+      `toolPolicies.${n}.approvalTimeoutMs`,
+      p.approvalTimeoutMs,
+    ]),
+  ];
+  for (const [field, ms] of approvalTimeouts)
+    if (ms !== undefined && !(Number.isInteger(ms) && ms >= 1_000))
+      problems.push(`${field} must be a whole number of milliseconds, at least 1000`);
   const fits: Record<AgentDefinition['provider'], AgentDefinition['strategy'][]> = {
     'openai-responses': ['previous_response_id', 'stateless'],
     'openai-conversations': ['conversation'],
@@ -103,5 +115,12 @@ export function agentSettings(agent: AgentDefinition): AgentSettings {
     toolPolicies: Object.fromEntries(
       agent.tools.map((t) => [t.name, resolveToolPolicy(agent.toolPolicies[t.name])]),
     ),
+    approvalTimeouts: Object.fromEntries(
+      agent.tools.map((t) => [
+        t.name,
+        agent.toolPolicies[t.name]?.approvalTimeoutMs ?? agent.approvalTimeoutMs,
+      ]),
+    ),
+    takeoverTools: agent.tools.filter(isTakeoverTool).map((t) => t.name),
   };
 }

@@ -62,6 +62,11 @@ export interface ToolPolicy {
   maxAttempts?: number;
   /** All attempts and the waits between them (default 5 min). */
   maxDurationMs?: number;
+  /**
+   * For a tool declared with `needsApproval`: how long a call waits for an operator before it is
+   * rejected as expired (default: the agent's `approvalTimeoutMs`).
+   */
+  approvalTimeoutMs?: number;
 }
 
 /** A tool's policy with defaults filled; `maxAttempts` 0 means no attempt limit. */
@@ -132,6 +137,8 @@ export interface AgentDefinition {
   handoffs: string[];
   /** Tells other agents' models when to hand over to this one (the transfer tool's description). */
   handoffDescription?: string;
+  /** How long a call of a `needsApproval` tool waits for an operator (default 24 h); per tool in toolPolicies. */
+  approvalTimeoutMs: number;
 }
 
 /** The part of an agent the workflow needs: small, serialisable, read once per run. */
@@ -143,4 +150,8 @@ export interface AgentSettings {
   continueAsNewAfterTurns: number;
   idleTimeoutMs: number;
   toolPolicies: Record<string, ResolvedToolPolicy>;
+  /** Per tool, how long a call that needs approval waits; absent in settings recorded before approvals. */
+  approvalTimeouts?: Record<string, number>;
+  /** Tools that hand the conversation to a human when called (src/agents/takeoverTools.ts). */
+  takeoverTools?: string[];
 }

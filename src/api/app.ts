@@ -29,6 +29,7 @@ import { StreamNotifications } from '../streaming/subscriber.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesRoutes } from './routes/messages.js';
 import { migrationsRoutes } from './routes/migrations.js';
+import { operatorsRoutes } from './routes/operators.js';
 
 export interface AppDeps {
   client: Client;
@@ -178,6 +179,7 @@ export function createApp(deps: AppDeps): Express {
   });
   adminRoutes(api, deps);
   migrationsRoutes(api, deps);
+  operatorsRoutes(api, { ...deps, agent: routing.defaultAgent });
 
   const specs = [...operations.specs, ...channels.specs, ...api.specs];
   const locals: AppLocals = { closing, specs };

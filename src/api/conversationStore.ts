@@ -17,10 +17,11 @@ export interface ConversationRow {
   last_error: string | null;
   created_at: string;
   updated_at: string;
+  human_mode: boolean;
 }
 
 const COLUMNS = `id, tenant, channel, external_id, agent, strategy, status, turns, segment, last_response_id,
-  last_error, created_at::text AS created_at, updated_at::text AS updated_at`;
+  last_error, created_at::text AS created_at, updated_at::text AS updated_at, human_mode`;
 
 export async function findConversation(pool: Pool, workflowId: string): Promise<ConversationRow | null> {
   const { rows } = await pool.query<ConversationRow>(`SELECT ${COLUMNS} FROM conversations WHERE id = $1`, [
@@ -39,6 +40,8 @@ export interface ConversationSummary {
   status: string;
   turns: number;
   lastError: string | null;
+  /** An operator has the conversation (human takeover). */
+  humanMode: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -54,6 +57,7 @@ export function toSummary(r: ConversationRow): ConversationSummary {
     status: r.status,
     turns: r.turns,
     lastError: publicError(r.last_error),
+    humanMode: r.human_mode,
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
   };
@@ -61,7 +65,15 @@ export function toSummary(r: ConversationRow): ConversationSummary {
 
 export async function listConversations(
   pool: Pool,
-  q: { tenant: string; channel?: string; status?: string; after?: ConversationCursor; limit: number },
+  q: {
+    tenant: string;
+    channel?: string;
+    status?: string;
+    humanMode?: boolean;
+    pendingApprovals?: boolean;
+    after?: ConversationCursor;
+    limit: number;
+  },
 ): Promise<{ rows: ConversationRow[]; nextCursor: string | null }> {
   const { rows } = await pool.query<ConversationRow & { created_us: string }>(
     `SELECT ${COLUMNS}, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us
@@ -69,6 +81,9 @@ export async function listConversations(
       WHERE tenant = $1 AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR status = $3)
         AND ($4::bigint IS NULL
              OR (created_at, id) < (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::text))
+        AND ($7::boolean IS NULL OR human_mode = $7)
+        AND ($8::boolean IS NULL OR $8 = EXISTS (SELECT 1 FROM tool_approvals a
+              WHERE a.conversation_id = conversations.id AND a.status = 'pending'))
       ORDER BY created_at DESC, id DESC LIMIT $6`,
     [
       q.tenant,
@@ -77,6 +92,8 @@ export async function listConversations(
       q.after?.createdAtMicros ?? null,
       q.after?.id ?? null,
       q.limit + 1,
+      q.humanMode ?? null,
+      q.pendingApprovals ?? null,
     ],
   );
   const page = rows.slice(0, q.limit);
@@ -97,6 +114,8 @@ export interface ItemRow {
   segment: number;
   item_key: string | null;
   created_at: Date;
+  /** The operator who wrote it (human takeover); absent for the agent's and customer's items. */
+  operator?: string | null;
 }
 
 export async function itemsPage(
@@ -105,9 +124,11 @@ export async function itemsPage(
 ): Promise<ItemRow[]> {
   const cmp = q.order === 'asc' ? '>' : '<';
   const { rows } = await pool.query<ItemRow>(
-    `SELECT seq, item, type, role, turn, segment, item_key, created_at FROM session_items
-      WHERE session_id = $1 AND ($2::bigint IS NULL OR seq ${cmp} $2)
-      ORDER BY seq ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT $3`,
+    `SELECT s.seq, s.item, s.type, s.role, s.turn, s.segment, s.item_key, s.created_at, o.operator
+       FROM session_items s
+       LEFT JOIN operator_messages o ON o.conversation_id = s.session_id AND o.item_key = s.item_key
+      WHERE s.session_id = $1 AND ($2::bigint IS NULL OR s.seq ${cmp} $2)
+      ORDER BY s.seq ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT $3`,
     [q.sessionId, q.after ?? null, q.limit],
   );
   return rows;
@@ -121,6 +142,7 @@ export function toApiItem(r: ItemRow) {
     segment: r.segment,
     createdAt: r.created_at.toISOString(),
     item: r.item,
+    ...(r.operator ? { operator: r.operator } : {}),
   };
 }
 

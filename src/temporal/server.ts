@@ -531,7 +531,9 @@ async function waitForSearchAttributes(
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const query = ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name} = 'probe'`).join(' AND ');
+  const query = ALL_SEARCH_ATTRIBUTES.map(
+    (k) => `${k.name} = ${k.type === 'BOOL' ? 'true' : "'probe'"}`,
+  ).join(' AND ');
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {

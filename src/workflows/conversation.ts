@@ -27,7 +27,14 @@ import {
   type TurnReply,
 } from './messages.js';
 import type { ConversationKey } from './ids.js';
-import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
+import { AGENT, CHANNEL, HUMAN_MODE, STATUS, TENANT } from './searchAttributes.js';
+import { installApprovalHandlers } from './approvalFlow.js';
+import {
+  takeoverStep,
+  installTakeoverHandlers,
+  applyToolTakeover,
+  persistHumanMode,
+} from './takeoverFlow.js';
 import { workflowNow } from './time.js';
 import { settingsFor } from './agents.js';
 import { runTurn } from './turn.js';
@@ -53,6 +60,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   const awaitingReply = new Set<string>();
   // Until the agent's settings are loaded the query reports the default strategy.
   let strategy: Strategy = 'previous_response_id';
+  /** Settings loaded and state restored: the operators' updates wait for it. */
+  let ready = false;
+  const takeover = { conversationId, input, state, ready: () => ready, closing: () => closing };
+  installTakeoverHandlers(takeover);
+  installApprovalHandlers(state);
 
   setHandler(messageSignal, (message) => {
     // A signal cannot be rejected; a malformed one is logged and dropped rather than poisoning a turn.
@@ -87,7 +99,15 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   );
   setHandler(stateQuery, () => ({
     status:
-      state.closeRequested && !running ? 'closed' : running ? 'running' : collecting ? 'collecting' : 'idle',
+      state.closeRequested && !running
+        ? 'closed'
+        : running
+          ? state.approvals.pending.size > 0
+            ? 'awaiting_approval'
+            : 'running'
+          : collecting
+            ? 'collecting'
+            : 'idle',
     agent: state.agent ?? input.agent,
     strategy,
     inboxLength: state.inbox.length,
@@ -96,6 +116,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     lastResponseId: state.lastResponseId,
     usage: state.usage,
     lastError: state.lastError,
+    pendingApprovals: state.approvals.list(),
+    humanMode: state.takeover.humanMode,
   }));
   setHandler(resetSignal, () => {
     state.resetRequested = true;
@@ -124,8 +146,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         settings = await settingsFor(saved.agent);
         settingsAgent = saved.agent;
       }
+      if ((saved.humanMode || saved.catchUpFromTurn != null) && patched('human-takeover')) {
+        state.takeover.humanMode = saved.humanMode ?? null;
+        state.takeover.catchUpFromTurn = saved.catchUpFromTurn ?? null;
+        if (saved.humanMode) upsertSearchAttributes([{ key: HUMAN_MODE, value: true }]);
+      }
     }
   }
+  ready = true;
   upsertSearchAttributes([
     { key: TENANT, value: input.tenant },
     { key: CHANNEL, value: input.channel },
@@ -134,10 +162,31 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   ]);
 
   let turnsThisRun = 0;
+  // Continue-as-new once no update caller waits on a queued message (its handler must finish in
+  // this run); messages that came as signals travel in the carried inbox, close and reset too.
+  // An operator reply waiting in the outbox has a waiting handler: it is sent first.
+  const continueAsNewIfDue = async () => {
+    const due = workflowInfo().continueAsNewSuggested || turnsThisRun >= settings.continueAsNewAfterTurns;
+    if (!due) return;
+    const waitedOn = () =>
+      state.inbox.some((e) => awaitingReply.has(e.message.id)) || state.takeover.outbox.length > 0;
+    await condition(() => allHandlersFinished() || waitedOn());
+    if (allHandlersFinished()) {
+      const withReplyText = !patched('carry-replies-without-text');
+      await continueAsNew<typeof conversationWorkflow>({
+        ...input,
+        carried: state.carry({ withReplyText }),
+      });
+    }
+  };
   for (;;) {
     for (;;) {
       const active = await condition(
-        () => state.inbox.length > 0 || state.closeRequested || state.resetRequested,
+        () =>
+          state.inbox.length > 0 ||
+          state.closeRequested ||
+          state.resetRequested ||
+          state.takeover.outbox.length > 0,
         settings.idleTimeoutMs,
       );
       if (!active) break;
@@ -145,6 +194,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         state.startNewSegment();
         await startSegment({ conversationId, segment: state.segment });
         setCurrentDetails(`Reset: transcript segment ${state.segment} started after turn ${state.turns}.`);
+        continue;
+      }
+      // Operator replies, or customer messages while a human has the conversation: no model call.
+      if (await takeoverStep(takeover)) {
+        turnsThisRun += 1;
+        await continueAsNewIfDue();
         continue;
       }
       if (state.inbox.length === 0) break; // close requested, nothing left to answer
@@ -167,6 +222,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const outcome = await inTurnTrace(batch, () => runTurn(conversationId, input, settings, state, batch));
       running = false;
       upsertSearchAttributes([{ key: STATUS, value: outcome }]);
+      await applyToolTakeover(takeover);
       turnsThisRun += 1;
       // After a handoff the target's idle timeout and continue-as-new limit apply.
       if (settingsAgent !== currentAgent()) {
@@ -175,20 +231,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         settingsLoadedAt = workflowNow();
       }
 
-      // Continue-as-new once no update caller waits on a queued message (its handler must finish in
-      // this run); messages that came as signals travel in the carried inbox, close and reset too.
-      const due = workflowInfo().continueAsNewSuggested || turnsThisRun >= settings.continueAsNewAfterTurns;
-      if (due) {
-        const waitedOn = () => state.inbox.some((e) => awaitingReply.has(e.message.id));
-        await condition(() => allHandlersFinished() || waitedOn());
-        if (allHandlersFinished()) {
-          const withReplyText = !patched('carry-replies-without-text');
-          await continueAsNew<typeof conversationWorkflow>({
-            ...input,
-            carried: state.carry({ withReplyText }),
-          });
-        }
-      }
+      await continueAsNewIfDue();
     }
 
     // Ending: from here no update is admitted (the validator refuses it, the caller retries into a
@@ -197,12 +240,19 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     if (state.closeRequested) {
       await markClosed(conversationId);
       upsertSearchAttributes([{ key: STATUS, value: 'closed' }]);
+      // A close ends a takeover too: a customer who writes again later meets the agent.
+      if (state.takeover.humanMode) {
+        state.takeover.handBack();
+        await persistHumanMode(takeover, null);
+      }
     }
-    await condition(() => allHandlersFinished() || state.inbox.length > 0);
+    await condition(
+      () => allHandlersFinished() || state.inbox.length > 0 || state.takeover.outbox.length > 0,
+    );
     // The run ends only in an activation that sees an empty inbox and no waiting handler; a signal
     // that lands after it makes the server refuse the completion and the run sees it. A reset that
     // came while closing is acted on too (the next run would not know of it).
-    const more = state.inbox.length > 0 || state.resetRequested;
+    const more = state.inbox.length > 0 || state.resetRequested || state.takeover.outbox.length > 0;
     if (!more || !patched('answer-messages-that-arrive-while-closing')) break;
     closing = false;
   }

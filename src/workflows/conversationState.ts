@@ -1,4 +1,6 @@
+import { Approvals, type CarriedApprovals } from './approvals.js';
 import type { InboundMessage, TurnReply } from './messages.js';
+import { Takeover, type CarriedTakeover } from './takeover.js';
 
 /**
  * A conversation's orchestration state and the rules that change it. Plain TypeScript (no
@@ -43,6 +45,9 @@ export interface CarriedState {
   resetRequested?: boolean;
   /** The agent answering now, when a handoff changed it from the run's input; absent in older states. */
   agent?: string;
+  /** Approval decisions and human mode (approvals.ts, takeover.ts); absent in older states. */
+  approvals?: CarriedApprovals;
+  takeover?: CarriedTakeover;
 }
 
 export const SEEN_IDS_KEPT = 1_000;
@@ -65,6 +70,8 @@ export class ConversationState {
   resetRequested = false;
   /** The current agent once a handoff (or the Postgres record) says it is not the input's. */
   agent: string | undefined;
+  readonly approvals: Approvals;
+  readonly takeover: Takeover;
   private readonly seen: Set<string>;
   private readonly replies = new Map<string, CarriedReply>();
 
@@ -81,6 +88,8 @@ export class ConversationState {
     this.closeRequested = carried?.closeRequested ?? false;
     this.resetRequested = carried?.resetRequested ?? false;
     this.agent = carried?.agent;
+    this.approvals = new Approvals(carried?.approvals);
+    this.takeover = new Takeover(carried?.takeover);
   }
 
   /** Queues a message; false for an id seen before (a channel's or client's retry). */
@@ -143,6 +152,7 @@ export class ConversationState {
     this.segment += 1;
     this.lastResponseId = null;
     this.resetRequested = false;
+    this.takeover.onReset();
   }
 
   /**
@@ -163,13 +173,15 @@ export class ConversationState {
       closeRequested: this.closeRequested,
       resetRequested: this.resetRequested,
       ...(this.agent !== undefined ? { agent: this.agent } : {}),
+      approvals: this.approvals.carry(),
+      takeover: this.takeover.carry(),
     };
   }
 }
 
 function withoutText(reply: CarriedReply): CarriedReply {
   // A duplicate has no text to read back; its null says so.
-  if (reply.status === 'duplicate') return reply;
+  if (reply.status === 'duplicate' || reply.status === 'human') return reply;
   const { text: _text, ...rest } = reply;
   return rest;
 }

@@ -10,4 +10,7 @@ export const CHANNEL = defineSearchAttributeKey('ThreadlineChannel', 'KEYWORD');
 export const AGENT = defineSearchAttributeKey('ThreadlineAgent', 'KEYWORD');
 export const STATUS = defineSearchAttributeKey('ThreadlineStatus', 'KEYWORD');
 
-export const ALL_SEARCH_ATTRIBUTES = [TENANT, CHANNEL, AGENT, STATUS];
+/** True while an operator has the conversation (human takeover); set from the first takeover on. */
+export const HUMAN_MODE = defineSearchAttributeKey('ThreadlineHumanMode', 'BOOL');
+
+export const ALL_SEARCH_ATTRIBUTES = [TENANT, CHANNEL, AGENT, STATUS, HUMAN_MODE];

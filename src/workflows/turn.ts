@@ -10,6 +10,9 @@ import type { ConversationState } from './conversationState.js';
 import type { ConversationKey } from './ids.js';
 import type { InboundMessage } from './messages.js';
 import { workflowNow } from './time.js';
+import { resolveApproval } from './approvalFlow.js';
+import { approvalTimeoutMs } from './approvals.js';
+import { noteTakeoverCalls } from './takeoverFlow.js';
 
 // One turn: record the input, model steps and tool rounds, finish, deliver. The conversation
 // workflow (conversation.ts) decides when a turn runs; this module decides what a turn does.
@@ -67,7 +70,18 @@ export async function runTurn(
     let step = 1;
     let rounds = 0;
     let previous = state.lastResponseId;
-    let result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'normal' }, state);
+    // After a takeover the server-side state lacks the human turns: step 1 sends them (takeover.ts).
+    const catchUp = state.takeover.catchUpFromTurn;
+    let result = await modelStep(
+      {
+        ...common,
+        step,
+        previousResponseId: previous,
+        mode: 'normal',
+        ...(catchUp ? { catchUpFromTurn: catchUp } : {}),
+      },
+      state,
+    );
     while (result.functionCalls.length > 0) {
       const calls = result.functionCalls;
       previous = result.responseId;
@@ -92,6 +106,7 @@ export async function runTurn(
       }
       rounds += 1;
       const handoff = calls.some((c) => c.handoff) && patched('agent-handoffs') ? planHandoff(calls) : null;
+      noteTakeoverCalls(state, settings.takeoverTools, calls);
       // The model may ask for several tools at once: run them concurrently, each its own activity.
       // A transfer runs as a tool too: its output item records the handoff.
       await Promise.all(
@@ -99,7 +114,7 @@ export async function runTurn(
           const call = { ...common, user, step, callId: c.callId, name: c.name, arguments: c.arguments };
           return handoff?.ignored.has(c.callId)
             ? skipTool({ ...call, reason: IGNORED_HANDOFF })
-            : runOneTool(call, settings);
+            : runOneTool(call, settings, state);
         }),
       );
       if (handoff?.to) {
@@ -120,6 +135,7 @@ export async function runTurn(
 
     state.lastResponseId = result.responseId;
     state.lastError = null;
+    state.takeover.caughtUp();
     await finishTurn({ ...common, lastResponseId: result.responseId, error: null, apology: null });
     await deliver(conversationId, input, turn);
     state.finishTurn(turn, { status: 'answered', turn, text: result.text, responseId: result.responseId });
@@ -160,10 +176,11 @@ async function modelStep(
 async function runOneTool(
   args: Omit<Parameters<Activities['runTool']>[0], 'maxAttempts'>,
   settings: AgentSettings,
+  state: ConversationState,
 ): Promise<void> {
   const policy = settings.toolPolicies[args.name] ?? { timeoutMs: 30_000, maxAttempts: 3 };
   try {
-    await runTool.executeWithOptions(
+    const { status } = await runTool.executeWithOptions(
       {
         startToCloseTimeout: policy.timeoutMs,
         // Settings recorded before the time bound have none: attempts alone bound those tools.
@@ -176,8 +193,19 @@ async function runOneTool(
         },
         summary: `tool ${args.name}`,
       },
-      [{ ...args, maxAttempts: policy.maxAttempts }],
+      [
+        {
+          ...args,
+          maxAttempts: policy.maxAttempts,
+          approvalTimeoutMs: approvalTimeoutMs(settings, args.name),
+        },
+      ],
     );
+    // Its needsApproval said so: the call waits for an operator, and runs only if approved.
+    if (status === 'needs_approval' && patched('tool-approvals'))
+      await resolveApproval(args, settings, state, () =>
+        runOneTool({ ...args, approved: true }, settings, state),
+      );
   } catch (err) {
     // Timed out on every attempt: the call still needs an output for the model to go on.
     await skipTool({ ...args, reason: `the tool ${args.name} did not finish (${describe(err)}).` });

@@ -1,6 +1,7 @@
 import { messageContent } from '../../media/parts.js';
 import { defineAgent, instructionsFromFile } from '../define.js';
 import type { AgentDefinition, ContextualizeHook } from '../types.js';
+import { escalationTools } from './escalation.js';
 import { BookingLedger, conciergeTools, TRATTORIA, type ConciergePlace } from './tools.js';
 
 /** Shared by every turn in this process; tests inspect it to count side effects. */
@@ -39,7 +40,7 @@ export function conciergeAgent(
     name: 'concierge',
     model,
     instructions: instructionsFromFile(new URL('./instructions.txt', import.meta.url)),
-    tools: conciergeTools(ledger, place),
+    tools: [...conciergeTools(ledger, place), ...escalationTools()],
     toolPolicies: { book_table: { timeoutMs: 15_000, maxAttempts: 5 } },
     modelSettings: { store: true, maxOutputTokens: 800 },
     timeZone: 'Europe/Rome',

@@ -25,6 +25,7 @@ import type { Routes } from '../route.js';
 import { runStatus } from '../runs.js';
 import { conversationParams, errorBody, pathId, queryFlag, usageTotals } from '../schemas.js';
 import { links } from './messages.js';
+import { humanModeShape } from './operators.js';
 
 export interface ConversationsDeps {
   client: Client;
@@ -52,6 +53,21 @@ const conversationState = z
     inboxLength: z.number().int(),
     lastResponseId: z.string().nullable(),
     lastError: z.string().nullable(),
+    humanMode: humanModeShape.nullable().describe('Set while an operator has the conversation (takeover)'),
+    pendingApprovals: z
+      .array(
+        z.object({
+          callId: z.string(),
+          tool: z.string(),
+          arguments: z
+            .string()
+            .describe('The JSON arguments, clipped to 2,000 characters (whole in `.../approvals`)'),
+          turn: z.number().int(),
+          requestedAt: z.string(),
+          expiresAt: z.string(),
+        }),
+      )
+      .describe('Tool calls waiting for an operator (`POST .../approvals/{callId}`)'),
     links: z.object({ conversation: z.string(), items: z.string(), events: z.string() }),
   })
   .meta({ id: 'ConversationState' });
@@ -64,6 +80,12 @@ const item = z
     segment: z.number().int(),
     createdAt: z.string(),
     item: z.record(z.string(), z.unknown()).describe('The item in the Responses API wire shape'),
+    operator: z
+      .string()
+      .optional()
+      .describe(
+        "An operator's reply (human takeover): who wrote it. Absent on the agent's and customer's items",
+      ),
   })
   .meta({ id: 'ConversationItem' });
 
@@ -89,10 +111,33 @@ const summary = z
     status: z.string(),
     turns: z.number().int(),
     lastError: z.string().nullable(),
+    humanMode: z.boolean().describe('An operator has the conversation'),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .meta({ id: 'ConversationSummary' });
+
+/** `?flag=true|false` kept undefined when absent (a filter that is off). */
+const queryFlagOptional = z
+  .enum(['true', 'false'])
+  .optional()
+  .transform((v) => (v === undefined ? undefined : v === 'true'));
+
+/** Human mode as Postgres has it, for a conversation with no open run. */
+async function humanModeOf(pool: Pool, workflowId: string) {
+  const { rows } = await pool.query<{ operator: string | null; reason: string | null; since: Date | null }>(
+    'SELECT human_operator AS operator, human_reason AS reason, human_since AS since FROM conversations WHERE id = $1',
+    [workflowId],
+  );
+  const r = rows[0];
+  const operator = r?.operator ?? 'unknown';
+  return {
+    operator,
+    reason: r?.reason ?? null,
+    since: (r?.since ?? new Date(0)).toISOString(),
+    by: operator.startsWith('tool:') ? ('tool' as const) : ('operator' as const),
+  };
+}
 
 const limit = (max: number, dflt: number) => z.coerce.number().int().min(1).max(max).default(dflt);
 
@@ -160,6 +205,10 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
       query: z.object({
         channel: pathId.optional(),
         status: z.enum(['active', 'closed']).optional(),
+        humanMode: queryFlagOptional.describe('Only conversations an operator has (true) or not (false)'),
+        pendingApprovals: queryFlagOptional.describe(
+          'Only conversations with (true) or without (false) a pending tool approval',
+        ),
         cursor: conversationCursor.optional().describe('`next_cursor` of the previous page'),
         limit: limit(100, 20),
       }),
@@ -177,6 +226,8 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
         limit: query.limit,
         ...(query.channel ? { channel: query.channel } : {}),
         ...(query.status ? { status: query.status } : {}),
+        ...(query.humanMode !== undefined ? { humanMode: query.humanMode } : {}),
+        ...(query.pendingApprovals !== undefined ? { pendingApprovals: query.pendingApprovals } : {}),
         ...(query.cursor ? { after: query.cursor } : {}),
       });
       const data = rows.map(toSummary);
@@ -227,6 +278,17 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
           inboxLength: s.inboxLength,
           lastResponseId: s.lastResponseId,
           lastError: publicError(s.lastError),
+          humanMode: s.humanMode ?? null,
+          pendingApprovals: (s.pendingApprovals ?? []).map(
+            ({ callId, tool, arguments: args, turn, requestedAt, expiresAt }) => ({
+              callId,
+              tool,
+              arguments: args,
+              turn,
+              requestedAt,
+              expiresAt,
+            }),
+          ),
         });
         return;
       }
@@ -241,6 +303,8 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
         inboxLength: 0,
         lastResponseId: r.last_response_id,
         lastError: publicError(r.last_error),
+        humanMode: r.human_mode ? await humanModeOf(deps.pool, workflowId) : null,
+        pendingApprovals: [],
       });
     },
   );

@@ -79,7 +79,11 @@ const replied = z
     note: z.string().optional().describe('Why the `agent` field was ignored'),
     reply: z.object({
       messageId: z.string(),
-      status: z.enum(['answered', 'failed', 'duplicate']),
+      status: z
+        .enum(['answered', 'failed', 'duplicate', 'human'])
+        .describe(
+          '`human`: an operator has the conversation; the message is recorded, no agent reply (text null)',
+        ),
       turn: z.number().int(),
       text: z.string().nullable(),
       responseId: z.string().nullable(),

@@ -37,11 +37,17 @@ export async function settle(
       ]),
     })),
   );
+  // Operator replies wait for the turn under way: settled like update callers.
+  await Promise.all(
+    run.operatorReplies.map((o) => Promise.race([o.outcome, sleep(Math.max(deadline - Date.now(), 0))])),
+  );
   for (;;) {
+    // A message recorded while a human had the conversation is answered by nobody: no delivery.
     const { rows } = await pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM inbound_messages i
-       JOIN deliveries d ON d.conversation_id = i.conversation_id AND d.turn = i.turn AND d.status = 'sent'
-       WHERE i.conversation_id = $1 AND i.message_id = ANY($2::text[]) AND i.answered_at IS NOT NULL`,
+       WHERE i.conversation_id = $1 AND i.message_id = ANY($2::text[]) AND i.answered_at IS NOT NULL
+         AND (i.in_human_mode OR EXISTS (SELECT 1 FROM deliveries d
+               WHERE d.conversation_id = i.conversation_id AND d.turn = i.turn AND d.status = 'sent'))`,
       [run.conversationId, [...run.accepted]],
     );
     if (Number(rows[0]?.n ?? 0) >= run.accepted.size) return { outcomes, settled: true };
@@ -57,10 +63,21 @@ export async function checkSchedule(
 ): Promise<string[]> {
   const { pool, sends } = world;
   const problems: string[] = [];
-  const { rows: inbound } = await pool.query<{ message_id: string; turn: number; answered: boolean }>(
-    `SELECT message_id, turn, answered_at IS NOT NULL AS answered FROM inbound_messages WHERE conversation_id = $1`,
+  const { rows: inbound } = await pool.query<{
+    message_id: string;
+    turn: number;
+    answered: boolean;
+    in_human_mode: boolean;
+  }>(
+    `SELECT message_id, turn, answered_at IS NOT NULL AS answered, in_human_mode FROM inbound_messages
+      WHERE conversation_id = $1`,
     [run.conversationId],
   );
+  const { rows: operatorRows } = await pool.query<{ message_id: string; turn: number }>(
+    'SELECT message_id, turn FROM operator_messages WHERE conversation_id = $1',
+    [run.conversationId],
+  );
+  const operatorTurns = new Map(operatorRows.map((r) => [r.message_id, r.turn]));
   const { rows: items } = await pool.query<Item & { segment: number }>(
     'SELECT turn, segment, type, role, item_key, item FROM session_items WHERE session_id = $1 ORDER BY seq',
     [run.conversationId],
@@ -83,7 +100,14 @@ export async function checkSchedule(
     }
     if (!row.answered) problems.push(`${id}: its turn ${row.turn} never finished`);
     const replies = replyOfTurn.get(row.turn) ?? [];
-    if (replies.length !== 1) problems.push(`${id}: turn ${row.turn} has ${replies.length} replies`);
+    // In human mode the agent says nothing: the message is recorded, no reply, no apology.
+    const expected = row.in_human_mode ? 0 : 1;
+    if (replies.length !== expected)
+      problems.push(`${id}: turn ${row.turn} has ${replies.length} replies (expected ${expected})`);
+    if (run.mustBeHuman.has(id) && !row.in_human_mode)
+      problems.push(
+        `${id}: sent while a human had the conversation, yet the agent took it (turn ${row.turn})`,
+      );
     const m = run.messages.find((x) => x.id === id)!;
     const copies = items.filter((i) => i.role === 'user' && textOf(i.item).includes(m.text));
     if (copies.length !== 1) problems.push(`${id}: its text is in ${copies.length} user items`);
@@ -101,8 +125,34 @@ export async function checkSchedule(
 
   // Delivery: each answered turn once, under its turn's key, with its reply's text.
   const answeredTurns = new Set(
-    [...run.accepted].map((id) => turnOf.get(id)?.turn).filter((t) => t !== undefined),
+    [...run.accepted]
+      .map((id) => turnOf.get(id))
+      .filter((r) => r !== undefined && !r.in_human_mode)
+      .map((r) => r!.turn),
   );
+  // An operator reply is a turn of its own, delivered like the agent's.
+  for (const o of run.operatorReplies) {
+    const outcome = await Promise.race([o.outcome, Promise.resolve('hung')]);
+    const turn = operatorTurns.get(o.id);
+    if (outcome === 'refused') {
+      if (turn !== undefined) problems.push(`${o.id}: refused to the operator, yet recorded at turn ${turn}`);
+      continue;
+    }
+    if (outcome !== 'sent') {
+      problems.push(`${o.id}: the operator's update ended ${outcome}`);
+      continue;
+    }
+    if (turn === undefined) {
+      problems.push(`${o.id}: sent to the operator, but not in operator_messages`);
+      continue;
+    }
+    const replies = replyOfTurn.get(turn) ?? [];
+    if (replies.length !== 1 || replies[0] !== o.text)
+      problems.push(`${o.id}: turn ${turn} holds ${JSON.stringify(replies)}, not the operator's reply`);
+    answeredTurns.add(turn);
+  }
+  for (const id of operatorTurns.keys())
+    if (!run.operatorReplies.some((o) => o.id === id)) problems.push(`${id}: an operator reply nobody sent`);
   const mine = sends.filter((s) => s.conversationId === run.conversationId);
   const keys = new Map<string, Set<string>>();
   for (const s of mine) keys.set(s.idempotencyKey, (keys.get(s.idempotencyKey) ?? new Set()).add(s.text));
@@ -123,7 +173,7 @@ export async function checkSchedule(
   }
   const seenTexts = new Map<string, string>();
   for (const [key, texts] of keys)
-    for (const t of texts) {
+    for (const t of [...texts].filter((x) => !/It was not run|not run:/.test(x))) {
       if (seenTexts.has(t)) problems.push(`the same reply delivered under ${seenTexts.get(t)} and ${key}`);
       seenTexts.set(t, key);
     }
@@ -142,6 +192,11 @@ export async function checkSchedule(
     const { reply } = outcome;
     const row = turnOf.get(id);
     if (reply.status === 'duplicate') continue;
+    if (reply.status === 'human') {
+      if (!turnOf.get(id)?.in_human_mode)
+        problems.push(`${id}: the caller was told 'human', Postgres disagrees`);
+      continue;
+    }
     if (!row || row.turn !== reply.turn) {
       problems.push(`${id}: the caller was told turn ${reply.turn}, Postgres has ${row?.turn}`);
       continue;
@@ -156,6 +211,31 @@ export async function checkSchedule(
     if (!row) continue;
     const segment = items.find((i) => i.turn === row.turn && i.role === 'user')?.segment;
     if (segment === 0) problems.push(`${id}: sent after a reset, answered in segment 0 (the reset was lost)`);
+  }
+
+  // Approvals: none left waiting; each decision an operator had applied is the one recorded.
+  const { rows: approvals } = await pool.query<{ call_id: string; status: string }>(
+    'SELECT call_id, status FROM tool_approvals WHERE conversation_id = $1',
+    [run.conversationId],
+  );
+  for (const a of approvals)
+    if (a.status === 'pending') problems.push(`approval ${a.call_id}: still pending`);
+  for (const d of run.decisions) {
+    const status = approvals.find((a) => a.call_id === d.callId)?.status;
+    if (status !== (d.approve ? 'approved' : 'rejected'))
+      problems.push(
+        `approval ${d.callId}: the operator's ${d.approve ? 'approval' : 'rejection'} applied, Postgres says ${status}`,
+      );
+  }
+  // Human mode at the end is what the last takeover or hand back said (a close ends it: not checked).
+  if (run.humanModeAtEnd !== null) {
+    const { rows } = await pool.query<{ human_mode: boolean }>(
+      'SELECT human_mode FROM conversations WHERE id = $1',
+      [run.conversationId],
+    );
+    const actual = rows[0]?.human_mode ?? false;
+    if (actual !== run.humanModeAtEnd)
+      problems.push(`human mode is ${actual}, but the last takeover/hand back said ${run.humanModeAtEnd}`);
   }
 
   // A close that reached a run, with nothing sent after it: the run ends and Postgres says closed.

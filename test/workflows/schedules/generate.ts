@@ -15,8 +15,16 @@ export type Action =
   | { kind: 'burst'; size: number }
   | { kind: 'close' }
   | { kind: 'reset' }
-  /** Time passing: long enough, and an idle agent's run ends. */
-  | { kind: 'pause'; ms: number };
+  /** Time passing: long enough, and an idle agent's run ends (and a pending approval expires, 1 s). */
+  | { kind: 'pause'; ms: number }
+  /** A message whose tool call needs an operator's approval (it waits, or expires after 1 s). */
+  | { kind: 'toolCall' }
+  /** An operator approves or rejects the call waiting, if one is. */
+  | { kind: 'decide'; approve: boolean }
+  /** An operator takes the conversation over, replies to the customer, hands it back. */
+  | { kind: 'takeOver' }
+  | { kind: 'operatorReply' }
+  | { kind: 'handBack' };
 
 export interface AgentShape {
   continueAsNewAfterTurns: 1 | 2 | 3 | 500;
@@ -67,6 +75,11 @@ export function scheduleArbitrary(faults: readonly FaultKind[] = DEFAULT_FAULTS)
       weight: 1,
       arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 100, max: 1_300 }) }),
     },
+    { weight: 2, arbitrary: fc.constant({ kind: 'toolCall' as const }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('decide' as const), approve: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'takeOver' as const }) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'operatorReply' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'handBack' as const }) },
   );
   const step = fc.record({ gapMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 250 })), action });
   // Half the schedules end with a close soon after the last message: it lands during a turn.

@@ -1,3 +1,4 @@
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { sendAndWait } from '../../../src/api/routes/messages.js';
 import { ApiError } from '../../../src/api/errors.js';
 import type { FaultRule } from '../../../src/emulator/faults.js';
@@ -5,8 +6,13 @@ import type { ConversationInput } from '../../../src/workflows/conversation.js';
 import { conversationWorkflowId } from '../../../src/workflows/ids.js';
 import {
   closeSignal,
+  decideApprovalUpdate,
+  handBackUpdate,
   messageSignal,
+  operatorMessageUpdate,
   resetSignal,
+  stateQuery,
+  takeOverUpdate,
   type InboundMessage,
   type TurnReply,
 } from '../../../src/workflows/messages.js';
@@ -26,6 +32,14 @@ export interface ScheduleRun {
   afterReset: Set<string>;
   /** A close that reached a run was the last thing sent, with no update in flight: the run must end. */
   mustClose: boolean;
+  /** Operator replies and what their update said: 'sent' ones must be in the transcript and delivered once. */
+  operatorReplies: { id: string; text: string; outcome: Promise<'sent' | 'refused' | string> }[];
+  /** Decisions an operator's update had applied: the approval row must say the same. */
+  decisions: { callId: string; approve: boolean }[];
+  /** Whether a human must have the conversation at the end; null when a close makes it unknowable. */
+  humanModeAtEnd: boolean | null;
+  /** New messages sent after a takeover with no hand back or close after them: no agent may answer. */
+  mustBeHuman: Set<string>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,7 +80,29 @@ export async function runSchedule(
     updates: [],
     afterReset: new Set(),
     mustClose: false,
+    operatorReplies: [],
+    decisions: [],
+    humanModeAtEnd: null,
+    mustBeHuman: new Set(),
   };
+  let sentWhileHuman: string[] = [];
+  /** The takeover came after a close: the closing run may have taken it, then ended it. */
+  let takeoverAfterClose = false;
+  let human = false;
+  let closedOnce = false;
+  const withStart = () =>
+    new WithStartWorkflowOperation('conversationWorkflow', {
+      workflowId: conversationId,
+      taskQueue: world.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+  /** An operator's update; a refusal (not in human mode, closing) is a valid answer, not a failure. */
+  const operatorUpdate = <T>(p: Promise<T>): Promise<T | 'refused'> =>
+    p.catch((err: unknown) => {
+      if (err instanceof WorkflowUpdateFailedError) return 'refused' as const;
+      throw err;
+    });
   let resetDelivered = false;
   let closedAt: number | null = null;
   const fresh = (fault: FaultKind | null): InboundMessage => {
@@ -78,6 +114,7 @@ export async function runSchedule(
     };
     run.messages.push(m);
     if (resetDelivered) run.afterReset.add(m.id);
+    if (human && !takeoverAfterClose) sentWhileHuman.push(m.id);
     if (fault) world.faults.add(faultRule(fault, marker(label, k)));
     return m;
   };
@@ -120,8 +157,21 @@ export async function runSchedule(
         () => false,
       );
 
+  /** Messages sent while a human had it and already answered before a hand back or close is sent: human turns. */
+  const settleHumanClaims = async () => {
+    if (sentWhileHuman.length === 0) return;
+    const { rows } = await world.pool.query<{ message_id: string }>(
+      `SELECT message_id FROM inbound_messages
+        WHERE conversation_id = $1 AND message_id = ANY($2::text[]) AND answered_at IS NOT NULL`,
+      [conversationId, sentWhileHuman],
+    );
+    for (const r of rows) run.mustBeHuman.add(r.message_id);
+    sentWhileHuman = [];
+  };
+
   for (const { gapMs, action } of schedule.steps) {
     if (gapMs > 0) await sleep(gapMs);
+    if (action.kind === 'close' || action.kind === 'handBack') await settleHumanClaims();
     if (action.kind !== 'pause') closedAt = null;
     switch (action.kind) {
       case 'signal':
@@ -150,8 +200,64 @@ export async function runSchedule(
       case 'pause':
         await sleep(action.ms);
         break;
+      case 'toolCall': {
+        const m = fresh(null);
+        m.text = `${m.text} call refund {"amount": ${run.messages.length - 1}}`;
+        await signal(m);
+        break;
+      }
+      case 'decide': {
+        const handle = world.client.workflow.getHandle(conversationId);
+        const state = await handle.query(stateQuery).catch(() => null);
+        const callId = state?.pendingApprovals?.[0]?.callId;
+        if (!callId) break;
+        const decided = await operatorUpdate(
+          handle.executeUpdate(decideApprovalUpdate, {
+            args: [{ callId, approve: action.approve, operator: 'schedule', reason: `because ${callId}` }],
+          }),
+        ).catch(() => 'refused' as const);
+        if (decided !== 'refused') run.decisions.push({ callId, approve: action.approve });
+        break;
+      }
+      case 'takeOver':
+      case 'handBack': {
+        const result = await operatorUpdate<unknown>(
+          action.kind === 'takeOver'
+            ? world.client.workflow.executeUpdateWithStart(takeOverUpdate, {
+                args: [{ operator: 'schedule' }],
+                startWorkflowOperation: withStart(),
+              })
+            : world.client.workflow.executeUpdateWithStart(handBackUpdate, {
+                args: [{ operator: 'schedule' }],
+                startWorkflowOperation: withStart(),
+              }),
+        );
+        if (result !== 'refused') {
+          human = action.kind === 'takeOver';
+          takeoverAfterClose = closedOnce;
+        }
+        break;
+      }
+      case 'operatorReply': {
+        const id = `${label}.op${run.operatorReplies.length}`;
+        const text = `[${id}] operator reply`;
+        const outcome = operatorUpdate(
+          world.client.workflow.executeUpdateWithStart(operatorMessageUpdate, {
+            args: [{ id, operator: 'schedule', text }],
+            startWorkflowOperation: withStart(),
+          }),
+        ).then(
+          (r) => (r === 'refused' ? r : r.status === 'sent' || r.status === 'duplicate' ? 'sent' : r.status),
+          (err: unknown) => `error: ${String(err)}`,
+        );
+        run.operatorReplies.push({ id, text, outcome });
+        break;
+      }
     }
+    if (action.kind === 'close') closedOnce = true;
   }
+  for (const id of sentWhileHuman) run.mustBeHuman.add(id);
+  run.humanModeAtEnd = closedOnce ? null : human;
   if (closedAt !== null) {
     const at = closedAt;
     // An update still in flight at the close may be retried into a new run: then nothing must end.

@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { ChannelSender } from '../../../src/activities/delivery.js';
+import { tool } from '@openai/agents';
+import { z } from 'zod';
 import { defineAgent } from '../../../src/agents/define.js';
 import type { AgentDefinition } from '../../../src/agents/types.js';
 import type { FaultController } from '../../../src/emulator/faults.js';
@@ -56,6 +58,23 @@ export function scheduleAgents(model: string): AgentDefinition[] {
       continueAsNewAfterTurns: shape.continueAsNewAfterTurns,
       ...(shape.idle ? { idleTimeoutMs: 1_000 } : {}),
       ...(shape.burst ? { burst: { quietMs: 150, maxWaitMs: 400 } } : {}),
+      // Every call needs an operator; undecided, it expires after 1 s (docs/approvals-and-takeover.md).
+      tools: [refundTool()],
+      toolPolicies: { refund: { approvalTimeoutMs: 1_000 } },
     }),
   );
+}
+
+/** The output the refund tool gives when it runs: what the checker expects of an approved call. */
+export const refundOutput = (amount: number) => `refunded ${amount}`;
+
+function refundTool() {
+  return tool({
+    name: 'refund',
+    description: 'Refunds an amount.',
+    parameters: z.object({ amount: z.number() }),
+    strict: true,
+    needsApproval: true,
+    execute: async ({ amount }) => refundOutput(amount),
+  });
 }
