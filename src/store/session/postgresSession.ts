@@ -101,27 +101,38 @@ export class PostgresSession
 
   async getItems(limit?: number): Promise<AgentInputItem[]> {
     if (limit !== undefined && limit <= 0) return [];
-    // A fractional limit behaves as MemorySession's slice does: rounded up.
-    const client = await this.pool.connect();
-    try {
-      const rows = await loadLatestItems(
-        client,
-        this.sessionId,
-        limit === undefined ? undefined : Math.ceil(limit),
-      );
-      return await this.toAgentItems(client, rows);
-    } finally {
-      client.release();
-    }
+    // A fractional limit behaves as MemorySession's slice does: rounded up. One prepared
+    // statement on any pooled connection: no checkout, no parse or plan after the first call.
+    const rows = await latestItems(
+      this.pool,
+      this.sessionId,
+      limit === undefined ? undefined : Math.ceil(limit),
+    );
+    return this.toAgentItems(this.pool, rows);
   }
 
   async addItems(items: AgentInputItem[]): Promise<void> {
     if (items.length === 0) return;
     const rows = items.map(toNewItem);
-    await withTransaction(this.pool, async (client) => {
-      await appendItems(client, this.sessionId, rows);
-      await touchSession(client, this.sessionId);
-    });
+    // Three round trips instead of seven: the transaction opens with the session's lock in one
+    // simple query, then one prepared statement numbers, inserts and touches the session.
+    const client = await this.pool.connect();
+    try {
+      await client.query(
+        `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(this.sessionId)}, 0))`,
+      );
+      await client.query({
+        name: 'session_add_items',
+        text: ADD_ITEMS_SQL,
+        values: addItemsValues(this.sessionId, rows),
+      });
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async popItem(): Promise<AgentInputItem | undefined> {
@@ -207,7 +218,7 @@ export class PostgresSession
     });
   }
 
-  private async toAgentItems(client: PoolClient, rows: StoredRow[]): Promise<AgentInputItem[]> {
+  private async toAgentItems(client: Pool | PoolClient, rows: StoredRow[]): Promise<AgentInputItem[]> {
     const names = functionNamesByCallId(rows.map((r) => r.item));
     // Function outputs the runtime wrote carry no tool name and their call may be outside the
     // window read: look those calls up (rare, and only for such outputs).
@@ -224,6 +235,56 @@ export class PostgresSession
     }
     return rows.map((r) => fromStoredItem(r.item, r.sdk as SdkPatch | null, names));
   }
+}
+
+const LATEST_ITEMS_SQL = `SELECT seq, item, sdk FROM (
+    SELECT seq, item, sdk FROM session_items WHERE session_id = $1 ORDER BY seq DESC LIMIT $2
+  ) latest ORDER BY seq`;
+
+async function latestItems(pool: Pool, sessionId: string, limit: number | undefined): Promise<StoredRow[]> {
+  if (limit === undefined) {
+    const client = await pool.connect();
+    try {
+      return await loadLatestItems(client, sessionId);
+    } finally {
+      client.release();
+    }
+  }
+  const { rows } = await pool.query<{
+    seq: string;
+    item: Record<string, unknown>;
+    sdk: Record<string, unknown> | null;
+  }>({
+    name: 'session_latest_items',
+    text: LATEST_ITEMS_SQL,
+    values: [sessionId, limit],
+  });
+  return rows.map((r) => ({ seq: Number(r.seq), item: r.item, sdk: r.sdk }));
+}
+
+// Under the session's lock (taken by the caller): the next sequences after the last (a backward
+// scan of the primary key), the rows in one insert, and the session touched, in one statement.
+// SDK items carry fresh keys (toNewItem), so there is nothing to deduplicate.
+const ADD_ITEMS_SQL = `WITH last AS (
+    SELECT coalesce((SELECT seq FROM session_items WHERE session_id = $1 ORDER BY seq DESC LIMIT 1), 0) AS seq
+  ), inserted AS (
+    INSERT INTO session_items (session_id, seq, item, type, role, turn, segment, item_key, sdk)
+    SELECT $1, last.seq + ord, item, type, role, NULL, 0, item_key, sdk
+      FROM last, unnest($2::jsonb[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+           WITH ORDINALITY AS t(item, type, role, item_key, sdk, ord)
+    RETURNING 1
+  )
+  UPDATE sessions SET updated_at = now() WHERE id = $1`;
+
+function addItemsValues(sessionId: string, rows: NewItem[]): unknown[] {
+  return [
+    sessionId,
+    rows.map((i) => JSON.stringify(i.item)),
+    rows.map((i) => String(i.item.type ?? 'message')),
+    rows.map((i) => (typeof i.item.role === 'string' ? i.item.role : null)),
+    rows.map((i) => i.itemKey),
+    rows.map((i) => (i.sdk ? JSON.stringify(i.sdk) : null)),
+  ];
 }
 
 function toNewItem(item: AgentInputItem): NewItem {

@@ -15,15 +15,22 @@ interface Recorded {
   values: unknown[];
 }
 
-/** A pool whose clients record each statement they run. */
+/** A statement as text and values, whether sent as (text, values) or as a prepared-statement config. */
+function recorded(query: string | { text: string; values?: unknown[] }, values?: unknown[]): Recorded {
+  return typeof query === 'string'
+    ? { text: query, values: values ?? [] }
+    : { text: query.text, values: query.values ?? [] };
+}
+
+/** A pool (and its clients) recording each statement they run. */
 function recording(pool: Pool, log: Recorded[]): Pool {
   const wrapClient = (client: PoolClient): PoolClient =>
     new Proxy(client, {
       get(target, prop, receiver) {
         if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
-        return (text: string, values?: unknown[]) => {
-          log.push({ text, values: values ?? [] });
-          return target.query(text, values);
+        return (query: string | { text: string; values?: unknown[] }, values?: unknown[]) => {
+          log.push(recorded(query, values));
+          return target.query(query as string, values);
         };
       },
     });
@@ -31,9 +38,9 @@ function recording(pool: Pool, log: Recorded[]): Pool {
     get(target, prop, receiver) {
       if (prop === 'connect') return async () => wrapClient(await target.connect());
       if (prop === 'query')
-        return (text: string, values?: unknown[]) => {
-          log.push({ text, values: values ?? [] });
-          return target.query(text, values);
+        return (query: string | { text: string; values?: unknown[] }, values?: unknown[]) => {
+          log.push(recorded(query, values));
+          return target.query(query as string, values);
         };
       return Reflect.get(target, prop, receiver) as unknown;
     },
