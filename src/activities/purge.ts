@@ -92,7 +92,7 @@ export async function purgeStored(
     await tx.query('DELETE FROM error_records WHERE conversation_id = $1', [input.conversationId]);
     // Channel actions carry captions, links and places the tools sent: content, like the transcript.
     await tx.query('DELETE FROM channel_actions WHERE conversation_id = $1', [input.conversationId]);
-    // The customer's media bytes and reactions are content too (migration 0010).
+    // The customer's media bytes and reactions are content too (migration 0012).
     await tx.query('DELETE FROM media_objects WHERE conversation_id = $1', [input.conversationId]);
     await tx.query('DELETE FROM inbound_reactions WHERE conversation_id = $1', [input.conversationId]);
     await tx.query('DELETE FROM stream_events WHERE conversation_id = $1', [input.conversationId]);

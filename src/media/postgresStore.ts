@@ -1,7 +1,7 @@
 import type { Pool } from '../store/pool.js';
 import type { MediaKey, MediaStore, StoredMedia } from './store.js';
 
-/** Media in the `media_objects` table (migration 0010): bytes as bytea, keyed by tenant. */
+/** Media in the `media_objects` table (migration 0012): bytes as bytea, keyed by tenant. */
 export function createPostgresMediaStore(pool: Pool): MediaStore {
   const facts = 'mime_type, byte_size, sha256, filename, transcript';
   const where = 'tenant = $1 AND channel = $2 AND media_id = $3';
