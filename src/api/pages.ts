@@ -15,6 +15,18 @@ export interface PagesOptions {
   namespace: string;
 }
 
+/**
+ * The routes the pages add beside the API. They serve HTML and the pages' own files, not API
+ * operations, so the OpenAPI document leaves them out (test/api/operations.test.ts checks both lists).
+ */
+export const PAGE_ROUTES = [
+  'GET /',
+  'GET /console',
+  'GET /web/:file',
+  'GET /pages/settings',
+  'GET /dev/key',
+] as const;
+
 const WEB_DIR = new URL('../web/', import.meta.url);
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -3,6 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type AppLocals } from '../../src/api/app.js';
+import { PAGE_ROUTES } from '../../src/api/pages.js';
 import { listen } from '../../src/api/server.js';
 import { json, request, startApiEnv, type ApiEnv } from '../support/api.js';
 
@@ -143,7 +144,7 @@ describe('operations', () => {
       }
     };
     walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
-    expect(served.sort()).toEqual(documented);
+    expect(served.sort()).toEqual([...documented, ...PAGE_ROUTES].sort());
     expect((app.locals as AppLocals).specs).toHaveLength(documented.length);
 
     // Every schema compiles, and real responses validate against their documented schema.

@@ -104,6 +104,42 @@ const TABLE: Row[] = [
     expect: perConversation(200),
   },
   {
+    route: 'GET /v1/conversations/{channel}/{conversationId}/deliveries',
+    url: (c) => conv(c.id, '/deliveries'),
+    expect: perConversation(200),
+  },
+  {
+    route: 'GET /v1/conversations/{channel}/{conversationId}/approvals',
+    url: (c) => conv(c.id, '/approvals'),
+    expect: perConversation(200),
+  },
+  // No call waits for approval: the owner learns that (404 approval_not_found), others only 404.
+  {
+    route: 'POST /v1/conversations/{channel}/{conversationId}/approvals/{callId}',
+    url: (c) => conv(c.id, '/approvals/call_matrix'),
+    body: { approve: true, operator: 'matrix' },
+    expect: perConversation(404),
+  },
+  {
+    route: 'POST /v1/conversations/{channel}/{conversationId}/takeover',
+    url: (c) => conv(c.id, '/takeover'),
+    body: { operator: 'matrix' },
+    expect: perConversation(200),
+  },
+  {
+    route: 'POST /v1/conversations/{channel}/{conversationId}/handback',
+    url: (c) => conv(c.id, '/handback'),
+    body: { operator: 'matrix' },
+    expect: perConversation(200),
+  },
+  // Not in human mode: the owner is told so (409), others learn nothing.
+  {
+    route: 'POST /v1/conversations/{channel}/{conversationId}/operator-messages',
+    url: (c) => conv(c.id, '/operator-messages'),
+    body: { operator: 'matrix', text: 'hello from a person' },
+    expect: perConversation(409),
+  },
+  {
     route: 'POST /v1/conversations/{channel}/{conversationId}/reset',
     url: (c) => conv(c.id, '/reset'),
     expect: perConversation(202),

@@ -40,7 +40,7 @@ describe('verifyPayloadSignature', () => {
 });
 
 describe('parseWebhook', () => {
-  it('keeps text messages, counts statuses, sets aside other types', () => {
+  it('keeps messages with their number and time, counts statuses, sets reactions aside', () => {
     const body = webhookBody.parse({
       object: 'whatsapp_business_account',
       entry: [
@@ -62,20 +62,19 @@ describe('parseWebhook', () => {
         },
       ],
     });
-    expect(parseWebhook(body)).toEqual({
-      messages: [
-        {
-          id: 'w1',
-          from: '39',
-          text: 'hi',
-          name: 'Ada',
-          phoneNumberId: 'P',
-          sentAt: '2023-11-14T22:13:20.000Z',
-        },
-      ],
-      statuses: 1,
-      unsupported: [{ id: 'w2', type: 'reaction' }],
+    const parsed = parseWebhook(body);
+    expect(parsed.statuses).toBe(1);
+    expect(parsed.messages).toHaveLength(1);
+    expect(parsed.messages[0]).toMatchObject({
+      id: 'w1',
+      from: '39',
+      text: 'hi',
+      name: 'Ada',
+      phoneNumberId: 'P',
+      sentAt: '2023-11-14T22:13:20.000Z',
     });
+    // A reaction is recorded with the conversation, never answered: it is not a message.
+    expect(parsed.reactions).toEqual([expect.objectContaining({ id: 'w2', from: '39', emoji: '👍' })]);
   });
 });
 

@@ -35,17 +35,29 @@ afterAll(async () => {
   await env?.stop();
 });
 
-/** A page that records every URL it requests, to prove no key ever lands in one. */
-async function openPage(url: string): Promise<{ page: Page; urls: string[] }> {
+/**
+ * A page that records every URL it requests (to prove no key ever lands in one) and every script
+ * error (a blocked script or a thrown error fails the test when the page is done).
+ */
+async function openPage(url: string): Promise<{ page: Page; urls: string[]; done(): Promise<void> }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   const urls: string[] = [];
   page.on('request', (r) => urls.push(r.url()));
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+  });
   await page.goto(url);
-  page.on('close', () => expect(errors).toEqual([]));
-  return { page, urls };
+  return {
+    page,
+    urls,
+    async done() {
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+  };
 }
 
 /** The page reacts to a turn that runs on a loaded machine: wait as long as a turn may take. */
@@ -57,7 +69,7 @@ async function shot(page: Page, name: string) {
 
 describe('the web chat (/)', () => {
   it('signs in with the dev key, sends a message, shows the tool call and then the reply', async () => {
-    const { page, urls } = await openPage(`${devBase}/`);
+    const { page, urls, done } = await openPage(`${devBase}/`);
     await page.locator('#text').waitFor();
     await page.fill(
       '#text',
@@ -77,11 +89,11 @@ describe('the web chat (/)', () => {
     await eventually(() => page.locator('.typing').count()).toBe(0);
     await shot(page, 'chat');
     expect(urls.some((u) => u.includes(key))).toBe(false);
-    await page.close();
+    await done();
   });
 
   it('asks for a key when none is handed out, and keeps it out of every URL', async () => {
-    const { page, urls } = await openPage(`${plainBase}/`);
+    const { page, urls, done } = await openPage(`${plainBase}/`);
     await page.locator('#signin').waitFor();
     await page.fill('#key', 'not-a-key');
     await page.click('#signin button[type=submit]');
@@ -93,11 +105,11 @@ describe('the web chat (/)', () => {
     await page.click('#send');
     await page.locator('.msg.assistant .bubble').first().waitFor();
     expect(urls.some((u) => u.includes(key) || u.includes('not-a-key'))).toBe(false);
-    await page.close();
+    await done();
   });
 
   it('shows the whole transcript again after a reload, from the events stream', async () => {
-    const { page } = await openPage(`${devBase}/`);
+    const { page, done } = await openPage(`${devBase}/`);
     await page.locator('#text').waitFor();
     await page.click('#new');
     const title = await page.textContent('#title');
@@ -111,7 +123,7 @@ describe('the web chat (/)', () => {
     await page.locator(`#conversations button[data-id="${title}"]`).click();
     await eventually(() => page.locator('.msg.user').count()).toBe(2);
     await eventually(() => page.locator('.msg.assistant').count()).toBe(2);
-    await page.close();
+    await done();
   });
 });
 
@@ -130,7 +142,7 @@ describe('the console (/console)', () => {
       text: 'please call check_availability {"date":"2026-12-24","party_size":4}',
     });
 
-    const { page, urls } = await openPage(`${plainBase}/console`);
+    const { page, urls, done } = await openPage(`${plainBase}/console`);
     await page.fill('#key', ADMIN_KEY);
     await page.fill('#tenant', 'default');
     await page.click('#signin button[type=submit]');
@@ -152,14 +164,14 @@ describe('the console (/console)', () => {
     await eventually(() => page.locator('#rows tr').count()).toBe(100);
     expect(await page.locator('#rows .status.active').count()).toBe(0);
     expect(urls.some((u) => u.includes(ADMIN_KEY))).toBe(false);
-    await page.close();
+    await done();
   });
 
   it('resets a conversation: the next message starts a new transcript segment', async () => {
     const id = randomUUID();
     const conv = `${plainBase}/v1/conversations/web/${id}`;
     await request('POST', `${conv}/messages?wait=true`, key, { text: 'remember me' });
-    const { page } = await openPage(`${plainBase}/console`);
+    const { page, done } = await openPage(`${plainBase}/console`);
     await page.fill('#key', key);
     await page.click('#signin button[type=submit]');
     await page.locator(`#rows tr[data-id="${id}"]`).click();
@@ -169,6 +181,6 @@ describe('the console (/console)', () => {
     await request('POST', `${conv}/messages?wait=true`, key, { text: 'after the reset' });
     const state = await json(await request('GET', conv, key));
     expect(state.segment).toBe(1);
-    await page.close();
+    await done();
   });
 });
