@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
-import { withDefaultAgent } from './agents/routing.js';
+import type { Routing } from './agents/routing.js';
 import { createApp } from './api/app.js';
 import { DEV_TENANT, ensureDevApiKey } from './api/devKey.js';
 import { appOptions, listen } from './api/server.js';
@@ -41,7 +41,8 @@ export interface DevOptions {
   /** The agents the worker runs (default: the built-in ones). */
   agents?: AgentRegistry;
   /** The agent the API gives new conversations (default: concierge). */
-  defaultAgent?: string;
+  /** Which agent answers new conversations (default: AGENT_ROUTING, else concierge for all). */
+  routing?: Routing;
 }
 
 /** `npm run dev` and `threadline dev` (which passes the agents of threadline.config.ts). */
@@ -186,7 +187,7 @@ export async function runDev(config: Config, options: DevOptions = {}): Promise<
 
     // Worker
     const agents = options.agents ?? defaultAgents(config.openai.model);
-    const routing = withDefaultAgent(config.routing, options.defaultAgent);
+    const routing = options.routing ?? config.routing;
     const agent = routing.defaultAgent;
     const worker = await createWorker({
       connection: nativeConnection,

@@ -11,7 +11,7 @@ import type OpenAI from 'openai';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 import { buildSenders } from './channels/senders.js';
 import { defaultAgents, type AgentRegistry } from './agents/registry.js';
-import { routingProblems, withDefaultAgent, type Routing } from './agents/routing.js';
+import { routingProblems, type Routing } from './agents/routing.js';
 import { loadConfig, type Config } from './config.js';
 import { buildMediaFetchers } from './media/fetchers.js';
 import { DEFAULT_MEDIA_LIMITS, type MediaLimits } from './media/limits.js';
@@ -108,11 +108,7 @@ export async function bundleWorkflows(options: { tracing?: boolean } = {}): Prom
  * `npm run worker` (and `threadline worker`): a worker against an existing Temporal server and
  * PostgreSQL (production shape), running the given agents (default: the built-in ones).
  */
-export async function runWorker(
-  config: Config,
-  agents?: AgentRegistry,
-  defaultAgent?: string,
-): Promise<void> {
+export async function runWorker(config: Config, agents?: AgentRegistry, routing?: Routing): Promise<void> {
   const log = createLogger(config.logLevel, 'worker');
   if (config.workerMetricsAddress) {
     // The SDK's own Prometheus exporter: activity attempts and failures by activity type
@@ -135,7 +131,7 @@ export async function runWorker(
     pool,
     openai: createOpenAIClient(config.openai),
     agents: agents ?? defaultAgents(config.openai.model),
-    routing: withDefaultAgent(config.routing, defaultAgent),
+    routing: routing ?? config.routing,
     senders: buildSenders(config.channels, pool),
     media: {
       fetchers: buildMediaFetchers(config.channels),

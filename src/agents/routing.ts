@@ -127,8 +127,3 @@ export type RoutingInput = z.input<typeof routingSchema>;
 export function toRouting(input: z.output<typeof routingSchema>, defaultAgent: string): Routing {
   return { defaultAgent: input.defaultAgent ?? defaultAgent, rules: input.rules, allow: input.allow };
 }
-
-/** The deployment's routing with the default agent a project names (threadline.config.ts `defaultAgent`). */
-export function withDefaultAgent(routing: Routing, defaultAgent: string | undefined): Routing {
-  return defaultAgent ? { ...routing, defaultAgent } : routing;
-}

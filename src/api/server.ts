@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { Express } from 'express';
-import { withDefaultAgent } from '../agents/routing.js';
+import type { Routing } from '../agents/routing.js';
 import { loadConfig, type Config } from '../config.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -45,7 +45,7 @@ export async function listen(
 }
 
 /** `npm run api` (and `threadline api`): the API against an existing Temporal server and PostgreSQL. */
-export async function runApi(config: Config, log: Logger, defaultAgent?: string): Promise<void> {
+export async function runApi(config: Config, log: Logger, routing?: Routing): Promise<void> {
   if (!config.database.url)
     throw new Error('DATABASE_URL is required for a standalone API (npm run dev embeds one).');
   const pool = createPool(config.database.url, config.database.poolSize);
@@ -54,8 +54,7 @@ export async function runApi(config: Config, log: Logger, defaultAgent?: string)
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const untraced = new Client({ connection, namespace: config.temporal.namespace });
   const client = tracing ? tracedClient(untraced) : untraced;
-  const routing = withDefaultAgent(config.routing, defaultAgent);
-  const app = createApp({ ...appOptions(config), client, pool, routing, log });
+  const app = createApp({ ...appOptions(config), client, pool, routing: routing ?? config.routing, log });
   const http = await listen(app, config.api.host, config.api.port, config.api.shutdownGraceMs);
   log.info({ url: http.url }, 'api listening');
   const shutdown = async () => {

@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import type { Routing } from '../agents/routing.js';
 import type { Config } from '../config.js';
 import type { ResolvedConfig } from '../public/config.js';
 import { CONFIG_FILES, findConfigFile } from './configNames.js';
@@ -44,6 +45,14 @@ const port = (value: string) => {
   return n;
 };
 
+/**
+ * Which agent answers new conversations: the project's routing, else the deployment's (AGENT_ROUTING)
+ * with the project's default agent (the built-in concierge is not one of a project's agents).
+ */
+function routingOf(project: ResolvedConfig, config: Config): Routing {
+  return project.routing ?? { ...config.routing, defaultAgent: project.defaultAgent };
+}
+
 export function buildProgram(): Command {
   const program = new Command('threadline')
     .description(
@@ -62,7 +71,7 @@ export function buildProgram(): Command {
     .action(async (opts: ConfigOption) => {
       const { config, project } = await load(opts);
       const { runDev } = await import('../dev.js');
-      await runDev(config, { agents: project.agents, defaultAgent: project.defaultAgent });
+      await runDev(config, { agents: project.agents, routing: routingOf(project, config) });
     });
 
   program
@@ -75,7 +84,7 @@ export function buildProgram(): Command {
     .action(async (opts: ConfigOption) => {
       const { config, project } = await load(opts);
       const { runWorker } = await import('../worker.js');
-      await runWorker(config, project.agents, project.defaultAgent);
+      await runWorker(config, project.agents, routingOf(project, config));
     });
 
   program
@@ -91,7 +100,7 @@ export function buildProgram(): Command {
         import('../api/server.js'),
         import('../logger.js'),
       ]);
-      await runApi(config, createLogger(config.logLevel, 'api'), project.defaultAgent);
+      await runApi(config, createLogger(config.logLevel, 'api'), routingOf(project, config));
     });
 
   program

@@ -1,6 +1,7 @@
 import type { FunctionTool } from '@openai/agents';
 import { z } from 'zod';
 import { createRegistry, type AgentRegistry } from '../agents/registry.js';
+import { routingProblems, routingSchema, toRouting, type Routing } from '../agents/routing.js';
 import type { AgentDefinition } from '../agents/types.js';
 
 /**
@@ -14,17 +15,18 @@ export interface ThreadlineConfig {
   /** The agent that answers new conversations; default: the first of `agents`. */
   defaultAgent?: string;
   /**
-   * Which agent answers which tenant, channel or number. Its shape belongs to the router
-   * (src/agents/routing.ts) and is checked there; here it is carried through unchanged.
+   * Which agent answers which tenant, channel or WhatsApp number, and which agents a tenant may pick
+   * (docs/agents.md); it replaces AGENT_ROUTING. Its default agent, if unset, is `defaultAgent`.
    */
-  routing?: unknown;
+  routing?: z.input<typeof routingSchema>;
 }
 
 /** A checked config: every agent unique by name, the default agent one of them. */
 export interface ResolvedConfig {
   agents: AgentRegistry;
   defaultAgent: string;
-  routing: unknown;
+  /** The project's routing; absent: the deployment's (AGENT_ROUTING) with `defaultAgent` as default. */
+  routing: Routing | undefined;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -66,7 +68,7 @@ const configSchema = z
         .array(agent, { message: 'is required: a list of agents made with defineAgent()' })
         .min(1, { message: 'must list at least one agent' }),
       defaultAgent: z.string({ message: 'must be the name of one of the agents' }).optional(),
-      routing: z.unknown().optional(),
+      routing: routingSchema.optional(),
     },
     {
       error: (issue) =>
@@ -92,6 +94,12 @@ const configSchema = z
         path: ['defaultAgent'],
         message: `"${config.defaultAgent}" is not one of the agents (${names.join(', ')}): name one of them or leave it out`,
       });
+    if (config.routing)
+      for (const problem of routingProblems(
+        toRouting(config.routing, config.defaultAgent ?? names[0]!),
+        names,
+      ))
+        ctx.addIssue({ code: 'custom', path: ['routing'], message: problem });
   });
 
 /** Thrown for a config that fails its checks; the message names each field and its fix. */
@@ -115,10 +123,11 @@ export function resolveConfig(value: unknown, source = 'threadline config'): Res
     throw new ConfigError(lines.flat().join('\n'));
   }
   const config = parsed.data;
+  const defaultAgent = config.defaultAgent ?? config.agents[0]!.name;
   return {
     agents: createRegistry(config.agents),
-    defaultAgent: config.defaultAgent ?? config.agents[0]!.name,
-    routing: config.routing,
+    defaultAgent,
+    routing: config.routing ? toRouting(config.routing, defaultAgent) : undefined,
   };
 }
 

@@ -27,11 +27,19 @@ describe('resolveConfig', () => {
     const resolved = resolveConfig({
       agents: [agent('a'), agent('b')],
       defaultAgent: 'b',
-      routing: { x: 1 },
+      routing: { rules: [{ tenant: 'acme', agent: 'a' }] },
     });
     expect(resolved.defaultAgent).toBe('b');
     expect([...resolved.agents.keys()]).toEqual(['a', 'b']);
-    expect(resolved.routing).toEqual({ x: 1 });
+    expect(resolved.routing).toMatchObject({ defaultAgent: 'b', rules: [{ tenant: 'acme', agent: 'a' }] });
+    expect(resolveConfig({ agents: [agent('a')] }).routing).toBeUndefined();
+    // Routing may only name the project's agents.
+    expect(() =>
+      resolveConfig(
+        { agents: [agent('a')], routing: { rules: [{ channel: 'web', agent: 'ghost' }] } },
+        'c.ts',
+      ),
+    ).toThrow(/c\.ts: routing .*ghost/);
   });
 
   it('names the field and the fix for each mistake', () => {
