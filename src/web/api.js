@@ -49,8 +49,44 @@ export async function api(path, { method = 'GET', body } = {}) {
   return data;
 }
 
+/**
+ * The sign-in both pages share: the dev key in `npm run dev`, else the form (`#signin`, `#key`, and
+ * `#tenant` where the page has one, for the admin key). `onReady` runs once a key is there; `show`
+ * brings the form back, e.g. with the API's message after a 401.
+ */
+export function signIn({ onReady, onSignOut = () => {} }) {
+  const $ = (id) => document.getElementById(id);
+  const show = (message) => {
+    $('app').hidden = true;
+    $('signin').hidden = false;
+    $('signin-error').textContent = message ?? '';
+  };
+  const begin = async () => {
+    if (!session.key()) {
+      const dev = await devKey();
+      if (dev) session.save(dev.key, null);
+    }
+    if (!session.key()) return show();
+    $('signin').hidden = true;
+    $('app').hidden = false;
+    await onReady();
+  };
+  $('signin').addEventListener('submit', (e) => {
+    e.preventDefault();
+    session.save($('key').value.trim(), $('tenant') ? $('tenant').value.trim() || null : null);
+    $('key').value = '';
+    void begin();
+  });
+  $('signout').addEventListener('click', () => {
+    onSignOut();
+    session.clear();
+    show();
+  });
+  return { begin, show };
+}
+
 /** In `npm run dev` the API hands the dev tenant's key to pages on this machine; elsewhere: null. */
-export async function devKey() {
+async function devKey() {
   const res = await fetch('/dev/key').catch(() => null);
   if (!res || !res.ok) return null;
   const body = await res.json().catch(() => null);

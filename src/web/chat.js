@@ -1,6 +1,6 @@
 // The web chat (`/`): pick or start a conversation on the `web` channel, type, and watch the
 // transcript as the events stream arrives (tool calls as they happen, then the reply).
-import { api, conversationPath, devKey, el, session, streamEvents } from './api.js';
+import { api, conversationPath, el, signIn, streamEvents } from './api.js';
 import { TranscriptView } from './transcript.js';
 
 const CHANNEL = 'web';
@@ -9,37 +9,14 @@ const view = new TranscriptView($('transcript'));
 let current = null;
 let stopEvents = () => {};
 
-async function start() {
-  if (!session.key()) {
-    const dev = await devKey();
-    if (dev) session.save(dev.key, null);
-  }
-  if (!session.key()) return showSignIn();
-  $('signin').hidden = true;
-  $('app').hidden = false;
-  await refreshList();
-  const first = $('conversations').querySelector('button[data-id]');
-  if (first) select(first.dataset.id);
-  else newConversation();
-}
-
-function showSignIn(message) {
-  $('app').hidden = true;
-  $('signin').hidden = false;
-  $('signin-error').textContent = message ?? '';
-}
-
-$('signin').addEventListener('submit', (e) => {
-  e.preventDefault();
-  session.save($('key').value.trim(), null);
-  $('key').value = '';
-  void start();
-});
-
-$('signout').addEventListener('click', () => {
-  stopEvents();
-  session.clear();
-  showSignIn();
+const auth = signIn({
+  onReady: async () => {
+    await refreshList();
+    const first = $('conversations').querySelector('button[data-id]');
+    if (first) select(first.dataset.id);
+    else newConversation();
+  },
+  onSignOut: () => stopEvents(),
 });
 
 async function refreshList() {
@@ -47,7 +24,7 @@ async function refreshList() {
   try {
     page = await api(`/v1/conversations?channel=${CHANNEL}&limit=100`);
   } catch (err) {
-    if (err.status === 401 || err.status === 403) return showSignIn(err.message);
+    if (err.status === 401 || err.status === 403) return auth.show(err.message);
     throw err;
   }
   const ids = page.data.map((c) => c.conversationId);
@@ -127,4 +104,4 @@ $('composer').addEventListener('submit', async (e) => {
   }
 });
 
-void start();
+void auth.begin();

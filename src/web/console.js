@@ -1,6 +1,6 @@
 // The operators' console (`/console`): list conversations with filters, open one to read its
 // transcript (tool calls and outputs included), state and usage, and act on it.
-import { api, conversationPath, devKey, el, session, streamEvents } from './api.js';
+import { api, conversationPath, el, session, signIn, streamEvents } from './api.js';
 import { TranscriptView } from './transcript.js';
 
 const $ = (id) => document.getElementById(id);
@@ -12,37 +12,15 @@ let cursor = null;
 // A newer load (a changed filter) makes an older one's answer stale: it is dropped, not appended.
 let generation = 0;
 
-async function start() {
-  settings = await fetch('/pages/settings')
-    .then((r) => (r.ok ? r.json() : settings))
-    .catch(() => settings);
-  if (!session.key()) {
-    const dev = await devKey();
-    if (dev) session.save(dev.key, null);
-  }
-  if (!session.key()) return showSignIn();
-  $('signin').hidden = true;
-  $('app').hidden = false;
-  $('who').textContent = session.tenant() ? `tenant ${session.tenant()}` : '';
-  await loadList(true);
-}
-
-function showSignIn(message) {
-  $('app').hidden = true;
-  $('signin').hidden = false;
-  $('signin-error').textContent = message ?? '';
-}
-
-$('signin').addEventListener('submit', (e) => {
-  e.preventDefault();
-  session.save($('key').value.trim(), $('tenant').value.trim() || null);
-  $('key').value = '';
-  void start();
-});
-$('signout').addEventListener('click', () => {
-  stopEvents();
-  session.clear();
-  showSignIn();
+const auth = signIn({
+  onReady: async () => {
+    settings = await fetch('/pages/settings')
+      .then((r) => (r.ok ? r.json() : settings))
+      .catch(() => settings);
+    $('who').textContent = session.tenant() ? `tenant ${session.tenant()}` : '';
+    await loadList(true);
+  },
+  onSignOut: () => stopEvents(),
 });
 
 function listQuery() {
@@ -64,7 +42,7 @@ async function loadList(fresh) {
     if (mine !== generation) return;
     if (fresh) $('rows').replaceChildren();
   } catch (err) {
-    if (err.status === 401 || err.status === 403) return showSignIn(err.message);
+    if (err.status === 401 || err.status === 403) return auth.show(err.message);
     $('list-error').textContent = err.message;
     return;
   }
@@ -168,4 +146,4 @@ $('close').addEventListener('click', () => {
   if (confirm('Close this conversation? Queued messages are answered first.')) void act('close');
 });
 
-void start();
+void auth.begin();
