@@ -300,9 +300,11 @@ describe('traces over OTLP', () => {
     );
     expectActivitiesUnder(spans, turn, ['callModel', 'deliverReply']);
 
+    // Its own conversation: test files share one Temporal server, and a workflow id another file
+    // uses (test/channels/webhook.test.ts) would take the signal to that file's worker.
     const webhookBody = JSON.stringify({
-      id: 'sms-1',
-      conversationId: '+15550100',
+      id: `sms-${randomUUID()}`,
+      conversationId: `+${randomUUID()}`,
       text: message('are you open?'),
     });
     const ts = Math.floor(Date.now() / 1000);
