@@ -1,5 +1,5 @@
 import { sanitizeForInput } from './history.js';
-import { finishTurn, type FinishTurnInput, type TranscriptDeps } from './transcript.js';
+import { ensureConversation, finishTurn, type FinishTurnInput, type TranscriptDeps } from './transcript.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { appendItems, lockSession } from '../store/transcript.js';
 import type { ConversationKey } from '../workflows/ids.js';
@@ -22,18 +22,7 @@ export interface RecordHumanModeInput {
 
 export async function recordHumanMode(deps: TranscriptDeps, input: RecordHumanModeInput): Promise<void> {
   const h = input.humanMode;
-  await deps.pool.query(
-    `INSERT INTO conversations (id, tenant, channel, external_id, agent, segment)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-    [
-      input.conversationId,
-      input.key.tenant,
-      input.key.channel,
-      input.key.externalId,
-      input.agent,
-      input.segment,
-    ],
-  );
+  await ensureConversation(deps.pool, input);
   await deps.pool.query(
     `UPDATE conversations SET human_mode = $2, human_operator = $3, human_reason = $4, human_since = $5::timestamptz,
        updated_at = now() WHERE id = $1`,
@@ -90,18 +79,7 @@ export async function recordOperatorMessage(
     );
     const turn = Math.max(input.turn, (rows[0]?.highest ?? 0) + 1);
     const itemKey = `t${turn}/op/0`;
-    await tx.query(
-      `INSERT INTO conversations (id, tenant, channel, external_id, agent, segment)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-      [
-        input.conversationId,
-        input.key.tenant,
-        input.key.channel,
-        input.key.externalId,
-        input.agent,
-        input.segment,
-      ],
-    );
+    await ensureConversation(tx, input);
     await appendItems(tx, input.conversationId, [
       {
         itemKey,

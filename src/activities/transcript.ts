@@ -328,20 +328,24 @@ export interface FinishTurnInput {
   apology: string | null;
 }
 
+/**
+ * The conversation's row, created by whichever step reaches Postgres first (a finished turn, a
+ * takeover, an operator's reply); an existing row is left as it is.
+ */
+export async function ensureConversation(
+  q: Pick<Pool, 'query'>,
+  c: { conversationId: string; key: ConversationKey; agent: string; segment: number },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO conversations (id, tenant, channel, external_id, agent, segment)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+    [c.conversationId, c.key.tenant, c.key.channel, c.key.externalId, c.agent, c.segment],
+  );
+}
+
 export async function finishTurn(deps: TranscriptDeps, input: FinishTurnInput): Promise<void> {
   await withTransaction(deps.pool, async (tx) => {
-    await tx.query(
-      `INSERT INTO conversations (id, tenant, channel, external_id, agent, segment)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-      [
-        input.conversationId,
-        input.key.tenant,
-        input.key.channel,
-        input.key.externalId,
-        input.agent,
-        input.segment,
-      ],
-    );
+    await ensureConversation(tx, input);
     await tx.query(
       `UPDATE conversations SET turns = GREATEST(turns, $2), last_response_id = $3, last_error = $4,
          segment = $5, status = 'active', agent = $6, updated_at = now() WHERE id = $1`,
