@@ -25,7 +25,7 @@ import {
 } from '../migration/staging.js';
 import type { MappingSpec, SourceSpec, TargetSpec, Unit, UnitResult } from '../migration/types.js';
 import type { UnitSource } from '../migration/unitSource.js';
-import { recordUnitFailure, writeUnit } from '../migration/write.js';
+import { recordedOutcome, recordUnitFailure, writeUnit } from '../migration/write.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { loadLatestItems } from '../store/transcript.js';
 import { conversationWorkflowId } from '../workflows/ids.js';
@@ -158,6 +158,8 @@ export async function migrateUnit(
   input: { migrationId: string; source: UnitSource; target: TargetSpec; dryRun: boolean; unit: Unit },
 ): Promise<UnitResult> {
   const { source, target, unit } = input;
+  const recorded = await recordedOutcome(deps.pool, input.migrationId, unit.id);
+  if (recorded) return recorded;
   const agent = getAgent(deps.agents, target.agent);
   const conversation = {
     id: conversationWorkflowId({

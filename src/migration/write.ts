@@ -93,6 +93,37 @@ export async function writeUnit(pool: Pool, w: UnitWrite): Promise<UnitResult> {
   });
 }
 
+/**
+ * The outcome this migration already recorded for a unit, if it finished (done or skipped): a unit
+ * run again because its result was lost (a worker died, a workflow task was refused) reports that
+ * outcome instead of reading its source again and calling itself "already migrated".
+ */
+export async function recordedOutcome(
+  pool: Pool,
+  migrationId: string,
+  unitId: string,
+): Promise<UnitResult | null> {
+  const { rows } = await pool.query<{
+    status: 'done' | 'skipped';
+    items: number;
+    conversation_id: string | null;
+    reason: string | null;
+  }>(
+    `SELECT status, items, conversation_id, reason FROM migration_units
+      WHERE migration_id = $1 AND unit_id = $2 AND status IN ('done', 'skipped')`,
+    [migrationId, unitId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    unitId,
+    status: row.status,
+    items: row.items,
+    conversationId: row.conversation_id,
+    reason: row.reason,
+  };
+}
+
 export async function recordUnitFailure(
   pool: Pool,
   migrationId: string,

@@ -89,6 +89,13 @@ type UnitActivities = Pick<
 const UNIT_SOURCE_PATCH = 'migration-unit-source';
 /** One child migrates a batch of units (one activity each): a child per unit cost ~2.5 KB a thread. */
 const BATCH_PATCH = 'migration-unit-batches';
+/**
+ * A batch sends its last counts as a report before it returns. Its units run as local activities,
+ * recorded only when its workflow task completes; a task that completes the workflow is refused
+ * when a signal (a pause's stop) arrived meanwhile, and its replay then ran no unit and handed all
+ * back as unstarted, although they were migrated. A report is not final, so that task is kept.
+ */
+const BATCH_FINAL_REPORT_PATCH = 'migration-batch-final-report';
 /** Units per batch child. Part of the workflow's shape: changing it needs a new patch. */
 export const UNITS_PER_BATCH = 100;
 /** Units one batch child runs at once; a wider window runs more children. */
@@ -309,8 +316,9 @@ export async function migrateBatchWorkflow(input: MigrateBatchInput): Promise<Ba
   const parent = workflowInfo().parent?.workflowId;
   let reportedAt = workflowNow();
   const reports: Promise<void>[] = [];
-  const report = () => {
-    if (!parent || workflowNow() - reportedAt < PROGRESS_EVERY_MS) return;
+  const report = (force = false) => {
+    if (!parent || (!force && workflowNow() - reportedAt < PROGRESS_EVERY_MS)) return;
+    if (result.done + result.failed + result.skipped === 0) return;
     reportedAt = workflowNow();
     const { unstarted: _, ...counts } = result;
     result = empty();
@@ -330,6 +338,7 @@ export async function migrateBatchWorkflow(input: MigrateBatchInput): Promise<Ba
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, units.length)) }, lane));
+  if (patched(BATCH_FINAL_REPORT_PATCH)) report(true);
   result.unstarted = units.slice(next);
   // Reports reach the parent before the result does, so it never counts a unit twice or late.
   await Promise.all(reports);
