@@ -86,7 +86,13 @@ beforeAll(async () => {
     ]),
     media: {
       fetchers: new Map([[key, createGraphMediaFetcher({ baseUrl: graph.baseUrl, accessToken: TOKEN })]]),
-      limits: { ...DEFAULT_MEDIA_LIMITS, maxBytes: { image: LIMIT, document: LIMIT, audio: LIMIT } },
+      limits: {
+        ...DEFAULT_MEDIA_LIMITS,
+        maxBytes: { image: LIMIT, document: LIMIT, audio: LIMIT },
+        // A stalled download is given up after two short attempts (seconds, not the default minutes).
+        downloadTimeoutMs: 1_500,
+        maxAttempts: 2,
+      },
     },
   });
   const channels = (agentName: string) => ({
@@ -435,6 +441,12 @@ describe('WhatsApp inbound media that cannot be received', () => {
       '31600000023',
       (id) => graph.addMedia(id, { bytes: PHOTO, mimeType: 'image/heic' }),
       'MediaTypeNotAllowed',
+    ],
+    [
+      'a download that never finishes (the media URL times out)',
+      '31600000024',
+      (id) => (graph.addMedia(id, { bytes: PHOTO, mimeType: 'image/png' }), graph.stall(id)),
+      'MediaUnavailable',
     ],
   ];
   it.each(cases)(
