@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 export const ROOT_SCHEMAS = [
   'Response',
   'CreateChatCompletionResponse',
+  // The user message content parts the chat-completions provider sends (text, image_url, file).
+  'ChatCompletionRequestUserMessage',
   'ResponseItemList',
   'ConversationResource',
   'ConversationItemList',

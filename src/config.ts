@@ -119,6 +119,14 @@ const envSchema = z.object({
   MEDIA_IMAGE_TYPES: list,
   MEDIA_DOCUMENT_TYPES: list,
   MEDIA_AUDIO_TYPES: list,
+  MEDIA_FETCH_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(DEFAULT_MEDIA_LIMITS.maxAttempts),
+  MEDIA_DOWNLOAD_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(25_000)
+    .default(DEFAULT_MEDIA_LIMITS.downloadTimeoutMs),
+  MEDIA_FETCH_MAX_TOTAL_MS: z.coerce.number().int().min(1_000).default(DEFAULT_MEDIA_LIMITS.maxTotalMs),
   OPENAI_TRANSCRIPTION_MODEL: z.string().trim().min(1).default('gpt-4o-mini-transcribe'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -423,6 +431,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         document: lowered(e.MEDIA_DOCUMENT_TYPES) ?? DEFAULT_MEDIA_LIMITS.mimeTypes.document,
         audio: lowered(e.MEDIA_AUDIO_TYPES) ?? DEFAULT_MEDIA_LIMITS.mimeTypes.audio,
       },
+      maxAttempts: e.MEDIA_FETCH_ATTEMPTS,
+      downloadTimeoutMs: e.MEDIA_DOWNLOAD_TIMEOUT_MS,
+      maxTotalMs: e.MEDIA_FETCH_MAX_TOTAL_MS,
       transcriptionModel: e.OPENAI_TRANSCRIPTION_MODEL,
     },
     workerMetricsAddress: e.WORKER_METRICS_ADDRESS,

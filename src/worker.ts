@@ -19,6 +19,7 @@ import type { MediaFetcher } from './media/graph.js';
 import { createPostgresMediaStore } from './media/postgresStore.js';
 import { openaiTranscriber } from './media/transcribe.js';
 import { temporalConnectionOptions } from './temporal/connection.js';
+import { checkSearchAttributes } from './temporal/searchAttributesCheck.js';
 import { createLogger } from './logger.js';
 import { createOpenAIClient } from './openaiClient.js';
 import { migrate } from './store/migrate.js';
@@ -124,6 +125,7 @@ export async function runWorker(config: Config, agents?: AgentRegistry, routing?
   const tracing = startTracing(config.telemetry, 'threadline-worker');
   const address = config.temporal.address ?? 'localhost:7233';
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  await checkSearchAttributes(connection, config.temporal.namespace);
   const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,

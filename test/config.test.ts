@@ -23,6 +23,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '-1' })).toThrow(/WORKER_SHUTDOWN_GRACE_MS/);
   });
 
+  it('bounds a failing media download by MEDIA_FETCH_ATTEMPTS, MEDIA_DOWNLOAD_TIMEOUT_MS and MEDIA_FETCH_MAX_TOTAL_MS', () => {
+    expect(loadConfig({}).media).toMatchObject({
+      maxAttempts: 5,
+      downloadTimeoutMs: 20_000,
+      maxTotalMs: 120_000,
+    });
+    const media = loadConfig({
+      MEDIA_FETCH_ATTEMPTS: '3',
+      MEDIA_DOWNLOAD_TIMEOUT_MS: '5000',
+      MEDIA_FETCH_MAX_TOTAL_MS: '60000',
+    }).media;
+    expect(media).toMatchObject({ maxAttempts: 3, downloadTimeoutMs: 5000, maxTotalMs: 60_000 });
+    // A download longer than the input step's 30 s attempt would time the step out instead.
+    expect(() => loadConfig({ MEDIA_DOWNLOAD_TIMEOUT_MS: '60000' })).toThrow(/MEDIA_DOWNLOAD_TIMEOUT_MS/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: ' ' }).database.url).toBeUndefined();
   });

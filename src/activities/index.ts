@@ -21,6 +21,7 @@ import {
   type PurgeInput,
 } from './purge.js';
 import { agentTemplate, markTurnRead } from './channelExtras.js';
+import { sendReEngagementTemplate, type ReEngagementInput } from '../channels/whatsapp/reEngagement.js';
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
@@ -92,6 +93,8 @@ export function createActivities(deps: ActivityDeps) {
         leaseMs: info.startToCloseTimeoutMs,
       });
     },
+    sendReEngagementTemplate: (input: ReEngagementInput) =>
+      sendReEngagementTemplate({ ...deps, senders, log }, input),
     finishTurn: (input: FinishTurnInput) => finishTurn(deps, input),
     settleApproval: (input: SettleApprovalInput) => settleApproval(deps.pool, input),
     recordHumanMode: (input: RecordHumanModeInput) => recordHumanMode(deps, input),

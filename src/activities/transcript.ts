@@ -4,6 +4,7 @@ import { getAgent, type AgentRegistry } from '../agents/registry.js';
 import { senderKey } from '../channels/senders.js';
 import { turnVerdict } from '../media/parts.js';
 import { resolveAttachments, type MediaDeps } from '../media/resolve.js';
+import { activityAttemptTimes } from '../media/attempt.js';
 import { recordError } from './errorRecords.js';
 import { agentSettings } from '../agents/define.js';
 import type { AgentSettings } from '../agents/types.js';
@@ -73,6 +74,7 @@ export async function recordTurnInput(
           channel: input.key.channel,
           conversationId: input.conversationId,
           attempt: currentAttempt(),
+          ...activityAttemptTimes(),
           fetcherKey: senderKey(input.key.tenant, input.key.channel),
           recordProblem: (p) =>
             recordError(deps.pool, {

@@ -5,6 +5,7 @@ import type { Express } from 'express';
 import type { Routing } from '../agents/routing.js';
 import { loadConfig, type Config } from '../config.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
+import { checkSearchAttributes } from '../temporal/searchAttributesCheck.js';
 import { createLogger, type Logger } from '../logger.js';
 import { migrate } from '../store/migrate.js';
 import { createPool } from '../store/pool.js';
@@ -52,6 +53,7 @@ export async function runApi(config: Config, log: Logger, routing?: Routing): Pr
   await migrate(pool);
   const tracing = startTracing(config.telemetry, 'threadline-api');
   const connection = await Connection.connect(temporalConnectionOptions(config));
+  await checkSearchAttributes(connection, config.temporal.namespace);
   const untraced = new Client({ connection, namespace: config.temporal.namespace });
   const client = tracing ? tracedClient(untraced) : untraced;
   const app = createApp({ ...appOptions(config), client, pool, routing: routing ?? config.routing, log });

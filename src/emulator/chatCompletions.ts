@@ -1,5 +1,6 @@
 import type { EmulatorClock } from './clock.js';
-import { invalidRequest, invalidType, missingParameter, unknownParameter } from './errors.js';
+import { invalidRequest, invalidType, invalidValue, missingParameter, unknownParameter } from './errors.js';
+import { CHAT_USER_PART_TYPES, describeChatMediaPart } from './media.js';
 import { newId } from './ids.js';
 import type { Item } from './items.js';
 import { runModel, type FunctionToolDef, type ToolChoice } from './model.js';
@@ -158,12 +159,41 @@ function textOf(content: unknown, param: string): string {
   return content
     .map((part: unknown, i) => {
       if (!isRecord(part) || part.type !== 'text' || typeof part.text !== 'string') {
+        // The live API: system, developer and tool messages take text parts only.
+        if (isRecord(part) && typeof part.type === 'string' && part.type !== 'text')
+          throw invalidValue(`${param}[${i}].type`, part.type, ['text']);
         throw invalidRequest(
           `Invalid '${param}[${i}]': only text content parts are supported by the emulator.`,
           `${param}[${i}]`,
         );
       }
       return part.text;
+    })
+    .join('');
+}
+
+/**
+ * A user message's text as the scripted model sees it: text parts, and image_url/file parts as
+ * their description (media.ts). Audio input is a real part type the emulator cannot hear.
+ */
+function userText(content: unknown, param: string): string {
+  if (!Array.isArray(content)) return textOf(content, param);
+  return content
+    .map((part: unknown, i) => {
+      const p = `${param}[${i}]`;
+      if (!isRecord(part)) throw invalidType(p, 'an object', part);
+      if (part.type === 'image_url' || part.type === 'file') return `${describeChatMediaPart(part, p)}\n`;
+      if (part.type === 'text') {
+        if (typeof part.text !== 'string') throw invalidType(`${p}.text`, 'a string', part.text);
+        return part.text;
+      }
+      if (part.type === 'input_audio')
+        throw invalidRequest(
+          `Invalid '${p}': audio input is not supported by the emulator.`,
+          p,
+          'unsupported_value',
+        );
+      throw invalidValue(`${p}.type`, part.type, CHAT_USER_PART_TYPES);
     })
     .join('');
 }
@@ -186,7 +216,7 @@ function toItems(messages: ChatMessage[]): { items: Item[]; instructions: string
           id: 'i',
           role: 'user',
           status: 'completed',
-          content: [{ type: 'input_text', text: textOf(m.content, `${param}.content`) }],
+          content: [{ type: 'input_text', text: userText(m.content, `${param}.content`) }],
         });
         break;
       case 'assistant': {

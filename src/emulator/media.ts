@@ -42,24 +42,28 @@ function describeImage(part: Record<string, unknown>, param: string): string {
       'missing_required_parameter',
     );
   if (url === undefined) return `[input_image file_id:${fileId}]`;
+  return describeImageUrl(url, `${param}.image_url`);
+}
+
+function describeImageUrl(url: string, urlParam: string): string {
   if (/^https?:\/\//i.test(url)) return `[input_image url:${url.slice(0, 200)}]`;
   const data = parseDataUrl(url);
   if (!data)
     throw invalidRequest(
-      `Invalid '${param}.image_url'. Expected a valid URL, but got a value with an invalid format.`,
-      `${param}.image_url`,
+      `Invalid '${urlParam}'. Expected a valid URL, but got a value with an invalid format.`,
+      urlParam,
       'invalid_value',
     );
   if (!IMAGE_MIME.includes(data.mime))
     throw invalidRequest(
-      `Invalid '${param}.image_url'. Expected a base64-encoded data URL with an image MIME type (e.g. '${EXAMPLE_DATA_URL}'), but got unsupported MIME type '${data.mime}'.`,
-      `${param}.image_url`,
+      `Invalid '${urlParam}'. Expected a base64-encoded data URL with an image MIME type (e.g. '${EXAMPLE_DATA_URL}'), but got unsupported MIME type '${data.mime}'.`,
+      urlParam,
       'invalid_value',
     );
   if (data.bytes.length === 0)
     throw invalidRequest(
-      `Invalid '${param}.image_url'. Expected a base64-encoded data URL with an image MIME type (e.g. '${EXAMPLE_DATA_URL}'), but got empty base64-encoded bytes.`,
-      `${param}.image_url`,
+      `Invalid '${urlParam}'. Expected a base64-encoded data URL with an image MIME type (e.g. '${EXAMPLE_DATA_URL}'), but got empty base64-encoded bytes.`,
+      urlParam,
       'invalid_value',
     );
   return `[input_image ${data.mime} ${data.bytes.length} bytes sha256:${sha(data.bytes)}]`;
@@ -114,3 +118,48 @@ function textPhrase(mime: string, bytes: Buffer): string | null {
 
 export const isMediaPart = (part: unknown): part is Record<string, unknown> =>
   isRecord(part) && (part.type === 'input_image' || part.type === 'input_file');
+
+const CHAT_IMAGE_DETAIL = ['auto', 'low', 'high'] as const;
+export const CHAT_USER_PART_TYPES = ['text', 'image_url', 'input_audio', 'file'] as const;
+
+/**
+ * Chat Completions' media parts (ChatCompletionRequestMessageContentPartImage and ...PartFile),
+ * validated as the live API does and described like the Responses parts, so a reply shows the same
+ * `[input_image ...]` / `[input_file ...]` whichever API carried the media.
+ */
+export function describeChatMediaPart(part: Record<string, unknown>, param: string): string {
+  if (part.type === 'image_url') {
+    const image = part.image_url;
+    if (image === undefined) throw missingParameter(`${param}.image_url`);
+    if (!isRecord(image)) throw invalidType(`${param}.image_url`, 'an object', image);
+    if (image.url === undefined) throw missingParameter(`${param}.image_url.url`);
+    if (typeof image.url !== 'string') throw invalidType(`${param}.image_url.url`, 'a string', image.url);
+    const detail = image.detail ?? 'auto';
+    if (typeof detail !== 'string' || !(CHAT_IMAGE_DETAIL as readonly string[]).includes(detail))
+      throw invalidValue(`${param}.image_url.detail`, detail, CHAT_IMAGE_DETAIL);
+    return describeImageUrl(image.url, `${param}.image_url.url`);
+  }
+  const file = part.file;
+  if (file === undefined) throw missingParameter(`${param}.file`);
+  if (!isRecord(file)) throw invalidType(`${param}.file`, 'an object', file);
+  const fileData = optionalString(file, 'file_data', `${param}.file`);
+  const fileId = optionalString(file, 'file_id', `${param}.file`);
+  const filename = optionalString(file, 'filename', `${param}.file`);
+  if (fileData === undefined && fileId === undefined)
+    throw invalidRequest(
+      `Missing required parameter: '${param}.file'. One of 'file_id' or 'file_data' must be provided.`,
+      `${param}.file`,
+      'missing_required_parameter',
+    );
+  if (fileData === undefined) return `[input_file file_id:${fileId}]`;
+  const data = parseDataUrl(fileData);
+  if (!data)
+    throw invalidRequest(
+      `Invalid '${param}.file.file_data'. Expected a base64-encoded data URL with a MIME type (e.g. 'data:application/pdf;base64,SGVsbG8sIFdvcmxkIQ=='), but got a value without the 'data:' prefix.`,
+      `${param}.file.file_data`,
+      'invalid_value',
+    );
+  if (filename === undefined) throw missingParameter(`${param}.file.filename`);
+  const phrase = textPhrase(data.mime, data.bytes);
+  return `[input_file ${filename} ${data.mime} ${data.bytes.length} bytes${phrase ? ` text:"${phrase}"` : ''}]`;
+}

@@ -33,7 +33,10 @@ export function runModel(input: ModelInput): PlannedOutput[] {
   const { context } = input;
   const trailingOutputs = trailingFunctionOutputs(context);
   const looping = /\bkeep calling\b/i.test(userTexts(context).at(-1) ?? '') && input.toolChoice !== 'none';
-  if (trailingOutputs.length > 0 && !looping) {
+  // A handoff's output is not a result to report: the agent it handed to answers the user, as a
+  // live model given the next agent's instructions and tools does.
+  const handedOff = trailingOutputs.length > 0 && trailingOutputs.every((o) => isHandoffOutput(context, o));
+  if (trailingOutputs.length > 0 && !looping && !handedOff) {
     return [{ kind: 'text', text: toolResultsText(context, trailingOutputs) }];
   }
 
@@ -59,6 +62,18 @@ function lastUserIndex(context: readonly Item[]): number {
     if (item?.type === 'message' && item.role === 'user') return i;
   }
   return -1;
+}
+
+/** The Agents SDK's name for a handoff tool (src/agents/handoff.ts). */
+const HANDOFF_PREFIX = 'transfer_to_';
+
+function isHandoffOutput(
+  context: readonly Item[],
+  output: Extract<Item, { type: 'function_call_output' }>,
+): boolean {
+  return context.some(
+    (i) => i.type === 'function_call' && i.call_id === output.call_id && i.name.startsWith(HANDOFF_PREFIX),
+  );
 }
 
 function trailingFunctionOutputs(
@@ -109,11 +124,17 @@ function planToolCalls(input: ModelInput): PlannedOutput[] {
   // Once the current user turn has any tool output, the model answers instead of looping, unless
   // the user asks it to `keep calling` (a rule for testing tool round limits).
   const looping = /\bkeep calling\b/i.test(text);
-  if (!looping && context.slice(userIdx + 1).some((i) => i.type === 'function_call_output')) return [];
+  const turnOutputs = context
+    .slice(userIdx + 1)
+    .filter((i): i is Extract<Item, { type: 'function_call_output' }> => i.type === 'function_call_output');
+  // Handoff outputs do not end the turn's tool calls (the next agent's own tools may follow), but
+  // after one the turn never transfers again: no agent ping-pong.
+  const handedOff = turnOutputs.some((o) => isHandoffOutput(context, o));
+  if (!looping && turnOutputs.some((o) => !isHandoffOutput(context, o))) return [];
 
   const named = findToolMentions(
     text,
-    tools.map((t) => t.name),
+    tools.map((t) => t.name).filter((n) => !(handedOff && n.startsWith(HANDOFF_PREFIX))),
   );
   let chosen: { name: string; args: Record<string, unknown> | undefined }[];
   if (typeof toolChoice === 'object') {

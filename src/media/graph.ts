@@ -61,7 +61,10 @@ export function createGraphMediaFetcher(options: {
 
       const res = await call(() => http(meta.url as string, { headers: auth, signal }));
       if (!res.ok) throw await httpFailure(res, 'media download');
-      const bytes = await readAtMost(res, limits.maxBytes[kind]);
+      // The timeout also ends a body that stops arriving: that is a failed download, retried bounded.
+      const bytes = await readAtMost(res, limits.maxBytes[kind]).catch((err: unknown) => {
+        throw unavailable(true, `download: ${err instanceof Error ? err.message : String(err)}`);
+      });
       if (bytes === null) {
         const verdict = checkMedia(limits, kind, mimeType, limits.maxBytes[kind] + 1)!;
         throw new MediaFetchError(verdict, false, 'the download exceeded the limit');

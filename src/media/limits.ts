@@ -18,7 +18,10 @@ export interface MediaLimits {
   mimeTypes: Record<MediaKind, string[]>;
   /** Attempts of a failing download or transcription before the customer gets the media reply. */
   maxAttempts: number;
+  /** One attempt's lookup and download together; cut shorter when the activity's own time runs out. */
   downloadTimeoutMs: number;
+  /** From the first attempt: past it, the next failure is final, whatever attempts remain. */
+  maxTotalMs: number;
 }
 
 export const DEFAULT_MEDIA_LIMITS: MediaLimits = {
@@ -30,6 +33,7 @@ export const DEFAULT_MEDIA_LIMITS: MediaLimits = {
   },
   maxAttempts: 5,
   downloadTimeoutMs: 20_000,
+  maxTotalMs: 120_000,
 };
 
 /** Which limits an attachment falls under; video and unsupported types are never fetched. */

@@ -19,6 +19,12 @@ export interface ResolveContext {
   conversationId: string;
   /** The activity attempt: a retryable failure stops being retried after `limits.maxAttempts`. */
   attempt: number;
+  /** Epoch ms of the first attempt: a failure after `limits.maxTotalMs` from it is final. */
+  firstAttemptAt?: number;
+  /** Epoch ms by which this attempt must return: downloads are cut to fit before it. */
+  attemptEndsAt?: number;
+  /** The clock (tests); Date.now by default. */
+  now?: () => number;
   fetcherKey: string;
   /** Records a final problem for operators (error_records), with its upstream detail. */
   recordProblem(problem: {
@@ -85,12 +91,20 @@ async function resolveOne(
       { problem: 'unavailable', reason: 'Media download is not configured for this channel.' },
       `no media fetcher for ${ctx.fetcherKey}`,
     );
-  const lastAttempt = ctx.attempt >= deps.limits.maxAttempts;
+  const now = ctx.now ?? Date.now;
+  const lastAttempt = isLastAttempt(deps.limits, ctx, now());
 
   let stored = await deps.store.head(key);
   if (!stored) {
     try {
-      const fetched = await fetcher.fetch(a.mediaId, kind, deps.limits);
+      const timeoutMs = downloadBudgetMs(deps.limits, ctx, now());
+      if (timeoutMs <= 0)
+        throw new MediaFetchError(
+          { problem: 'unavailable', reason: 'The media could not be downloaded from WhatsApp in time.' },
+          true,
+          'no time left in this attempt for the download',
+        );
+      const fetched = await fetcher.fetch(a.mediaId, kind, { ...deps.limits, downloadTimeoutMs: timeoutMs });
       const verdict = checkMedia(deps.limits, kind, fetched.mimeType, fetched.bytes.length);
       if (verdict) return problem(verdict, `downloaded ${fetched.mimeType}, ${fetched.bytes.length} bytes`);
       await deps.store.put(key, {
@@ -137,4 +151,26 @@ async function resolveOne(
     await deps.store.setTranscript(key, transcript);
   }
   return { status: 'stored', mimeType: stored.mimeType, byteSize: stored.byteSize, transcript };
+}
+
+/** Time kept back at the end of an attempt for what follows the downloads (the transcript write). */
+export const ATTEMPT_RESERVE_MS = 5_000;
+/** A download given less than this is not started: the next attempt gets a whole one. */
+const MIN_DOWNLOAD_MS = 1_000;
+
+/** No retry after this attempt: the attempts are used up, or the total time since the first is. */
+export function isLastAttempt(limits: MediaLimits, ctx: ResolveContext, now: number): boolean {
+  if (ctx.attempt >= limits.maxAttempts) return true;
+  return ctx.firstAttemptAt !== undefined && now - ctx.firstAttemptAt >= limits.maxTotalMs;
+}
+
+/**
+ * How long the next download may take: the configured timeout, cut to what is left of the attempt
+ * (less the reserve), so that a slow download fails as a download (counted, bounded) instead of
+ * timing the whole activity out, which would be retried without end. 0: do not start one.
+ */
+export function downloadBudgetMs(limits: MediaLimits, ctx: ResolveContext, now: number): number {
+  const left = ctx.attemptEndsAt === undefined ? Infinity : ctx.attemptEndsAt - ATTEMPT_RESERVE_MS - now;
+  const budget = Math.min(limits.downloadTimeoutMs, left);
+  return budget < Math.min(MIN_DOWNLOAD_MS, limits.downloadTimeoutMs) ? 0 : Math.floor(budget);
 }

@@ -16,6 +16,42 @@ function partsText(content: unknown): string {
     .join('');
 }
 
+type UserPart = OpenAI.Chat.ChatCompletionContentPart;
+
+/**
+ * A user message's content: a string when it is all text (what every compatible provider takes),
+ * else content parts, media included: `input_image` -> `image_url` (its data URL or https URL;
+ * Chat Completions has no `original` detail, the nearest is `high`), `input_file` -> `file`
+ * (`file_data` data URL with its filename, or `file_id`). A file URL has no Chat Completions form:
+ * the model gets a line naming it rather than nothing.
+ */
+function userContent(content: unknown): string | UserPart[] {
+  const parts = (Array.isArray(content) ? content : []) as Record<string, unknown>[];
+  if (typeof content === 'string' || parts.every((p) => p.type !== 'input_image' && p.type !== 'input_file'))
+    return partsText(content);
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const out = parts.flatMap((p): UserPart[] => {
+    if (p.type === 'input_image') {
+      const url = str(p.image_url);
+      if (!url) return str(p.file_id) ? [{ type: 'text', text: `[image ${str(p.file_id)}]` }] : [];
+      const detail =
+        p.detail === 'low' || p.detail === 'high' ? p.detail : p.detail === 'original' ? 'high' : 'auto';
+      return [{ type: 'image_url', image_url: { url, detail } }];
+    }
+    if (p.type === 'input_file') {
+      const filename = str(p.filename);
+      const fileData = str(p.file_data);
+      if (fileData) return [{ type: 'file', file: { filename: filename ?? 'file', file_data: fileData } }];
+      if (str(p.file_id)) return [{ type: 'file', file: { file_id: str(p.file_id)! } }];
+      if (str(p.file_url))
+        return [{ type: 'text', text: `[file ${filename ?? 'file'}: ${str(p.file_url)}]` }];
+      return [];
+    }
+    return typeof p.text === 'string' ? [{ type: 'text', text: p.text }] : [];
+  });
+  return out.length ? out : '';
+}
+
 export function toChatMessages(instructions: string | null, items: readonly Item[]): ChatMessage[] {
   const messages: ChatMessage[] = instructions ? [{ role: 'system', content: instructions }] : [];
   // Consecutive function calls (and the assistant text just before them) are one assistant message.
@@ -45,10 +81,12 @@ export function toChatMessages(instructions: string | null, items: readonly Item
         tool_call_id: String(item.call_id),
         content: typeof item.output === 'string' ? item.output : JSON.stringify(item.output),
       });
+    } else if (item.type === 'message' && item.role === 'user') {
+      flush();
+      messages.push({ role: 'user', content: userContent(item.content) });
     } else if (item.type === 'message') {
       flush();
-      const role = item.role === 'user' ? 'user' : 'system';
-      messages.push({ role, content: partsText(item.content) });
+      messages.push({ role: 'system', content: partsText(item.content) });
     }
     // Other item types (reasoning, hosted tools) have no Chat Completions form and are left out.
   }

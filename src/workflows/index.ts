@@ -3,3 +3,4 @@
 export { conversationWorkflow } from './conversation.js';
 export { migrationWorkflow, migrateUnitWorkflow, migrateBatchWorkflow } from './migration.js';
 export { purgeWorkflow } from './purge.js';
+export { whatsappReEngagementWorkflow } from './reEngagement.js';

@@ -43,6 +43,7 @@ let env: ApiEnv;
 let base: string;
 let burstBase: string;
 let toolBase: string;
+let chatBase: string;
 const toolContexts: ToolContext[] = [];
 
 beforeAll(async () => {
@@ -70,6 +71,7 @@ beforeAll(async () => {
     agents: createRegistry([
       agent('assistant'),
       agent('bursty', { burst: { quietMs: 1_500, maxWaitMs: 6_000 } }),
+      agent('chatty', { strategy: 'stateless', provider: 'chat-completions' }),
       agent('toolish', {
         tools: [
           tool({
@@ -86,7 +88,13 @@ beforeAll(async () => {
     ]),
     media: {
       fetchers: new Map([[key, createGraphMediaFetcher({ baseUrl: graph.baseUrl, accessToken: TOKEN })]]),
-      limits: { ...DEFAULT_MEDIA_LIMITS, maxBytes: { image: LIMIT, document: LIMIT, audio: LIMIT } },
+      limits: {
+        ...DEFAULT_MEDIA_LIMITS,
+        maxBytes: { image: LIMIT, document: LIMIT, audio: LIMIT },
+        // A stalled download is given up after two short attempts (seconds, not the default minutes).
+        downloadTimeoutMs: 1_500,
+        maxAttempts: 2,
+      },
     },
   });
   const channels = (agentName: string) => ({
@@ -106,6 +114,7 @@ beforeAll(async () => {
   base = await env.start(channels('assistant'));
   burstBase = await env.start(channels('bursty'));
   toolBase = await env.start(channels('toolish'));
+  chatBase = await env.start(channels('chatty'));
 });
 afterAll(async () => {
   await env?.stop();
@@ -225,6 +234,28 @@ describe('WhatsApp inbound: every type gets its answer', () => {
     await post(fixture('image', from, `${from}c`));
     await repliesTo(from, 3);
     expect(graph.downloads.get('1003383421387256')).toBe(1);
+  });
+
+  it('a photo and a PDF to a chat-completions agent: the model receives them as image_url and file parts', async () => {
+    const from = '31600000030';
+    const doc = fixture('document', from);
+    await post(fixture('image', from), chatBase);
+    const [photoReply] = await repliesTo(from);
+    expect(photoReply).toContain(`[input_image image/png ${PHOTO.length} bytes sha256:${sha12(PHOTO)}]`);
+    await post(doc, chatBase);
+    const replies = await repliesTo(from, 2);
+    expect(replies[1]).toContain(`[input_file booking.pdf application/pdf ${PDF.length} bytes`);
+    const chats = emulator
+      .requests()
+      .filter((r) => r.path === '/v1/chat/completions' && JSON.stringify(r.body).includes('"file_data"'));
+    const user = (chats.at(-1)!.body as { messages: { role: string; content: unknown }[] }).messages.filter(
+      (m) => m.role === 'user',
+    );
+    const [photo, pdf] = user.map((m) => m.content as Record<string, Record<string, string>>[]);
+    expect(photo!.map((p) => p.type)).toEqual(['image_url', 'text']);
+    expect(Buffer.from(photo![0]!.image_url!.url!.split(',')[1]!, 'base64').equals(PHOTO)).toBe(true);
+    expect(pdf![0]!.file).toMatchObject({ filename: 'booking.pdf' });
+    expect(Buffer.from(pdf![0]!.file!.file_data!.split(',')[1]!, 'base64').equals(PDF)).toBe(true);
   });
 
   it('a document: the model receives the PDF as input_file with its name', async () => {
@@ -435,6 +466,12 @@ describe('WhatsApp inbound media that cannot be received', () => {
       '31600000023',
       (id) => graph.addMedia(id, { bytes: PHOTO, mimeType: 'image/heic' }),
       'MediaTypeNotAllowed',
+    ],
+    [
+      'a download that never finishes (the media URL times out)',
+      '31600000024',
+      (id) => (graph.addMedia(id, { bytes: PHOTO, mimeType: 'image/png' }), graph.stall(id)),
+      'MediaUnavailable',
     ],
   ];
   it.each(cases)(

@@ -11,6 +11,7 @@ import { defineAgent } from '../../src/agents/define.js';
 import { createRegistry } from '../../src/agents/registry.js';
 import type { ToolContext } from '../../src/agents/types.js';
 import { buildSenders } from '../../src/channels/senders.js';
+import { reEngagementWorkflowId } from '../../src/channels/whatsapp/reEngagement.js';
 import { hmacHex } from '../../src/channels/signature.js';
 import type { ChannelsConfig } from '../../src/config.js';
 import { formatSnapshot, readSnapshot } from '../../src/metrics/postgres.js';
@@ -399,6 +400,46 @@ describe('the 24-hour customer service window', () => {
     const second = await settled(wid('acme', guest), 2);
     expect(second.filter((r) => r.part === 'text').map((r) => r.status)).toEqual(['blocked', 'blocked']);
     expect(sendsTo(guest)).toHaveLength(before);
+  });
+});
+
+describe('131047 reported by a status webhook', () => {
+  it("sends the agent's template once, as a refused send does, however often Meta redelivers the status", async () => {
+    const guest = '393330000017';
+    const workflowId = wid('beta', guest);
+    await postWebhook(webhookBody(BETA_NUMBER, { messages: [inbound(guest, 'ciao')] }));
+    const first = await settled(workflowId);
+    const text = first.find((r) => r.part === 'text')!;
+    expect(text.status).toBe('sent');
+    const refusal = webhookBody(BETA_NUMBER, {
+      statuses: [{ ...statuses.failed131047, id: text.provider_message_id }],
+    });
+    await postWebhook(refusal);
+    await postWebhook(refusal);
+
+    const templates = () => sendsTo(guest).filter((g) => g.body.type === 'template');
+    await expect.poll(() => templates().length, { timeout: 30_000, interval: 200 }).toBe(1);
+    expect(templates()[0]).toMatchObject({
+      path: `/v23.0/${BETA_NUMBER}/messages`,
+      auth: 'Bearer beta-token',
+    });
+    expect(templates()[0]!.body.template).toEqual({ name: TEMPLATE.name, language: { code: 'it' } });
+    await expect
+      .poll(async () => (await ledger(workflowId)).map((r) => [r.part, r.status]), { timeout: 10_000 })
+      .toEqual([
+        ['template', 'sent'],
+        ['text', 'blocked'],
+      ]);
+    // Every run started for the turn has finished: still one template.
+    await env.client.workflow
+      .getHandle(reEngagementWorkflowId({ conversationId: workflowId, turn: 1 }))
+      .result();
+    // A delivery after the template went out sends nothing more.
+    await postWebhook(refusal);
+    await env.client.workflow
+      .getHandle(reEngagementWorkflowId({ conversationId: workflowId, turn: 1 }))
+      .result();
+    expect(templates()).toHaveLength(1);
   });
 });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -82,6 +83,76 @@ describe('POST /v1/chat/completions', () => {
       ],
     });
     expect(second.choices[0]!.message.content).toBe('Tool results: get_time -> 12:00.');
+  });
+
+  it('the model sees image_url and file parts (type, size, hash; name, a phrase of its text)', async () => {
+    const photo = readFileSync(new URL('../fixtures/whatsapp/media/photo.png', import.meta.url));
+    const pdf = readFileSync(new URL('../fixtures/whatsapp/media/booking.pdf', import.meta.url));
+    const completion = await openai.chat.completions.create({
+      model: 'gpt-5-mini',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${photo.toString('base64')}` } },
+            {
+              type: 'file',
+              file: {
+                filename: 'booking.pdf',
+                file_data: `data:application/pdf;base64,${pdf.toString('base64')}`,
+              },
+            },
+            { type: 'text', text: 'What is this?' },
+          ],
+        },
+      ],
+    });
+    const text = completion.choices[0]!.message.content!;
+    expect(text).toContain(`[input_image image/png ${photo.length} bytes sha256:`);
+    expect(text).toContain(
+      `[input_file booking.pdf application/pdf ${pdf.length} bytes text:"Booking for 2 on Friday"]`,
+    );
+    expect(text).toContain('What is this?');
+  });
+
+  it('bad content parts fail as the live API does, naming the parameter', async () => {
+    const ask = async (part: unknown) =>
+      (await raw({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }, part] }] }))
+        .body.error;
+    expect(await ask({ type: 'input_image', image_url: 'data:image/png;base64,AAAA' })).toMatchObject({
+      code: 'invalid_value',
+      param: 'messages[0].content[1].type',
+    });
+    expect(await ask({ type: 'image_url', image_url: 'data:image/png;base64,AAAA' })).toMatchObject({
+      code: 'invalid_type',
+      param: 'messages[0].content[1].image_url',
+    });
+    expect(
+      await ask({ type: 'image_url', image_url: { url: 'data:application/pdf;base64,AAAA' } }),
+    ).toMatchObject({
+      code: 'invalid_value',
+      param: 'messages[0].content[1].image_url.url',
+      message: expect.stringMatching(/unsupported MIME type 'application\/pdf'/),
+    });
+    expect(
+      await ask({ type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'original' } }),
+    ).toMatchObject({ code: 'invalid_value', param: 'messages[0].content[1].image_url.detail' });
+    expect(await ask({ type: 'file', file: { filename: 'a.pdf', file_data: 'JVBERi0=' } })).toMatchObject({
+      code: 'invalid_value',
+      param: 'messages[0].content[1].file.file_data',
+    });
+    expect(await ask({ type: 'file', file: {} })).toMatchObject({
+      code: 'missing_required_parameter',
+      param: 'messages[0].content[1].file',
+    });
+    // System messages take text only.
+    const system = await raw({
+      model: 'm',
+      messages: [
+        { role: 'system', content: [{ type: 'image_url', image_url: { url: 'https://e.com/a.png' } }] },
+      ],
+    });
+    expect(system.body.error).toMatchObject({ code: 'invalid_value', param: 'messages[0].content[0].type' });
   });
 
   it('rejects what the live API rejects, in the error envelope', async () => {

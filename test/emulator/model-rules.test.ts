@@ -38,6 +38,45 @@ describe('scripted model rules for runtime tests', () => {
   });
 });
 
+describe('after a handoff (a transfer_to_* output), the model answers as the next agent', () => {
+  const transfer = (id: string, to: string): Item[] => [
+    { type: 'function_call', call_id: id, name: `transfer_to_${to}`, arguments: '{}' } as Item,
+    { type: 'function_call_output', call_id: id, output: `{"assistant":"${to}"}` } as Item,
+  ];
+  const booking = { ...base, instructions: 'You are the booking desk.' };
+
+  it("answers the user's message, not the transfer's output", () => {
+    const context = [user('I want a table: call transfer_to_booking'), ...transfer('c1', 'booking')];
+    expect(runModel({ ...booking, context })).toEqual([
+      {
+        kind: 'text',
+        text: 'You said: "I want a table: call transfer_to_booking" [context: 1 user messages; first: "I want a table: call transfer_to_booking"; instructions: yes]',
+      },
+    ]);
+  });
+
+  it("calls the next agent's own tools the message names, then sums those up", () => {
+    const context = [user('call transfer_to_booking and call get_time'), ...transfer('c1', 'booking')];
+    expect(runModel({ ...booking, context })).toEqual([
+      { kind: 'function_call', name: 'get_time', arguments: '{"zone":"<zone>"}' },
+    ]);
+    expect(runModel({ ...booking, context: [...context, call('c2'), output('c2')] })).toEqual([
+      { kind: 'text', text: 'Tool results: get_time -> 12:00.' },
+    ]);
+  });
+
+  it('never transfers again in the same turn (no ping-pong between agents)', () => {
+    const back: FunctionToolDef = { type: 'function', name: 'transfer_to_triage' };
+    const context = [
+      user('call transfer_to_booking and call transfer_to_triage'),
+      ...transfer('c1', 'booking'),
+    ];
+    const [reply] = runModel({ ...booking, tools: [tool, back], context });
+    expect(reply).toMatchObject({ kind: 'text' });
+    expect((reply as { text: string }).text).toMatch(/^You said: /);
+  });
+});
+
 describe('fault rules', () => {
   it('times: Infinity lasts until cleared, as documented', async () => {
     const { Faults } = await import('../../src/emulator/faults.js');

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { MediaFetchError, type MediaFetcher } from '../../src/media/graph.js';
 import { checkMedia, DEFAULT_MEDIA_LIMITS } from '../../src/media/limits.js';
 import { turnVerdict } from '../../src/media/parts.js';
-import { resolveAttachments, type MediaDeps, type ResolveContext } from '../../src/media/resolve.js';
+import {
+  ATTEMPT_RESERVE_MS,
+  resolveAttachments,
+  type MediaDeps,
+  type ResolveContext,
+} from '../../src/media/resolve.js';
 import { MemoryMediaStore } from '../../src/media/store.js';
 import type { Attachment, InboundMessage } from '../../src/workflows/messages.js';
 
@@ -83,6 +88,50 @@ describe('resolveAttachments', () => {
     ]);
     expect(m!.attachments![0]!.resolved).toMatchObject({ status: 'problem', problem: 'unavailable' });
     expect(problems).toEqual([{ type: 'MediaUnavailable', mediaId: 'a' }]);
+  });
+
+  it('past the total time since the first attempt, a failure is final even with attempts left', async () => {
+    const { deps, ctx, problems } = setup(async () => {
+      throw new MediaFetchError({ problem: 'unavailable', reason: 'down' }, true, 'connection: timeout');
+    });
+    const at = (elapsed: number): ResolveContext => ({
+      ...ctx(2),
+      firstAttemptAt: 1_000_000,
+      now: () => 1_000_000 + elapsed,
+    });
+    const msg = [message({ kind: 'image', mediaId: 'a' })];
+    await expect(resolveAttachments(deps, at(DEFAULT_MEDIA_LIMITS.maxTotalMs - 1), msg)).rejects.toThrow(
+      'down',
+    );
+    const [m] = await resolveAttachments(deps, at(DEFAULT_MEDIA_LIMITS.maxTotalMs), msg);
+    expect(m!.attachments![0]!.resolved).toMatchObject({ status: 'problem', problem: 'unavailable' });
+    expect(problems).toEqual([{ type: 'MediaUnavailable', mediaId: 'a' }]);
+  });
+
+  it("a download gets what is left of the attempt, never the activity's whole timeout", async () => {
+    const timeouts: number[] = [];
+    const { deps, ctx, problems } = setup(async (_id, _kind, limits) => {
+      timeouts.push(limits.downloadTimeoutMs);
+      return { bytes: PNG, mimeType: 'image/png', sha256: 'h' };
+    });
+    const ends = (left: number, attempt = 1): ResolveContext => ({
+      ...ctx(attempt),
+      attemptEndsAt: 50_000 + ATTEMPT_RESERVE_MS + left,
+      now: () => 50_000,
+    });
+    await resolveAttachments(deps, ends(60_000), [message({ kind: 'image', mediaId: 'a' })]);
+    await resolveAttachments(deps, ends(7_000), [message({ kind: 'image', mediaId: 'b' })]);
+    expect(timeouts).toEqual([DEFAULT_MEDIA_LIMITS.downloadTimeoutMs, 7_000]);
+    // No time left: not started; retried in a fresh attempt, or final on the last one.
+    await expect(
+      resolveAttachments(deps, ends(500), [message({ kind: 'image', mediaId: 'c' })]),
+    ).rejects.toThrow(/in time/);
+    const [m] = await resolveAttachments(deps, ends(500, DEFAULT_MEDIA_LIMITS.maxAttempts), [
+      message({ kind: 'image', mediaId: 'c' }),
+    ]);
+    expect(m!.attachments![0]!.resolved).toMatchObject({ status: 'problem', problem: 'unavailable' });
+    expect(timeouts).toHaveLength(2);
+    expect(problems).toEqual([{ type: 'MediaUnavailable', mediaId: 'c' }]);
   });
 
   it('bytes that break the limits after download are refused (the type Meta declared may differ)', async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fromChatCompletion, toChatMessages } from '../../src/providers/chatMessages.js';
 import { PROVIDERS } from '../../src/providers/index.js';
 import { defineAgent } from '../../src/agents/define.js';
+import { assertMatchesSchema } from '../emulator/support/schemas.js';
 
 const user = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
 const assistant = (text: string) => ({
@@ -59,6 +60,56 @@ describe('Responses items to Chat Completions messages', () => {
       },
       { role: 'tool', tool_call_id: 'c1', content: 'ok' },
     ]);
+  });
+});
+
+describe('media in Chat Completions messages', () => {
+  const PNG = 'data:image/png;base64,iVBORw0KGgo=';
+  const PDF = 'data:application/pdf;base64,JVBERi0xLjQ=';
+  it('an image and a file the Responses provider sends as input_image/input_file become image_url and file parts', () => {
+    const [message] = toChatMessages(null, [
+      {
+        type: 'message',
+        role: 'user',
+        content: [
+          { type: 'input_image', detail: 'auto', image_url: PNG },
+          { type: 'input_file', filename: 'booking.pdf', file_data: PDF },
+          { type: 'input_text', text: 'What is this?' },
+        ],
+      },
+    ]);
+    expect(message).toEqual({
+      role: 'user',
+      content: [
+        { type: 'image_url', image_url: { url: PNG, detail: 'auto' } },
+        { type: 'file', file: { filename: 'booking.pdf', file_data: PDF } },
+        { type: 'text', text: 'What is this?' },
+      ],
+    });
+    assertMatchesSchema('ChatCompletionRequestUserMessage', message);
+  });
+
+  it("Responses-only details are mapped to the chat API's, and a text-only message stays a string", () => {
+    const [message] = toChatMessages(null, [
+      {
+        type: 'message',
+        role: 'user',
+        content: [
+          { type: 'input_image', detail: 'original', image_url: PNG },
+          { type: 'input_file', file_id: 'file-abc' },
+          { type: 'input_file', file_url: 'https://example.com/menu.pdf', filename: 'menu.pdf' },
+        ],
+      },
+      user('plain'),
+    ]);
+    expect((message as { content: unknown[] }).content).toEqual([
+      { type: 'image_url', image_url: { url: PNG, detail: 'high' } },
+      { type: 'file', file: { file_id: 'file-abc' } },
+      // Chat Completions has no file URL: the model is told which file it was.
+      { type: 'text', text: '[file menu.pdf: https://example.com/menu.pdf]' },
+    ]);
+    assertMatchesSchema('ChatCompletionRequestUserMessage', message);
+    expect(toChatMessages(null, [user('plain')])).toEqual([{ role: 'user', content: 'plain' }]);
   });
 });
 

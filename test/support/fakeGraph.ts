@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -13,6 +13,8 @@ export interface FakeGraph {
   baseUrl: string;
   addMedia(id: string, media: { bytes: Buffer; mimeType: string; declaredSize?: number }): void;
   expire(id: string): void;
+  /** The id's download answers its headers, then never the body (a media URL that times out). */
+  stall(id: string): void;
   sends: { path: string; auth: string | undefined; body: Record<string, unknown> }[];
   /** Media lookups and downloads served, by media id. */
   lookups: Map<string, number>;
@@ -23,6 +25,8 @@ export interface FakeGraph {
 export async function startFakeGraph(token: string): Promise<FakeGraph> {
   const media = new Map<string, { bytes: Buffer; mimeType: string; declaredSize?: number }>();
   const expired = new Set<string>();
+  const stalled = new Set<string>();
+  const open = new Set<ServerResponse>();
   const sends: FakeGraph['sends'] = [];
   const lookups = new Map<string, number>();
   const downloads = new Map<string, number>();
@@ -53,6 +57,10 @@ export async function startFakeGraph(token: string): Promise<FakeGraph> {
         downloads.set(id, (downloads.get(id) ?? 0) + 1);
         const m = media.get(id);
         if (!m || expired.has(id)) return json(404, metaError('URL signature expired', 100));
+        if (stalled.has(id)) {
+          open.add(res.writeHead(200, { 'content-type': m.mimeType, 'content-length': m.bytes.length }));
+          return res.write(m.bytes.subarray(0, 1));
+        }
         return res.writeHead(200, { 'content-type': m.mimeType }).end(m.bytes);
       }
       const lookup = /^\/v23\.0\/([^/]+)$/.exec(url.pathname);
@@ -89,9 +97,13 @@ export async function startFakeGraph(token: string): Promise<FakeGraph> {
     baseUrl: `${origin}/v23.0`,
     addMedia: (id, m) => media.set(id, m),
     expire: (id) => expired.add(id),
+    stall: (id) => stalled.add(id),
     sends,
     lookups,
     downloads,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => {
+      for (const res of open) res.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
   };
 }

@@ -80,7 +80,10 @@ describe('a handoff', () => {
     const c = h.conversation('triage');
     const reply = await c.send('I want a table: call transfer_to_booking');
     expect(reply).toMatchObject({ status: 'answered', turn: 1 });
-    expect(reply.text).toBe('Tool results: transfer_to_booking -> {"assistant":"booking"}.');
+    // The booking agent answers the guest's message (not the transfer's output), as a live model does.
+    expect(reply.text).toMatch(
+      /^You said: "I want a table: call transfer_to_booking" .*instructions: yes\]$/,
+    );
     const [first, second] = steps(c);
     expect(first).toMatchObject({
       instructions: 'You are the triage desk. Hand bookings over.',
@@ -126,9 +129,12 @@ describe('a handoff', () => {
   it('follows only the first of two transfers in one response; the other is answered, not run', async () => {
     const c = h.conversation('triage');
     const reply = await c.send('call transfer_to_billing and call transfer_to_booking');
-    expect(reply.text).toBe(
-      `Tool results: transfer_to_billing -> {"assistant":"billing"}; transfer_to_booking -> Not run: ${IGNORED_HANDOFF}.`,
+    expect(reply.text).toMatch(/^You said: "call transfer_to_billing and call transfer_to_booking"/);
+    const { rows: outputs } = await h.db.pool.query<{ output: string }>(
+      `SELECT item->>'output' AS output FROM session_items WHERE session_id = $1 AND type = 'function_call_output' ORDER BY seq`,
+      [c.workflowId],
     );
+    expect(outputs.map((o) => o.output)).toEqual(['{"assistant":"billing"}', `Not run: ${IGNORED_HANDOFF}`]);
     expect((await c.state()).agent).toBe('billing');
     expect(steps(c)[1]!.instructions).toBe('You are billing.');
   });

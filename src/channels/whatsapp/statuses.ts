@@ -75,19 +75,22 @@ export interface StatusOutcome {
   stale: number;
   /** No ledger row of this tenant has the message id (sent by another system, or long purged). */
   unknown: number;
+  /** Turns with a message Meta refused with 131047 in these statuses (again, on a redelivery). */
+  refusals: { conversationId: string; turn: number }[];
 }
 
 /**
  * Applies statuses to the ledger rows of `tenant` only. Meta's 131047 ("Re-engagement message":
  * the customer last wrote more than 24 hours ago) also settles the row as blocked and closes the
- * conversation's window, so the next reply goes out as the agent's template or is blocked.
+ * conversation's window, so the next reply goes out as the agent's template or is blocked; the
+ * refused turns are returned for their template (src/channels/whatsapp/reEngagement.ts).
  */
 export async function applyStatuses(
   pool: Pool,
   at: { tenant: string; phoneNumberId: string },
   updates: StatusUpdate[],
 ): Promise<StatusOutcome> {
-  const outcome: StatusOutcome = { applied: 0, stale: 0, unknown: 0 };
+  const outcome: StatusOutcome = { applied: 0, stale: 0, unknown: 0, refusals: [] };
   const rankSql = (col: string) =>
     `CASE ${col} ${Object.entries(STATUS_RANK)
       .map(([s, r]) => `WHEN '${s}' THEN ${r}`)
@@ -115,6 +118,18 @@ export async function applyStatuses(
         `outside the 24-hour customer service window: WhatsApp reported ${RE_ENGAGEMENT_ERROR} (Re-engagement message)`,
       ],
     );
+    if (windowRefusal) {
+      // Applied now or by an earlier delivery of the same status: either way the turn's refusal.
+      const { rows: refused } = await pool.query<{ conversation_id: string; turn: number }>(
+        `SELECT conversation_id, turn FROM deliveries
+          WHERE provider_message_id = $1 AND tenant = $2 AND channel = 'whatsapp'
+            AND status = 'blocked' AND provider_error_code = $3`,
+        [u.providerMessageId, at.tenant, RE_ENGAGEMENT_ERROR],
+      );
+      for (const r of refused)
+        if (!outcome.refusals.some((x) => x.conversationId === r.conversation_id && x.turn === r.turn))
+          outcome.refusals.push({ conversationId: r.conversation_id, turn: r.turn });
+    }
     if (rows.length > 0) {
       outcome.applied += 1;
       if (windowRefusal)

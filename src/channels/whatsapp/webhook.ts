@@ -15,6 +15,7 @@ import { rememberInbound, routeNumber } from './numbers.js';
 import { parseWebhook, webhookBody } from './payload.js';
 import { applyStatuses, parseStatuses } from './statuses.js';
 import { recordReaction } from './reactions.js';
+import { startReEngagement } from './reEngagement.js';
 
 export interface WhatsAppWebhookDeps {
   client: Client;
@@ -202,9 +203,11 @@ async function applyWebhookStatuses(
       if (route.kind === 'unknown' || !phoneNumberId) continue;
       const tenant = route.kind === 'number' ? route.number.tenant : route.tenant;
       const outcome = await applyStatuses(deps.pool, { tenant, phoneNumberId }, updates);
+      // Before the 200: if Temporal cannot take it, Meta's redelivery finds the refusal again.
+      await startReEngagement(deps, outcome.refusals);
       if (outcome.unknown || outcome.stale)
         log?.info(
-          { ...outcome, phoneNumberId },
+          { applied: outcome.applied, stale: outcome.stale, unknown: outcome.unknown, phoneNumberId },
           'whatsapp statuses for unknown messages or out of order: kept the furthest',
         );
     }

@@ -37,6 +37,7 @@ export async function settle(
       ]),
     })),
   );
+  await acceptWhatPostgresTook(pool, run, outcomes);
   // Operator replies wait for the turn under way: settled like update callers.
   await Promise.all(
     run.operatorReplies.map((o) => Promise.race([o.outcome, sleep(Math.max(deadline - Date.now(), 0))])),
@@ -56,6 +57,24 @@ export async function settle(
   }
 }
 
+/**
+ * An update caller that timed out cannot say whether the conversation took its message: the ones
+ * Postgres has are accepted (and checked like any other), the rest were never taken.
+ */
+async function acceptWhatPostgresTook(
+  pool: Pool,
+  run: ScheduleRun,
+  outcomes: { id: string; outcome: UpdateOutcome | 'hung' }[],
+): Promise<void> {
+  const uncertain = outcomes.filter((o) => o.outcome !== 'hung' && 'unknown' in o.outcome).map((o) => o.id);
+  if (uncertain.length === 0) return;
+  const { rows } = await pool.query<{ message_id: string }>(
+    'SELECT message_id FROM inbound_messages WHERE conversation_id = $1 AND message_id = ANY($2::text[])',
+    [run.conversationId, uncertain],
+  );
+  for (const r of rows) run.accepted.add(r.message_id);
+}
+
 export async function checkSchedule(
   world: ScheduleWorld,
   run: ScheduleRun,
@@ -63,6 +82,7 @@ export async function checkSchedule(
 ): Promise<string[]> {
   const { pool, sends } = world;
   const problems: string[] = [];
+  await acceptWhatPostgresTook(pool, run, outcomes);
   const { rows: inbound } = await pool.query<{
     message_id: string;
     turn: number;
@@ -189,6 +209,7 @@ export async function checkSchedule(
       continue;
     }
     if ('refused' in outcome) continue; // refused to its caller, retryable: a valid answer
+    if ('unknown' in outcome) continue; // judged above by what Postgres took
     const { reply } = outcome;
     const row = turnOf.get(id);
     if (reply.status === 'duplicate') continue;

@@ -1,4 +1,9 @@
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  isGrpcDeadlineError,
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import { sendAndWait } from '../../../src/api/routes/messages.js';
 import { ApiError } from '../../../src/api/errors.js';
 import type { FaultRule } from '../../../src/emulator/faults.js';
@@ -19,7 +24,12 @@ import {
 import { agentName, type FaultKind, type Schedule } from './generate.js';
 import { SCHEDULE_CHANNEL, SCHEDULE_TENANT, type ScheduleWorld } from './world.js';
 
-export type UpdateOutcome = { reply: TurnReply } | { refused: string } | { error: string };
+export type UpdateOutcome =
+  | { reply: TurnReply }
+  | { refused: string }
+  | { error: string }
+  /** The caller timed out (DEADLINE_EXCEEDED): taken or not, Postgres says (check.ts). */
+  | { unknown: string };
 
 export interface ScheduleRun {
   label: string;
@@ -43,6 +53,15 @@ export interface ScheduleRun {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What an update caller that got an error was told. */
+export function updateOutcomeOf(err: unknown): UpdateOutcome {
+  if (isGrpcDeadlineError(err) || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)
+    return { unknown: err instanceof Error ? err.message : String(err) };
+  return err instanceof ApiError && err.code === 'conversation_closing'
+    ? { refused: err.message }
+    : { error: err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : String(err) };
+}
 
 /** The unique marker a message's text carries; faults match it in the model request's body. */
 export const marker = (label: string, k: number) => `[${label}.m${k}]`;
@@ -139,10 +158,7 @@ export async function runSchedule(
         run.accepted.add(m.id);
         return { reply };
       },
-      (err: unknown): UpdateOutcome =>
-        err instanceof ApiError && err.code === 'conversation_closing'
-          ? { refused: err.message }
-          : { error: err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : String(err) },
+      (err: unknown): UpdateOutcome => updateOutcomeOf(err),
     );
     void entry.outcome.then(() => (entry.settledAt = Date.now()));
     run.updates.push(entry);
