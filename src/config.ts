@@ -324,7 +324,13 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: Record<string, string | undefined>): Config {
+/** What a project's threadline.config.ts declares, which relaxes the variables that only pair with it. */
+export interface LoadConfigOptions {
+  /** The config file lists channels: WEBHOOK_CHANNELS and WHATSAPP_PHONE_NUMBER_ID may come from it. */
+  channelsDeclared?: { whatsapp?: boolean; webhook?: boolean };
+}
+
+export function loadConfig(env: Record<string, string | undefined>, options: LoadConfigOptions = {}): Config {
   // Empty strings mean "unset": `FOO= npm run dev` must not fail validation.
   const cleaned = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''),
@@ -343,7 +349,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const wa = whatsappNumbers(e);
   const routing = parseRouting(e.AGENT_ROUTING);
   const problems = [
-    ...channelProblems(e),
+    ...channelProblems(e, options.channelsDeclared ?? {}),
     ...wa.problems,
     ...temporalTlsProblems(e),
     ...telemetryProblems(e),
@@ -474,18 +480,25 @@ function lowered(types: string[] | undefined): string[] | undefined {
 }
 
 /** Channel variables only make sense together; half a configuration is a mistake worth stopping for. */
-function channelProblems(e: z.infer<typeof envSchema>): string[] {
+function channelProblems(
+  e: z.infer<typeof envSchema>,
+  declared: NonNullable<LoadConfigOptions['channelsDeclared']>,
+): string[] {
   const problems: string[] = [];
   if (Boolean(e.WHATSAPP_APP_SECRET) !== Boolean(e.WHATSAPP_VERIFY_TOKEN))
     problems.push(
       'WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN must be set together (both enable the webhook)',
     );
-  // With WHATSAPP_NUMBERS, WHATSAPP_ACCESS_TOKEN alone is the token its entries share.
-  if (!e.WHATSAPP_NUMBERS && Boolean(e.WHATSAPP_ACCESS_TOKEN) !== Boolean(e.WHATSAPP_PHONE_NUMBER_ID))
+  // With numbers listed elsewhere, WHATSAPP_ACCESS_TOKEN alone is the token their entries share.
+  if (
+    !e.WHATSAPP_NUMBERS &&
+    !declared.whatsapp &&
+    Boolean(e.WHATSAPP_ACCESS_TOKEN) !== Boolean(e.WHATSAPP_PHONE_NUMBER_ID)
+  )
     problems.push(
       'WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID must be set together (both enable replies)',
     );
-  if (e.WEBHOOK_SECRET && !e.WEBHOOK_CHANNELS?.length)
+  if (e.WEBHOOK_SECRET && !e.WEBHOOK_CHANNELS?.length && !declared.webhook)
     problems.push(
       'WEBHOOK_CHANNELS must name the channels the signed webhook serves, e.g. WEBHOOK_CHANNELS=sms,telegram',
     );

@@ -2,7 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import type { ChannelsConfig } from '../config.js';
+import type { ChannelsConfig, WhatsAppConfig } from '../config.js';
 import { DEFAULT_AGENT } from '../agents/registry.js';
 import { resolveAgent, type Routing } from '../agents/routing.js';
 import type { Logger } from '../logger.js';
@@ -60,6 +60,23 @@ export interface AppDeps {
 function routedAgent(routing: Routing, request: Parameters<typeof resolveAgent>[0]): string {
   const routed = resolveAgent(request, routing);
   return routed.ok ? routed.agent : routing.defaultAgent;
+}
+
+/**
+ * Each business number's agent: its own, else what routing gives its tenant and number. Routing once
+ * for the single-number variables would answer every tenant's numbers with WHATSAPP_TENANT's agent.
+ */
+function withRoutedNumbers(whatsapp: WhatsAppConfig, routing: Routing): WhatsAppConfig {
+  if (!whatsapp.numbers) return whatsapp;
+  return {
+    ...whatsapp,
+    numbers: whatsapp.numbers.map((n) => ({
+      ...n,
+      agent:
+        n.agent ??
+        routedAgent(routing, { tenant: n.tenant, channel: 'whatsapp', whatsappNumber: n.phoneNumberId }),
+    })),
+  };
 }
 
 export interface AppLocals {
@@ -159,7 +176,7 @@ export function createApp(deps: AppDeps): Express {
         channel: 'whatsapp',
         whatsappNumber: whatsapp.phoneNumberId,
       }),
-      config: whatsapp,
+      config: withRoutedNumbers(whatsapp, routing),
       onEvent: (kind) => metrics.webhookEvents.inc({ channel: 'whatsapp', kind }),
     });
   if (deps.channels?.webhook)

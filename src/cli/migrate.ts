@@ -33,7 +33,10 @@ export function buildCommand(): Command {
       'channel of the conversations (the user identifier is the external id)',
       'web',
     )
-    .option('--agent <agent>', 'agent of the conversations', 'assistant')
+    .option(
+      '--agent <agent>',
+      "agent of the conversations (default: the project's default agent; with npm run migrate, the deployment's)",
+    )
     .option(
       '--mapping <file|table:name[:user_col:thread_col]>',
       'user identifier to thread id (CSV/JSON or a table)',
@@ -64,7 +67,7 @@ interface Options {
   attach?: string;
   tenant: string;
   channel: string;
-  agent: string;
+  agent?: string;
   mapping?: string;
   threads?: string;
   baseUrl?: string;
@@ -81,8 +84,38 @@ interface Options {
 
 const idOf = (name: string) => (name.startsWith('migration:') ? name : migrationWorkflowId(name));
 
-/** Runs `npm run migrate` (and `threadline migrate`) on argv as Node gives it: [node, script, ...args]. */
-export async function main(argv: string[]): Promise<number> {
+/** The agents a project defines (`threadline migrate` loads them from threadline.config.ts). */
+export interface MigrateProject {
+  defaultAgent: string;
+  agents: readonly string[];
+}
+
+/**
+ * The agent migrated conversations get: `--agent`, else the one that answers new conversations (the
+ * project's default, else the deployment's), so a migrated user's next message reaches the agent a
+ * new user would. With a project, a name it does not define is refused before anything starts.
+ */
+export function migrationAgent(
+  requested: string | undefined,
+  project: MigrateProject | undefined,
+  deploymentDefault: string,
+): string {
+  const agent = requested ?? project?.defaultAgent ?? deploymentDefault;
+  if (project && !project.agents.includes(agent))
+    throw new Error(
+      `--agent ${agent} is not one of the project's agents (${project.agents.join(', ')}): name one of them or leave it out`,
+    );
+  return agent;
+}
+
+/**
+ * Runs `npm run migrate` (and `threadline migrate`) on argv as Node gives it: [node, script, ...args].
+ * `project` is asked for only when a migration starts (not for --help or --attach).
+ */
+export async function main(
+  argv: string[],
+  project?: () => Promise<MigrateProject | undefined>,
+): Promise<number> {
   const command = buildCommand();
   command.parse(argv);
   const opts = command.opts<Options>();
@@ -90,6 +123,9 @@ export async function main(argv: string[]): Promise<number> {
   if (!opts.attach && !sourceArg) command.error('a <source> is required unless --attach is given');
 
   const config = loadConfig(process.env);
+  const agent = opts.attach
+    ? undefined
+    : migrationAgent(opts.agent, await project?.(), config.routing.defaultAgent);
   const connection = await Connection.connect({
     address: config.temporal.address ?? 'localhost:7233',
     ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
@@ -109,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
         target: {
           tenant: opts.tenant,
           channel: opts.channel,
-          agent: opts.agent,
+          agent: agent!,
           ...(opts.seed ? { seedLastItems: opts.seed } : {}),
         },
         options: {

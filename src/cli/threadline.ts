@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Routing } from '../agents/routing.js';
@@ -21,13 +21,17 @@ interface ConfigOption {
   config?: string;
 }
 
-/** The environment's settings and the project's agents, each checked with a message naming the field. */
+/**
+ * The environment's settings and the project's agents and channels, each checked with a message
+ * naming the field; the config file's channels merged into the environment's (mergeChannels says
+ * how, and why neither silently wins).
+ */
 async function load(opts: ConfigOption): Promise<{ config: Config; project: ResolvedConfig }> {
-  const [{ loadConfig }, { loadConfigFile }] = await Promise.all([
+  const [{ loadConfig }, { loadConfigFile }, { mergeChannels }] = await Promise.all([
     import('../config.js'),
     import('./configFile.js'),
+    import('../public/channels.js'),
   ]);
-  const config = loadConfig(process.env);
   const file = opts.config ?? findConfigFile(process.cwd());
   if (!file) {
     throw new Error(
@@ -35,7 +39,21 @@ async function load(opts: ConfigOption): Promise<{ config: Config; project: Reso
         '`export default defineConfig({ agents: [...] })` (docs/package.md), or pass --config <file>.',
     );
   }
-  return { config, project: await loadConfigFile(file) };
+  const project = await loadConfigFile(file);
+  const config = loadConfig(process.env, {
+    channelsDeclared: {
+      whatsapp: project.channels?.whatsapp !== undefined,
+      webhook: project.channels?.webhook !== undefined,
+    },
+  });
+  const merged = mergeChannels(
+    { channels: config.channels, env: process.env },
+    project.channels,
+    [...project.agents.keys()],
+    basename(file),
+  );
+  if (merged.problems.length) throw new Error(merged.problems.join('\n'));
+  return { config: { ...config, channels: merged.channels }, project };
 }
 
 const port = (value: string) => {
@@ -51,6 +69,19 @@ const port = (value: string) => {
  */
 function routingOf(project: ResolvedConfig, config: Config): Routing {
   return project.routing ?? { ...config.routing, defaultAgent: project.defaultAgent };
+}
+
+/** `--config <file>` (or -c, --config=) out of migrate's own arguments, which pass through as they are. */
+function configArg(args: string[]): { file: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let file: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--config' || a === '-c') file = args[++i];
+    else if (a.startsWith('--config=')) file = a.slice('--config='.length);
+    else rest.push(a);
+  }
+  return { file, rest };
 }
 
 export function buildProgram(): Command {
@@ -115,7 +146,11 @@ export function buildProgram(): Command {
     .argument('[args...]')
     .action(async (args: string[]) => {
       const { main: runMigrate } = await import('./migrate.js');
-      process.exitCode = await runMigrate([process.argv[0]!, 'threadline migrate', ...args]);
+      const { file, rest } = configArg(args);
+      process.exitCode = await runMigrate([process.argv[0]!, 'threadline migrate', ...rest], async () => {
+        const { config, project } = await load({ ...(file ? { config: file } : {}) });
+        return { defaultAgent: routingOf(project, config).defaultAgent, agents: [...project.agents.keys()] };
+      });
     });
 
   program

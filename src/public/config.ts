@@ -1,5 +1,6 @@
 import type { FunctionTool } from '@openai/agents';
 import { z } from 'zod';
+import { channelProblems, channelsSchema, type ChannelsInput, type ProjectChannels } from './channels.js';
 import { createRegistry, type AgentRegistry } from '../agents/registry.js';
 import { routingProblems, routingSchema, toRouting, type Routing } from '../agents/routing.js';
 import type { AgentDefinition } from '../agents/types.js';
@@ -19,6 +20,11 @@ export interface ThreadlineConfig {
    * (docs/agents.md); it replaces AGENT_ROUTING. Its default agent, if unset, is `defaultAgent`.
    */
   routing?: z.input<typeof routingSchema>;
+  /**
+   * WhatsApp numbers (phone number id -> tenant, agent) and signed-webhook channels this deployment
+   * serves (docs/package.md). No secrets: those stay in the environment (WHATSAPP_APP_SECRET, ...).
+   */
+  channels?: ChannelsInput;
 }
 
 /** A checked config: every agent unique by name, the default agent one of them. */
@@ -27,6 +33,8 @@ export interface ResolvedConfig {
   defaultAgent: string;
   /** The project's routing; absent: the deployment's (AGENT_ROUTING) with `defaultAgent` as default. */
   routing: Routing | undefined;
+  /** The project's channels, merged with the environment's by the CLI (mergeChannels). */
+  channels: ProjectChannels | undefined;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -69,11 +77,12 @@ const configSchema = z
         .min(1, { message: 'must list at least one agent' }),
       defaultAgent: z.string({ message: 'must be the name of one of the agents' }).optional(),
       routing: routingSchema.optional(),
+      channels: channelsSchema.optional(),
     },
     {
       error: (issue) =>
         issue.code === 'unrecognized_keys'
-          ? 'is not a config field (the fields are agents, defaultAgent, routing)'
+          ? 'is not a config field (the fields are agents, defaultAgent, routing, channels)'
           : 'must be defineConfig({ agents: [...] }), the default export of the config file',
     },
   )
@@ -100,6 +109,9 @@ const configSchema = z
         names,
       ))
         ctx.addIssue({ code: 'custom', path: ['routing'], message: problem });
+    if (config.channels)
+      for (const { path, message } of channelProblems(config.channels, names))
+        ctx.addIssue({ code: 'custom', path, message });
   });
 
 /** Thrown for a config that fails its checks; the message names each field and its fix. */
@@ -128,6 +140,7 @@ export function resolveConfig(value: unknown, source = 'threadline config'): Res
     agents: createRegistry(config.agents),
     defaultAgent,
     routing: config.routing ? toRouting(config.routing, defaultAgent) : undefined,
+    channels: config.channels,
   };
 }
 

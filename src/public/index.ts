@@ -27,3 +27,4 @@ export {
   type ThreadlineConfig,
   type ResolvedConfig,
 } from './config.js';
+export { mergeChannels, type ChannelsInput, type EnvChannels, type ProjectChannels } from './channels.js';

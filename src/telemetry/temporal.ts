@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
 import {
@@ -16,9 +17,12 @@ import type { Tracing } from './tracing.js';
  * exporter through a sink; activities continue the trace of the workflow that scheduled them.
  */
 
-/** The workflow interceptor module: in the bundle only when tracing is on. */
+/**
+ * The workflow interceptor module: in the bundle only when tracing is on. Its extension is this
+ * file's: .ts run from src/ with tsx, .js in the compiled package (dist/ holds no .ts).
+ */
 export const WORKFLOW_INTERCEPTORS_PATH = fileURLToPath(
-  new URL('../workflows/interceptors.ts', import.meta.url),
+  new URL(`../workflows/interceptors${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
 );
 
 /** The same client with tracing interceptors (it shares the connection). */

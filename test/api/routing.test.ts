@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineAgent } from '../../src/agents/define.js';
 import { createRegistry } from '../../src/agents/registry.js';
-import { signPayload } from '../../src/channels/signature.js';
+import { hmacHex, signPayload } from '../../src/channels/signature.js';
+import { loadConfig } from '../../src/config.js';
+import { mergeChannels } from '../../src/public/channels.js';
 import type { Routing } from '../../src/agents/routing.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { json, request, startApiEnv, type ApiEnv } from '../support/api.js';
@@ -173,5 +175,87 @@ describe('routing on the signed webhook', () => {
     const refused = await post({ conversationId: randomUUID(), agent: 'globex-bot' });
     expect(refused.status).toBe(403);
     expect((await json(refused)).error).toMatchObject({ code: 'agent_not_allowed', param: 'agent' });
+  });
+});
+
+describe('routing on the WhatsApp webhook, numbers declared in threadline.config.ts', () => {
+  const APP_SECRET = 'routing-whatsapp-app-secret';
+  const [ACME_NUMBER, ACME_SALES_NUMBER, GLOBEX_NUMBER] = ['7001', '7002', '7003'];
+  let wa: string;
+  beforeAll(async () => {
+    // As `threadline api` builds it: the environment's secrets, the config file's numbers.
+    const env_ = loadConfig({
+      DATABASE_URL: 'postgres://u:p@localhost:5432/db',
+      WHATSAPP_APP_SECRET: APP_SECRET,
+      WHATSAPP_VERIFY_TOKEN: 'routing-whatsapp-verify',
+    });
+    const merged = mergeChannels(
+      { channels: env_.channels, env: {} },
+      {
+        whatsapp: {
+          numbers: [
+            { phoneNumberId: ACME_NUMBER, tenant: 'acme' },
+            { phoneNumberId: ACME_SALES_NUMBER, tenant: 'acme', agent: 'acme-sales' },
+            { phoneNumberId: GLOBEX_NUMBER, tenant: 'globex' },
+          ],
+        },
+      },
+      ['assistant', 'acme-bot', 'acme-sales', 'globex-bot'],
+    );
+    expect(merged.problems).toEqual([]);
+    wa = await env.start({ routing, channels: merged.channels });
+  });
+
+  const post = (phoneNumberId: string, from: string) => {
+    const raw = JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: 'WABA',
+          changes: [
+            {
+              field: 'messages',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: `1555${phoneNumberId}`, phone_number_id: phoneNumberId },
+                contacts: [{ wa_id: from, profile: { name: 'Ada' } }],
+                messages: [
+                  {
+                    from,
+                    id: `wamid.${randomUUID()}`,
+                    timestamp: String(Math.floor(Date.now() / 1000)),
+                    type: 'text',
+                    text: { body: 'hello' },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    return fetch(`${wa}/v1/webhooks/whatsapp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': `sha256=${hmacHex(APP_SECRET, raw)}`,
+      },
+      body: raw,
+    });
+  };
+
+  it("answers each number with its tenant's agent, or the number's own", async () => {
+    const [a, s, g] = ['3510001', '3510002', '3510003'].map((n) => `${n}${Date.now() % 100_000}`);
+    for (const [number, from] of [
+      [ACME_NUMBER, a],
+      [ACME_SALES_NUMBER, s],
+      [GLOBEX_NUMBER, g],
+    ] as const)
+      expect((await post(number, from!)).status).toBe(200);
+    await expect.poll(() => instructionsFor(a!), { timeout: 15_000 }).toEqual(['You are the Acme agent.']);
+    await expect.poll(() => instructionsFor(s!), { timeout: 15_000 }).toEqual(['You are Acme sales.']);
+    await expect.poll(() => instructionsFor(g!), { timeout: 15_000 }).toEqual(['You are the Globex agent.']);
+    const shown = await json(await request('GET', `${wa}/v1/conversations/whatsapp/${g}`, globex));
+    expect(shown.agent).toBe('globex-bot');
   });
 });

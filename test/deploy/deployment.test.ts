@@ -86,9 +86,13 @@ describe('docker-compose.yml', () => {
     for (const name of appServices) {
       const s = services[name]!;
       expect(s.build, name).toBe('.');
+      // Compiled, as the image runs it: dist/<module>.js, built from src/<module>.ts.
       const command = s.command as string[];
-      expect(command.slice(0, 3)).toEqual(['node', '--import', 'tsx']);
-      expect(existsSync(`${root}${command[3]}`), `${name}: ${command[3]}`).toBe(true);
+      expect(command).toHaveLength(2);
+      expect(command[0]).toBe('node');
+      expect(command[1]).toMatch(/^dist\/.+\.js$/);
+      const source = command[1]!.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts');
+      expect(existsSync(`${root}${source}`), `${name}: ${source}`).toBe(true);
       for (const variable of Object.keys(s.environment ?? {})) {
         expect(CONFIG_VARIABLES, `${name} sets ${variable}`).toContain(variable);
       }
@@ -120,10 +124,14 @@ describe('Dockerfile', () => {
   it('is a multi-stage build on Node 22 (the openai SDK requires it)', () => {
     expect(stages).toHaveLength(2);
     expect(dockerfile).toMatch(/^ARG NODE_VERSION=22$/m);
-    expect(stages[0]).toMatch(/ AS deps$/);
+    expect(stages[0]).toMatch(/ AS build$/);
     expect(stages[1]).toMatch(/ AS runtime$/);
-    expect(dockerfile).toContain('RUN npm ci --omit=dev');
-    expect(dockerfile).toMatch(/^COPY --from=deps /m);
+    // Built with the dev dependencies, which are pruned before the runtime copies node_modules.
+    expect(dockerfile).toContain('RUN npm ci');
+    expect(dockerfile).toMatch(/^RUN npm run build && npm prune --omit=dev /m);
+    expect(dockerfile).toMatch(/^COPY --from=build .* \/app\/node_modules /m);
+    expect(dockerfile).toMatch(/^COPY --from=build .* \/app\/dist /m);
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/api\/server\.js"\]$/m);
   });
 
   it('runs unprivileged with a health check, and copies only what exists', () => {
@@ -141,14 +149,19 @@ describe('Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.data', '.git', '.env']));
   });
 
-  it('needs no dev dependency at run time (tsx runs the sources)', () => {
+  it('needs no dev dependency at run time (it runs compiled dist/ on plain node)', () => {
     const pkg = JSON.parse(read('package.json')) as {
       dependencies: Record<string, string>;
       peerDependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
     };
     // Peers are installed for this project too (npm installs a root project's peers, --omit=dev or not).
-    expect([...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)]).toEqual(
-      expect.arrayContaining(['tsx', '@temporalio/worker', 'pg', 'openai']),
-    );
+    const runtime = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)];
+    expect(runtime).toEqual(expect.arrayContaining(['@temporalio/worker', 'pg', 'openai']));
+    // The build needs these; what it built does not.
+    for (const dev of ['tsx', 'typescript']) {
+      expect(runtime).not.toContain(dev);
+      expect(Object.keys(pkg.devDependencies)).toContain(dev);
+    }
   });
 });

@@ -22,8 +22,9 @@ import { startPostgresCluster, type PostgresCluster } from '../support/postgres.
  * to loopback ports and `${VAR}` filled from the .env an operator would write. Two workers and two
  * API instances (what `--scale` gives), on their own PostgreSQL, Temporal on another.
  *
- * Not run: temporal-ui (a web UI; nothing depends on it) and the `build:` step (the Dockerfile runs
- * the same `node --import tsx` commands from the same tree).
+ * Not run: temporal-ui (a web UI; nothing depends on it) and the `build:` step. The image runs
+ * `node dist/<module>.js`; here the same module runs from its source (`node --import tsx
+ * src/<module>.ts`), so the test needs no build (test/package/example.test.ts runs dist/ itself).
  */
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -124,6 +125,13 @@ interface AppProcess {
   healthy: () => boolean;
 }
 
+/** `node dist/x.js` -> `node --import tsx src/x.ts`: the compiled module's source. */
+function fromSource(command: string[]): string[] {
+  const [node, script, ...rest] = command;
+  if (node !== 'node' || !script?.startsWith('dist/')) return command;
+  return [node, '--import', 'tsx', script.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'), ...rest];
+}
+
 const processes: AppProcess[] = [];
 function startApp(service: 'worker' | 'api', instance: number, port: number, emulator: Emulator): AppProcess {
   const s = svc(service);
@@ -139,7 +147,7 @@ function startApp(service: 'worker' | 'api', instance: number, port: number, emu
     ...Object.fromEntries(Object.entries(serviceEnv(service)).map(([k, v]) => [k, ownPort(v)])),
     ...(service === 'api' ? { PORT: String(port) } : {}),
   };
-  const [cmd, ...args] = s.command!;
+  const [cmd, ...args] = fromSource(s.command!);
   const child = spawn(cmd!, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));

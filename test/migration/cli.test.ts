@@ -79,6 +79,8 @@ function cli(args: string[], onStdout?: (text: string, kill: () => void) => void
       TEMPORAL_NAMESPACE: inject('temporalNamespace'),
       TEMPORAL_TASK_QUEUE: env.taskQueue,
       DATABASE_URL: env.db.url,
+      // Migrated conversations get the deployment's default agent; the harness worker runs `assistant`.
+      AGENT_ROUTING: JSON.stringify({ defaultAgent: 'assistant' }),
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

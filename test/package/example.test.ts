@@ -23,7 +23,8 @@ import { createTestDatabase, uniqueTaskQueue, type TestDatabase } from '../suppo
 /**
  * examples/hotel-bot as a user runs it: this repository packed by `npm pack` (prepack builds dist/),
  * the tarball installed into a copy of the example by `npm install`, then `threadline dev` from the
- * installed package answering a turn that calls one of the example's own tools, through the API.
+ * installed package answering a turn that calls one of the example's own tools, through the API, on
+ * plain node: the example's node_modules holds no tsx.
  *
  * To keep it in tens of seconds, the example's other dependencies are this repository's
  * node_modules, linked in before `npm install` (npm keeps a link that satisfies a dependency); the
@@ -70,7 +71,8 @@ function linkRepoModules(project: string): void {
   const to = join(project, 'node_modules');
   mkdirSync(to, { recursive: true });
   for (const name of readdirSync(from)) {
-    if (name.startsWith('.') || name === 'threadline') continue;
+    // tsx too: the installed package must run on plain node, so the example gets no copy of it.
+    if (name.startsWith('.') || name === 'threadline' || name === 'tsx') continue;
     if (name.startsWith('@')) {
       mkdirSync(join(to, name), { recursive: true });
       for (const inner of readdirSync(join(from, name)))
@@ -139,11 +141,26 @@ describe('the packed package', () => {
       expect(existsSync(join(installed, target.types)), target.types).toBe(true);
     }
     expect(readFileSync(join(installed, pkg.bin.threadline!), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    // Compiled JavaScript needs no TypeScript loader: tsx is the repository's, not the package's.
+    expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
+    expect(existsSync(join(example, 'node_modules', 'tsx'))).toBe(false);
     // One Temporal SDK in a user's project: the package takes the project's copy.
     expect(Object.keys(pkg.dependencies).filter((d) => d.startsWith('@temporalio/'))).toEqual([]);
     expect(Object.keys(pkg.peerDependencies)).toEqual(
       expect.arrayContaining(['@temporalio/worker', '@temporalio/workflow', '@temporalio/client']),
     );
+  });
+
+  it('finds the files the compiled worker loads beside itself: its workflows and their interceptors', async () => {
+    const worker = (await import(join(installed, 'dist', 'worker.js'))) as { WORKFLOWS_PATH: string };
+    const telemetry = (await import(join(installed, 'dist', 'telemetry', 'temporal.js'))) as {
+      WORKFLOW_INTERCEPTORS_PATH: string;
+    };
+    // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), the worker bundles the interceptors module too.
+    for (const path of [worker.WORKFLOWS_PATH, telemetry.WORKFLOW_INTERCEPTORS_PATH]) {
+      expect(path.startsWith(join(installed, 'dist')), path).toBe(true);
+      expect(existsSync(path), path).toBe(true);
+    }
   });
 
   it('builds only when packed: nothing runs on npm install of a fresh clone', () => {
