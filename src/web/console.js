@@ -126,11 +126,15 @@ async function open(channel, id) {
     // What a turn changes (state, approvals, calls, deliveries) is read again when it ends, and
     // when a tool call appears (it may be one waiting for approval).
     if (event === 'turn.completed' || (event === 'item' && data.item?.type === 'function_call'))
-      void refreshState();
+      void refreshState({ settle: event === 'turn.completed' });
   });
 }
 
-async function refreshState() {
+/**
+ * Reads the state and the panels again. `settle`: once more a moment later, for what a turn writes
+ * after it completes (its delivery goes out after the transcript records the reply).
+ */
+async function refreshState({ settle = false } = {}) {
   if (!selected) return;
   const mine = opened;
   const base = conversationPath(selected.channel, selected.id);
@@ -143,7 +147,7 @@ async function refreshState() {
   if (mine !== opened) return;
   // While a turn runs, its state changes without an event (a call starts waiting for approval).
   clearTimeout(refreshTimer);
-  if (state.status !== 'idle' && state.status !== 'closed')
+  if (settle || (state.status !== 'idle' && state.status !== 'closed'))
     refreshTimer = setTimeout(() => void refreshState(), 1000);
   $('state').replaceChildren(
     ...[
@@ -164,6 +168,7 @@ async function refreshState() {
   );
   showHumanMode(state.humanMode);
   showApprovals(state.pendingApprovals ?? []);
+  view.markWaiting((state.pendingApprovals ?? []).map((p) => p.callId));
   showModelCalls(calls ? calls.data : []);
   showDeliveries(deliveries ? deliveries.data : []);
   const link = $('temporal-link');
@@ -329,6 +334,8 @@ $('operator-composer').addEventListener('submit', async (e) => {
     });
     pendingReply = null;
     $('operator-text').value = '';
+    // The answer comes once the reply went out: the deliveries panel has it now.
+    void refreshState();
   } catch (err) {
     // Nothing was sent: the text stays in the box to send again.
     $('operator-error').textContent = err.message;

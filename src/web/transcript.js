@@ -158,6 +158,15 @@ export class TranscriptView {
     this.add(card);
   }
 
+  /** Marks the cards of calls an operator has to decide (the console knows them from the state). */
+  markWaiting(callIds) {
+    for (const [id, c] of this.calls)
+      if (callIds.includes(id) && c.output.classList.contains('pending')) {
+        c.status.textContent = 'waiting for approval';
+        c.output.textContent = 'waiting for an operator';
+      }
+  }
+
   dropPartials(which) {
     for (const p of this.partials.filter(which)) p.node.remove();
     this.partials = this.partials.filter((p) => !which(p));

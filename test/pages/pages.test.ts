@@ -386,7 +386,8 @@ describe('the console (/console)', () => {
     const card = page.locator('.approval', { hasText: 'refund' });
     await card.waitFor();
     expect(await card.locator('pre').textContent()).toContain('"amount":30');
-    await page.locator('.tool .tool-name', { hasText: 'refund' }).waitFor();
+    const call = page.locator('.tool', { hasText: 'refund' });
+    await eventually(() => call.locator('.tool-status').textContent()).toBe('waiting for approval');
     expect(refunds).toBe(ran);
     await page.click('#model-calls-panel summary');
     await shot(page, 'console');
@@ -398,7 +399,6 @@ describe('the console (/console)', () => {
     await card.locator('input.reason').fill('receipt checked');
     await card.locator('button.approve').click();
     await eventually(() => page.locator('.approval').count()).toBe(0);
-    const call = page.locator('.tool', { hasText: 'refund' });
     await eventually(() => call.locator('.tool-status').textContent()).toBe('done');
     expect(await call.locator('.tool-output').textContent()).toContain('refunded 30 EUR');
     await page.locator('.msg.assistant .bubble').first().waitFor();
