@@ -120,6 +120,7 @@ async function open(channel, id) {
   $('detail-title').textContent = `${channel} / ${id}`;
   $('action-result').textContent = '';
   view.clear();
+  $('approvals').replaceChildren();
   await refreshState();
   stopEvents = streamEvents(`${conversationPath(channel, id)}/events`, (event, data) => {
     view.onEvent(event, data);
@@ -189,13 +190,22 @@ function showHumanMode(human) {
   $('operator-composer').hidden = !human;
 }
 
+/**
+ * Cards are kept across refreshes (one per call id): the panel is read again every second while a
+ * turn waits, and a re-render would empty the reason an operator is typing.
+ */
 function showApprovals(pending) {
-  $('approvals').hidden = pending.length === 0;
-  $('approvals').replaceChildren(
-    ...pending.map((p) => {
-      const reason = el('input', { type: 'text', placeholder: 'Why (optional)', class: 'reason' });
-      const decide = (approve) => () => void decideApproval(p.callId, approve, reason.value.trim());
-      return el(
+  const box = $('approvals');
+  box.hidden = pending.length === 0;
+  const wanted = new Set(pending.map((p) => p.callId));
+  for (const card of [...box.children]) if (!wanted.has(card.dataset.callId)) card.remove();
+  const shown = new Set([...box.children].map((c) => c.dataset.callId));
+  for (const p of pending) {
+    if (shown.has(p.callId)) continue;
+    const reason = el('input', { type: 'text', placeholder: 'Why (optional)', class: 'reason' });
+    const decide = (approve) => () => void decideApproval(p.callId, approve, reason.value.trim());
+    box.append(
+      el(
         'div',
         { class: 'approval', dataset: { callId: p.callId } },
         el('strong', {}, p.tool),
@@ -208,9 +218,9 @@ function showApprovals(pending) {
           el('button', { type: 'button', class: 'approve', onclick: decide(true) }, 'Approve'),
           el('button', { type: 'button', class: 'reject', onclick: decide(false) }, 'Reject'),
         ),
-      );
-    }),
-  );
+      ),
+    );
+  }
 }
 
 function showModelCalls(calls) {

@@ -417,6 +417,38 @@ describe('the console (/console)', () => {
     await done();
   });
 
+  it('rejects a pending tool call: it is not run, and the model is told why', async () => {
+    const id = randomUUID();
+    const conv = `${cashierBase}/v1/conversations/web/${id}`;
+    const ran = refunds;
+    await request('POST', `${conv}/messages`, key, { text: 'call refund {"amount": 9999}' });
+    await eventually(async () => (await json(await request('GET', conv, key))).pendingApprovals?.length).toBe(
+      1,
+    );
+    const { page, done } = await openPage(`${cashierBase}/console`);
+    await page.fill('#key', key);
+    await page.click('#signin button[type=submit]');
+    await page.locator(`#rows tr[data-id="${id}"]`).click();
+    const card = page.locator('.approval', { hasText: 'refund' });
+    await page.fill('#operator', 'carol');
+    await card.locator('input.reason').fill('over the limit');
+    await card.locator('button.reject').click();
+    await eventually(() => page.locator('.approval').count()).toBe(0);
+    const call = page.locator('.tool', { hasText: 'refund' });
+    await eventually(() => call.locator('.tool-output').textContent()).toContain(
+      'The operator rejected this call: over the limit',
+    );
+    await page.locator('.msg.assistant .bubble').first().waitFor();
+    expect(refunds).toBe(ran);
+    const approvals = await json(await request('GET', `${conv}/approvals`, key));
+    expect(approvals.data[0]).toMatchObject({
+      status: 'rejected',
+      decidedBy: 'carol',
+      reason: 'over the limit',
+    });
+    await done();
+  });
+
   it('takes a conversation over, replies as the operator, hands it back: the agent answers again', async () => {
     const id = randomUUID();
     const conv = `${plainBase}/v1/conversations/web/${id}`;
