@@ -29,6 +29,7 @@ import { StreamNotifications } from '../streaming/subscriber.js';
 import { healthRoutes } from './routes/health.js';
 import { messagesRoutes } from './routes/messages.js';
 import { migrationsRoutes } from './routes/migrations.js';
+import { modelCallsRoutes } from './routes/modelCalls.js';
 import { operatorsRoutes } from './routes/operators.js';
 
 export interface AppDeps {
@@ -197,6 +198,7 @@ export function createApp(deps: AppDeps): Express {
   adminRoutes(api, deps);
   migrationsRoutes(api, deps);
   operatorsRoutes(api, { ...deps, agent: routing.defaultAgent });
+  modelCallsRoutes(api, deps);
 
   const specs = [...operations.specs, ...channels.specs, ...api.specs];
   const locals: AppLocals = { closing, specs };

@@ -42,11 +42,25 @@ export interface ConversationSummary {
   lastError: string | null;
   /** An operator has the conversation (human takeover). */
   humanMode: boolean;
+  /** Turns that failed (the customer got the apology). */
+  failedTurns: number;
+  /** Sum over the model calls with a known price. */
+  costUsd: number;
   createdAt: string;
   updatedAt: string;
 }
 
-export function toSummary(r: ConversationRow): ConversationSummary {
+/** A listed row: the conversation and its aggregates. */
+export interface ListedRow extends ConversationRow {
+  failed_turns: number;
+  cost_usd: string;
+}
+
+const FAILED_TURNS = `(SELECT count(*)::int FROM session_items s
+  WHERE s.session_id = conversations.id AND s.item_key LIKE 't%/apology')`;
+const COST_USD = `(SELECT coalesce(sum(m.cost_usd), 0) FROM model_calls m WHERE m.conversation_id = conversations.id)`;
+
+export function toSummary(r: ListedRow): ConversationSummary {
   return {
     object: 'conversation',
     id: r.id,
@@ -58,6 +72,8 @@ export function toSummary(r: ConversationRow): ConversationSummary {
     turns: r.turns,
     lastError: publicError(r.last_error),
     humanMode: r.human_mode,
+    failedTurns: Number(r.failed_turns),
+    costUsd: Number(r.cost_usd),
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
   };
@@ -71,12 +87,15 @@ export async function listConversations(
     status?: string;
     humanMode?: boolean;
     pendingApprovals?: boolean;
+    failedTurns?: boolean;
+    minCostUsd?: number;
     after?: ConversationCursor;
     limit: number;
   },
-): Promise<{ rows: ConversationRow[]; nextCursor: string | null }> {
-  const { rows } = await pool.query<ConversationRow & { created_us: string }>(
-    `SELECT ${COLUMNS}, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us
+): Promise<{ rows: ListedRow[]; nextCursor: string | null }> {
+  const { rows } = await pool.query<ListedRow & { created_us: string }>(
+    `SELECT ${COLUMNS}, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us,
+            ${FAILED_TURNS} AS failed_turns, ${COST_USD} AS cost_usd
        FROM conversations
       WHERE tenant = $1 AND ($2::text IS NULL OR channel = $2) AND ($3::text IS NULL OR status = $3)
         AND ($4::bigint IS NULL
@@ -84,6 +103,8 @@ export async function listConversations(
         AND ($7::boolean IS NULL OR human_mode = $7)
         AND ($8::boolean IS NULL OR $8 = EXISTS (SELECT 1 FROM tool_approvals a
               WHERE a.conversation_id = conversations.id AND a.status = 'pending'))
+        AND ($9::boolean IS NULL OR $9 = (${FAILED_TURNS} > 0))
+        AND ($10::numeric IS NULL OR ${COST_USD} >= $10)
       ORDER BY created_at DESC, id DESC LIMIT $6`,
     [
       q.tenant,
@@ -94,6 +115,8 @@ export async function listConversations(
       q.limit + 1,
       q.humanMode ?? null,
       q.pendingApprovals ?? null,
+      q.failedTurns ?? null,
+      q.minCostUsd ?? null,
     ],
   );
   const page = rows.slice(0, q.limit);

@@ -58,6 +58,8 @@ export interface EventItem {
   itemKey: string | null;
   item: Record<string, unknown>;
   createdAt: string;
+  /** An operator's reply (human takeover): who wrote it. */
+  operator?: string | null;
 }
 
 export function parseEventId(value: string | undefined): EventCursor | null {
@@ -183,7 +185,16 @@ export function planEvents(
     const base = { id: String(it.seq), turn: it.turn, createdAt: it.createdAt };
     events.push(
       text !== null
-        ? { id, event: 'reply', data: { ...base, text, status: it.item.status ?? null } }
+        ? {
+            id,
+            event: 'reply',
+            data: {
+              ...base,
+              text,
+              status: it.item.status ?? null,
+              ...(it.operator ? { operator: it.operator } : {}),
+            },
+          }
         : { id, event: 'item', data: { ...base, item: it.item } },
     );
   }

@@ -109,6 +109,11 @@ const TABLE: Row[] = [
     expect: perConversation(200),
   },
   {
+    route: 'GET /v1/conversations/{channel}/{conversationId}/model-calls',
+    url: (c) => conv(c.id, '/model-calls'),
+    expect: perConversation(200),
+  },
+  {
     route: 'GET /v1/conversations/{channel}/{conversationId}/approvals',
     url: (c) => conv(c.id, '/approvals'),
     expect: perConversation(200),

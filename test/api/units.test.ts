@@ -113,6 +113,19 @@ describe('events', () => {
     expect(cursor).toEqual({ seq: 4, turns: 2 });
   });
 
+  it("names the operator on an operator's reply, and only there", () => {
+    const { events } = planEvents(
+      { seq: 0, turns: 0 },
+      [user(1, 1), reply(2, 1), { ...reply(3, 2), itemKey: 't2/operator', operator: 'bob' }],
+      2,
+      false,
+      new Set(),
+    );
+    const replies = events.filter((e) => e.event === 'reply').map((e) => e.data);
+    expect(replies[0]).not.toHaveProperty('operator');
+    expect(replies[1]).toMatchObject({ text: 'yo', operator: 'bob' });
+  });
+
   it('does not announce a turn whose items may be cut off by the batch limit', () => {
     const { events } = planEvents({ seq: 0, turns: 0 }, [user(1, 1)], 1, true, new Set());
     expect(events.map((e) => e.event)).toEqual(['turn.started', 'item']);

@@ -112,6 +112,8 @@ const summary = z
     turns: z.number().int(),
     lastError: z.string().nullable(),
     humanMode: z.boolean().describe('An operator has the conversation'),
+    failedTurns: z.number().int().describe('Turns that failed (the customer got the apology)'),
+    costUsd: z.number().describe('Sum over the model calls with a known price'),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
@@ -209,6 +211,15 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
         pendingApprovals: queryFlagOptional.describe(
           'Only conversations with (true) or without (false) a pending tool approval',
         ),
+        failedTurns: queryFlagOptional.describe(
+          'Only conversations with (true) or without (false) a failed turn (one the customer got the apology for)',
+        ),
+        minCostUsd: z.coerce
+          .number()
+          .min(0)
+          .max(1e9)
+          .optional()
+          .describe('Only conversations whose model calls cost at least this many US dollars (priced calls)'),
         cursor: conversationCursor.optional().describe('`next_cursor` of the previous page'),
         limit: limit(100, 20),
       }),
@@ -228,6 +239,8 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
         ...(query.status ? { status: query.status } : {}),
         ...(query.humanMode !== undefined ? { humanMode: query.humanMode } : {}),
         ...(query.pendingApprovals !== undefined ? { pendingApprovals: query.pendingApprovals } : {}),
+        ...(query.failedTurns !== undefined ? { failedTurns: query.failedTurns } : {}),
+        ...(query.minCostUsd !== undefined ? { minCostUsd: query.minCostUsd } : {}),
         ...(query.cursor ? { after: query.cursor } : {}),
       });
       const data = rows.map(toSummary);

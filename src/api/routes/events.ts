@@ -41,7 +41,7 @@ export function eventsRoutes(routes: Routes, deps: EventsDeps): void {
       tag: 'Conversations',
       summary: 'Server-Sent Events: transcript items, replies, turn status and the live model stream',
       description:
-        'Events `turn.started`, `item`, `reply` (an assistant message, with its text) and `turn.completed` ' +
+        "Events `turn.started`, `item`, `reply` (an assistant message, with its text; `operator` set on an operator's reply) and `turn.completed` " +
         '(`answered` or `failed`), in transcript order. While a model step streams: `stream.delta` ' +
         '(`{turn, step, attempt, outputIndex, contentIndex, text}`: append `text`), `stream.item.added` and ' +
         '`stream.item.done` (`{turn, step, attempt, outputIndex, item}`: a message or a function call ' +
@@ -140,9 +140,12 @@ async function poll(pool: Pool, workflowId: string, cursor: EventCursor) {
     item_key: string | null;
     item: Record<string, unknown>;
     created_at: Date;
+    operator: string | null;
   }>(
-    `SELECT seq, turn, item_key, item, created_at FROM session_items WHERE session_id = $1 AND seq > $2
-      ORDER BY seq LIMIT ${BATCH}`,
+    `SELECT s.seq, s.turn, s.item_key, s.item, s.created_at, o.operator FROM session_items s
+       LEFT JOIN operator_messages o ON o.conversation_id = s.session_id AND o.item_key = s.item_key
+      WHERE s.session_id = $1 AND s.seq > $2
+      ORDER BY s.seq LIMIT ${BATCH}`,
     [workflowId, cursor.seq],
   );
   const items: EventItem[] = rows.map((r) => ({
@@ -151,6 +154,7 @@ async function poll(pool: Pool, workflowId: string, cursor: EventCursor) {
     itemKey: r.item_key,
     item: r.item,
     createdAt: r.created_at.toISOString(),
+    operator: r.operator,
   }));
   const failed = new Set<number>();
   if (completed > cursor.turns) {
