@@ -5,6 +5,8 @@ import type { SessionResult } from './benchmarks/session.js';
 import type { ThroughputResult } from './benchmarks/throughput.js';
 import type { TurnOverheadResult } from './benchmarks/turnOverhead.js';
 import type { WorkerMemoryResult } from './benchmarks/workerMemory.js';
+import type { StreamingResult } from './streaming.js';
+import { targetRows, verdict } from './targets.js';
 import { renderChart, type Panel } from './lib/svg.js';
 
 /** What `npm run bench` writes to bench/results/latest.json; docs/benchmarks.md is made from it. */
@@ -41,6 +43,7 @@ export interface Results {
     'input-bytes'?: Entry<InputBytesResult>;
     session?: Entry<SessionResult>;
     'worker-memory'?: Entry<WorkerMemoryResult>;
+    streaming?: Entry<StreamingResult>;
     migration?: Entry<MigrationResult>;
   };
 }
@@ -207,10 +210,14 @@ export function markdown(r: Results, server?: Results): string {
     'npm run bench -- --report              # only rewrite this page and the chart from latest.json',
     '```',
     '',
-    'Names: `turn-overhead`, `throughput`, `history`, `input-bytes`, `session`, `worker-memory`, `migration`. Results go to ' +
+    'Names: `turn-overhead`, `throughput`, `history`, `input-bytes`, `session`, `worker-memory`, `streaming`, `migration`. ' +
+      'Worker tuning comes from the same `WORKER_*` variables as a deployed worker (src/config.ts), so ' +
+      '`WORKER_MAX_CACHED_WORKFLOWS=2000 npm run bench -- --only worker-memory` measures another setting. Results go to ' +
       '`bench/results/latest.json` and `bench/results/latest.svg`, and this page is regenerated from them. It needs what ' +
       '`npm test` needs (PostgreSQL server binaries and a Temporal CLI).',
   );
+
+  out.push('', ...targetsSection(r));
 
   const t = b['turn-overhead'];
   out.push('', '## Turn overhead', '');
@@ -254,6 +261,22 @@ export function markdown(r: Results, server?: Results): string {
         ],
       ),
       '',
+      ...(x.plain
+        ? [
+            `A turn without tools (one model call, the plain agent), interleaved with the others: ${ms(x.plain.p50)} at p50, ` +
+              `**${(x.plain.p50 / x.floor.p50).toFixed(2)}×** the floor (p95 ${ms(x.plain.p95)}).`,
+            '',
+          ]
+        : []),
+      ...(x.slowModel
+        ? [
+            `Against a model that takes ${ms(x.slowModel.latencyMs)} per call (the emulator’s latency fault; ${x.slowModel.samples} ` +
+              `samples each): the tool turn took ${ms(x.slowModel.api.p50)} at p50 against ${ms(x.slowModel.direct.p50)} for the ` +
+              `direct calls, so Threadline adds ${ms(x.slowModel.api.p50 - x.slowModel.direct.p50)} ` +
+              `(${round1((100 * (x.slowModel.api.p50 - x.slowModel.direct.p50)) / x.slowModel.direct.p50)}% of the model’s time).`,
+            '',
+          ]
+        : []),
       'With a real model each call takes hundreds of milliseconds to seconds, so what Threadline adds is about ' +
         `${ms(x.api.p50 - x.direct.p50)} per turn at p50 here (the API turn minus the direct calls), ` +
         `${round1(x.api.p50 / x.floor.p50)} times the cost of one workflow with one activity.`,
@@ -306,10 +329,9 @@ export function markdown(r: Results, server?: Results): string {
           `and each waited about ${ms(waiting / hops)} between being scheduled and being picked up: ` +
           `${Math.round((waiting / x.breakdown.totalMs) * 100)}% of the turn, against ` +
           `${Math.round(((x.breakdown.activityRunMs + x.breakdown.workflowTaskRunMs) / x.breakdown.totalMs) * 100)}% doing work. ` +
-          'The floor (3 hops) pays the same per hop. A constant ~40 ms per hop on an idle machine looks like a transport ' +
-          'timer (Linux’s delayed-ACK timeout is 40 ms) between the dev server and the SDK’s core rather than load; it should ' +
-          'be measured against a production Temporal server before anything is tuned. Within Threadline’s reach, every hop ' +
-          'removed from a turn saves one such wait.'
+          'The floor (3 hops) pays the same per hop. Until the dev server read its transfer queue at 1,000 reads/s ' +
+          'instead of 20 ([deploy.md](deploy.md#temporal-server-settings)) each hop of a busy conversation waited ' +
+          'about 40 ms for that reader; every hop removed from a turn still saves one dispatch.'
         );
       })(),
       '',
@@ -419,6 +441,15 @@ export function markdown(r: Results, server?: Results): string {
         `about turn ${n(x.peerHits.blobLimitTurn)} (continue-as-new cannot help: one activity input is too big) and a 50 MB ` +
         `history at about turn ${n(x.peerHits.historyLimitTurn)} without continue-as-new. Threadline’s per-turn cost does not grow.`,
       '',
+      ...(x.toolTurns
+        ? [
+            `A second conversation of ${x.toolTurns.turns} turns, each with one tool call (two model calls, the tools agent): ` +
+              x.toolTurns.points.map((p) => `turn ${p.turn}: **${p.events}** events`).join(', ') +
+              ` (medians around each turn); every turn from 2 on added ${x.toolTurns.min}–${x.toolTurns.max} events ` +
+              '(the highest is a turn that also carried a continue-as-new or a start).',
+            '',
+          ]
+        : []),
       meta(h),
     );
   } else out.push(notRun(h));
@@ -490,7 +521,7 @@ export function markdown(r: Results, server?: Results): string {
   if (m?.result) {
     const x = m.result;
     out.push(
-      `A worker in its own process (\`bench/worker.ts\`, the SDK’s default workflow cache) and ${n(x.conversations)} ` +
+      `A worker in its own process (\`bench/worker.ts\`, workflow cache ${x.maxCachedWorkflows === undefined ? 'the SDK’s default' : `of ${n(x.maxCachedWorkflows)} (\`WORKER_MAX_CACHED_WORKFLOWS\`)`}) and ${n(x.conversations)} ` +
         'conversations opened on its own task queue, each answered once and left open (waiting for a next message, as a ' +
         'live conversation does). RSS is read from `/proc/<pid>/status` (VmRSS) 3 s after each quarter.',
       '',
@@ -503,9 +534,53 @@ export function markdown(r: Results, server?: Results): string {
         'Open conversations stay in the worker’s workflow cache while it has room; with a smaller cache ' +
         '(`maxCachedWorkflows`) they are evicted and replayed from history on their next message, trading memory for CPU.',
       '',
+      ...(x.nextTurn
+        ? [
+            `Then a next message, one at a time and alternating, to the ${x.nextTurn.samples} conversations opened first ` +
+              `(out of the cache when it holds fewer than are open) and the ${x.nextTurn.samples} opened last: ` +
+              `${ms(x.nextTurn.oldest.p50)} at p50 (p95 ${ms(x.nextTurn.oldest.p95)}) against ${ms(x.nextTurn.newest.p50)} ` +
+              `(p95 ${ms(x.nextTurn.newest.p95)}): what an eviction costs the conversation that comes back.`,
+            '',
+          ]
+        : []),
       meta(m),
     );
   } else out.push(notRun(m));
+
+  const st = b.streaming;
+  out.push('', '## Time to the first streamed delta', '');
+  if (st?.result) {
+    const x = st.result;
+    out.push(
+      'A message posted (`POST …/messages`, 202) and its events read (`GET …/events`, server-sent events) until the first ' +
+        '`stream.delta`, against the same streamed `responses.create` call made directly with the `openai` SDK until its ' +
+        `first \`response.output_text.delta\`. The emulator paces every streamed event by ${x.eventDelayMs} ms, as a model ` +
+        `writes token by token; ${x.samples} samples each, interleaved, each in a new conversation (its first turn).`,
+      '',
+      table(
+        ['Path', 'First delta p50', 'p95', 'p99', 'Last delta p50'],
+        [
+          [
+            'Threadline (POST, then SSE)',
+            ms(x.threadline.p50),
+            ms(x.threadline.p95),
+            ms(x.threadline.p99),
+            ms(x.threadlineLastDelta.p50),
+          ],
+          [
+            'Direct streamed call',
+            ms(x.direct.p50),
+            ms(x.direct.p95),
+            ms(x.direct.p99),
+            ms(x.directLastDelta.p50),
+          ],
+          ['**Threadline − direct**', ms(x.overheadMs.p50), ms(x.overheadMs.p95), ms(x.overheadMs.p99), ''],
+        ],
+      ),
+      '',
+      meta(st),
+    );
+  } else out.push(notRun(st));
 
   const mg = b.migration;
   out.push('', '## Migration throughput under a rate limit', '');
@@ -558,6 +633,29 @@ export function markdown(r: Results, server?: Results): string {
   out.push('');
   if (server) out.push('', ...productionShape(r, server));
   return out.join('\n');
+}
+
+/**
+ * Why a row of issue #12's table is unmet and what would reach it: shown under the table when the
+ * row is unmet in the run the page shows. Written from the measurements on this page.
+ */
+const WHY_UNMET: Record<string, string> = {};
+
+function targetsSection(r: Results): string[] {
+  const rows = targetRows(r);
+  const unmet = rows.filter((x) => x.met === false && WHY_UNMET[x.metric]);
+  return [
+    '## Issue #12’s targets',
+    '',
+    'Every row from the run this page shows (each benchmark’s date and load average are under its section); ' +
+      '“—” when the row has no target, was not measured, or ran at `--quick` sizes. `npm run bench` prints the same table.',
+    '',
+    table(
+      ['Metric', 'Target', 'Measured', 'Verdict', 'Detail'],
+      rows.map((x) => [x.metric, x.target, x.measured, verdict(x.met), x.detail]),
+    ),
+    ...unmet.flatMap((x) => ['', `**${x.metric}** (unmet): ${WHY_UNMET[x.metric]}`]),
+  ];
 }
 
 function notRun(e: Entry<unknown> | undefined): string {

@@ -18,6 +18,8 @@ import { sessionStore } from './benchmarks/session.js';
 import { throughput, type ThroughputResult } from './benchmarks/throughput.js';
 import { turnOverhead } from './benchmarks/turnOverhead.js';
 import { workerMemory } from './benchmarks/workerMemory.js';
+import { streamingBenchmark } from './streaming.js';
+import { targetRows, targetTable } from './targets.js';
 import { round } from './lib/stats.js';
 import { loadConfig } from '../src/config.js';
 import { cpuSeconds, startStack, type TemporalShape } from './lib/stack.js';
@@ -31,6 +33,7 @@ const BENCHMARKS: Benchmark[] = [
   inputBytes,
   sessionStore,
   workerMemory,
+  streamingBenchmark,
   migrationThroughput,
 ] as Benchmark[];
 
@@ -147,6 +150,9 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
   }
+  console.log(`\nIssue #12's targets (${only ? 'this run, and the last run of the others' : 'this run'}):\n`);
+  console.log(targetTable(targetRows(results)));
+  console.log('');
   log(SHAPE === 'server' ? `wrote ${RESULTS}` : `wrote ${RESULTS}, ${CHART} and ${DOC}`);
   if (failed) process.exitCode = 1;
 }

@@ -15,6 +15,8 @@ export interface Sent {
   ms: number;
   workflowId: string | undefined;
   reply: Reply | undefined;
+  /** The error body of an answer other than 200, for the log. */
+  error?: string;
 }
 
 /** One synchronous turn through the API (`?wait=true`), timed from request to parsed reply. */
@@ -34,12 +36,19 @@ export async function sendMessage(
       body: JSON.stringify({ id, text }),
     },
   );
-  const body = (await res.json()) as { reply?: Reply; workflowId?: string };
+  const raw = await res.text();
+  let body: { reply?: Reply; workflowId?: string } = {};
+  try {
+    body = JSON.parse(raw) as typeof body;
+  } catch {
+    // Not JSON (a proxy's or the server's own error page): kept as the error text below.
+  }
   return {
     id,
     httpStatus: res.status,
     ms: performance.now() - start,
     workflowId: body.workflowId,
     reply: body.reply,
+    ...(res.status === 200 ? {} : { error: raw.slice(0, 300) }),
   };
 }

@@ -66,7 +66,7 @@ export interface Stack {
     migrate?: boolean;
   }): Promise<{ url: string; pool: Pool; drop(): Promise<void> }>;
   /** Another worker process (its own task queue) on the stack's database and emulator. */
-  startWorker(taskQueue: string): Promise<WorkerProcess>;
+  startWorker(taskQueue: string, options?: Pick<WorkerProcessOptions, 'tuning'>): Promise<WorkerProcess>;
   stop(): Promise<void>;
 }
 
@@ -180,7 +180,7 @@ export async function startStack(options: {
       apiUrl: http.url,
       apiKey,
       createDatabase,
-      startWorker: (queue) => startWorker(queue),
+      startWorker: (queue, opts) => startWorker(queue, opts),
       stop,
     };
   } catch (err) {
