@@ -6,7 +6,7 @@ import type { ThroughputResult } from './benchmarks/throughput.js';
 import type { TurnOverheadResult } from './benchmarks/turnOverhead.js';
 import type { WorkerMemoryResult } from './benchmarks/workerMemory.js';
 import type { StreamingResult } from './streaming.js';
-import { targetRows, verdict } from './targets.js';
+import { cpuCeiling, targetRows, verdict } from './targets.js';
 import { renderChart, type Panel } from './lib/svg.js';
 
 /** What `npm run bench` writes to bench/results/latest.json; docs/benchmarks.md is made from it. */
@@ -342,6 +342,7 @@ export function markdown(r: Results, server?: Results): string {
   const tp = b.throughput;
   out.push('', '## Throughput', '');
   if (tp?.result) {
+    const x = tp.result;
     out.push(
       'N conversations at once, each a closed loop of synchronous turns through the API (`?wait=true`), so N turns are ' +
         'always in flight; the plain agent (chained, no tools). Afterwards every message is checked: an HTTP 200 whose reply ' +
@@ -399,12 +400,34 @@ export function markdown(r: Results, server?: Results): string {
         ]),
       ),
       '',
-      'At 1,000 conversations the queue is not fair: a message to a conversation whose workflow is already running is ' +
-        'answered well before the first message of a new one, which waits for its workflow to start behind the running ' +
-        'conversations’ work (likely because the worker keeps running workflows in its cache and polls their sticky queue ' +
-        'besides the shared one). ' +
-        'Under overload, new conversations wait longest.',
+      (() => {
+        const big = x.runs.at(-1)!;
+        const ratio = big.laterTurns.n ? big.firstTurn.p50 / big.laterTurns.p50 : 0;
+        return (
+          `At ${n(big.conversations)} conversations a first turn took ${ratio.toFixed(2)}× as long as a later one at p50. ` +
+          'A first turn starts its workflow, whose first task every worker takes from the shared task queue; a later turn of a ' +
+          'conversation in a worker’s cache goes to that worker’s sticky queue. The SDK gives the shared queue only a fifth ' +
+          'of a worker’s workflow-task polls by default (`nonStickyToStickyPollRatio` 0.2), so under overload new ' +
+          'conversations queue behind running ones; `WORKER_NONSTICKY_POLL_RATIO` sets that share (see Levers below).'
+        );
+      })(),
       '',
+      ...(() => {
+        const c = cpuCeiling(r);
+        const cpu = tp.cpu ?? {};
+        const turns = x.runs.reduce((a, y) => a + y.messages - y.lost, 0);
+        return c
+          ? [
+              `CPU per answered turn during this benchmark (each role’s own accounting from /proc): ` +
+                Object.entries(cpu)
+                  .map(([role, secs]) => `${role} ${round1((1000 * secs) / turns)} ms`)
+                  .join(', ') +
+                `; **${round1(c.msPerTurn)} ms in all**, so ${r.machine.cpus} cores running nothing else would give at most ` +
+                `**${round1(c.turnsPerSecond)} turns/s**.`,
+              '',
+            ]
+          : [];
+      })(),
       'Everything (Temporal, PostgreSQL, the worker, the API, the emulator and the load generator) shares the 2 cores, so ' +
         'turns per second is the capacity of the whole stack on one small machine, not of a worker; past saturation more ' +
         'conversations add latency (the turns queue), not throughput.',

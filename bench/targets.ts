@@ -63,6 +63,7 @@ export function targetRows(r: Results): TargetRow[] {
 
   const tp = b.throughput;
   const run = (n: number) => tp?.result?.runs.find((x) => x.conversations === n);
+  const ceiling = cpuCeiling(r);
   for (const [n, min] of [
     [100, 100],
     [1000, 80],
@@ -74,7 +75,11 @@ export function targetRows(r: Results): TargetRow[] {
       return {
         measured: f1(x.turnsPerSecond),
         ok: x.turnsPerSecond >= min && clean,
-        detail: `${x.messages} turns in ${f1(x.seconds)} s; ${x.lost} lost, ${x.duplicated} duplicated, ${x.misrouted} misrouted`,
+        detail:
+          `${x.messages} turns in ${f1(x.seconds)} s; ${x.lost} lost, ${x.duplicated} duplicated, ${x.misrouted} misrouted` +
+          (ceiling
+            ? `; CPU ${f1(ceiling.msPerTurn)} ms/turn, at most ${f1(ceiling.turnsPerSecond)} turns/s on ${r.machine.cpus} cores`
+            : ''),
       };
     });
   }
@@ -147,6 +152,19 @@ export function targetRows(r: Results): TargetRow[] {
     };
   });
   return rows;
+}
+
+/**
+ * The throughput benchmark's CPU (every role of the stack, from /proc) per answered turn, and the
+ * turns per second the machine's cores could give at that cost if nothing else ran on them.
+ */
+export function cpuCeiling(r: Results): { msPerTurn: number; turnsPerSecond: number } | undefined {
+  const tp = r.benchmarks.throughput;
+  if (!tp?.result || !tp.cpu) return undefined;
+  const turns = tp.result.runs.reduce((a, x) => a + x.messages - x.lost, 0);
+  const cpu = Object.values(tp.cpu).reduce((a, x) => a + x, 0);
+  if (!turns || !cpu) return undefined;
+  return { msPerTurn: (1000 * cpu) / turns, turnsPerSecond: (r.machine.cpus * turns) / cpu };
 }
 
 export const verdict = (met: boolean | undefined): string =>

@@ -33,15 +33,17 @@ export const throughput: Benchmark<ThroughputResult> = {
   name: 'throughput',
   title: 'Throughput',
   async run(ctx) {
-    const sizes: [number, number][] = ctx.quick
-      ? [
-          [20, 2],
-          [100, 2],
-        ]
-      : [
-          [100, 5],
-          [1000, 2],
-        ];
+    const sizes: [number, number][] =
+      ctx.sizes?.throughput ??
+      (ctx.quick
+        ? [
+            [20, 2],
+            [100, 2],
+          ]
+        : [
+            [100, 5],
+            [1000, 2],
+          ]);
     const runs: ThroughputRun[] = [];
     for (const [n, t] of sizes) runs.push(await runOnce(ctx, n, t));
     return { runs };

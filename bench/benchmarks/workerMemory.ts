@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import type { conversationWorkflow } from '../../src/workflows/conversation.js';
 import { conversationWorkflowId } from '../../src/workflows/ids.js';
@@ -30,20 +33,40 @@ export function rssOf(pid: number): { rssMb: number; hwmMb: number } {
   return { rssMb: round(kb('VmRSS') / 1024, 1), hwmMb: round(kb('VmHWM') / 1024, 1) };
 }
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** `npm run build` (incremental: quick when dist/ is current). */
+async function build(log: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'scripts/build.ts')],
+      { cwd: ROOT },
+      (err, _out, stderr) =>
+        err ? reject(new Error(`npm run build failed: ${stderr || err.message}`)) : resolve(),
+    );
+  });
+  log(`worker-memory: dist/ built in ${round((performance.now() - started) / 1000, 1)} s`);
+}
+
 const settle = () => new Promise((r) => setTimeout(r, 3_000));
 
 /**
- * A worker of its own (own process, own task queue, tuned as the config says) and 1,000
+ * A worker of its own (own process running the compiled package, own task queue, tuned as the
+ * config says) and 1,000
  * conversations opened on it, each answered once and then left open, waiting for its next message;
  * then a next message to the oldest and the newest of them (evicted from the cache or not).
  */
 export const workerMemory: Benchmark<WorkerMemoryResult> = {
   name: 'worker-memory',
   title: 'Worker memory',
-  async run({ stack, quick, log }) {
-    const total = quick ? 200 : 1_000;
+  async run({ stack, quick, sizes, log }) {
+    const total = sizes?.memory ?? (quick ? 200 : 1_000);
     const taskQueue = 'bench-memory';
-    const worker = await stack.startWorker(taskQueue);
+    // As deployed: the compiled package under plain Node (built first, incrementally).
+    await build(log);
+    const worker = await stack.startWorker(taskQueue, { compiled: true });
     const send = (n: number, turn: number) => {
       const input = { tenant: 'bench', channel: 'web', externalId: `memory-${n}`, agent: AGENTS.plain };
       return stack.client.workflow.executeUpdateWithStart(sendMessageUpdate, {

@@ -66,7 +66,13 @@ export interface Stack {
     migrate?: boolean;
   }): Promise<{ url: string; pool: Pool; drop(): Promise<void> }>;
   /** Another worker process (its own task queue) on the stack's database and emulator. */
-  startWorker(taskQueue: string, options?: Pick<WorkerProcessOptions, 'tuning'>): Promise<WorkerProcess>;
+  startWorker(
+    taskQueue: string,
+    options?: Pick<WorkerProcessOptions, 'tuning'> & {
+      /** Run the compiled package (dist/, plain Node: bench/compiledWorker.mjs), the plain agent only. */
+      compiled?: boolean;
+    },
+  ): Promise<WorkerProcess>;
   stop(): Promise<void>;
 }
 
@@ -130,8 +136,11 @@ export async function startStack(options: {
       openaiBaseUrl: emulator.baseUrl,
       bundlePath,
     };
-    const startWorker = async (taskQueue: string, extra: Partial<WorkerProcessOptions> = {}) => {
-      const w = await spawnWorker({ ...base, taskQueue, ...extra });
+    const startWorker = async (
+      taskQueue: string,
+      { compiled, ...extra }: Partial<WorkerProcessOptions> & { compiled?: boolean } = {},
+    ) => {
+      const w = await spawnWorker({ ...base, taskQueue, ...extra }, compiled);
       cleanups.push(() => w.stop());
       return w;
     };
@@ -218,10 +227,14 @@ async function bundleFloor(): Promise<string> {
   return code;
 }
 
-async function spawnWorker(options: WorkerProcessOptions): Promise<WorkerProcess> {
+const COMPILED_WORKER_SCRIPT = fileURLToPath(new URL('../compiledWorker.mjs', import.meta.url));
+
+async function spawnWorker(options: WorkerProcessOptions, compiled = false): Promise<WorkerProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(options)],
+    compiled
+      ? [COMPILED_WORKER_SCRIPT, JSON.stringify(options)]
+      : ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(options)],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
