@@ -662,7 +662,37 @@ export function markdown(r: Results, server?: Results): string {
  * Why a row of issue #12's table is unmet and what would reach it: shown under the table when the
  * row is unmet in the run the page shows. Written from the measurements on this page.
  */
-const WHY_UNMET: Record<string, string> = {};
+const WHY_UNMET: Record<string, string> = {
+  'Sync tool turn (2 model calls, 1 tool) / Temporal floor, p50':
+    'the floor is three task hops (start, one activity, completion) on a server whose transfer reader no longer ' +
+    'throttles them, so it is about as fast as Temporal gets on this machine. A turn that runs its steps as ' +
+    'activities pays six workflow tasks and six activities (see the breakdown below); running the steps inside ' +
+    'the one workflow task that takes the message (local activities: branch perf2, “a turn in one hop”) leaves one ' +
+    'hop plus the work, which is the most a Temporal-hosted turn can shed. Below that, 0.5× the floor would need a ' +
+    'turn cheaper than one and a half hops including two model calls, a tool and its Postgres writes: the target ' +
+    'was set against the old, throttled floor (about 3.5× slower, deploy.md “Temporal server settings”).',
+  'Sync turn without tools / floor, p50':
+    'the same reason as the tool turn: the turn’s own hops and writes against a floor of three unthrottled hops.',
+  'Turns/s, 100 conversations, 0 lost':
+    'the whole stack (Temporal, PostgreSQL, the worker, the API and the load generator) shares this machine’s two ' +
+    'cores, with the other sessions’ test suites. The CPU each turn costs (under Detail, from /proc) bounds turns per ' +
+    'second even on an idle machine; ≥ 100 turns/s needs either fewer CPU milliseconds per turn (fewer task hops: the ' +
+    'one-hop turn; the dev server is most of it) or more cores: the workers and the API scale out, Temporal’s history ' +
+    'shards and PostgreSQL scale up (deploy.md “Sizing”).',
+  'Turns/s, 1,000 conversations, 0 lost':
+    'as at 100 conversations: past saturation more conversations add latency, not throughput.',
+  'First-turn p50 / later-turn p50 at 1,000':
+    'see Throughput and Levers below: a first turn waits on the shared task queue, which the SDK polls with a fifth of ' +
+    'the worker’s workflow-task pollers.',
+  'Worker RSS, 1,000 open conversations':
+    'an idle worker (compiled, plain Node) already holds about 225 MB (Node, the Temporal core, the workflow bundle in its ' +
+    'V8 context, the OpenAI and Agents SDKs), and each cached conversation about 250–300 KB more; see Worker memory and ' +
+    'Levers below for the cache size that bounds it.',
+  'PostgresSession getItems(50) / addItems(10) p50, 100k-item session':
+    'getItems is one prepared statement on an index (one round trip), addItems three round trips in one transaction ' +
+    '(store.md has the plans): what is left is the round trip and decoding, which on this loaded machine is the scheduler’s ' +
+    'latency more than PostgreSQL’s. The session size does not enter (the index reads the last 50).',
+};
 
 function targetsSection(r: Results): string[] {
   const rows = targetRows(r);

@@ -154,7 +154,7 @@ export async function startStack(options: {
       taskQueue,
       agent: AGENTS.plain,
       replyWaitMs: 300_000,
-      log: pino({ level: 'silent' }),
+      log: apiLog,
       // The API's per-key limit protects a shared deployment; here it would cap the load generator.
       rateLimitPerMinute: 100_000_000,
     });
@@ -198,6 +198,9 @@ export async function startStack(options: {
   }
 }
 
+/** The API's errors (a 500 says only "it has been logged") go to stderr; nothing else. */
+const apiLog = pino({ level: 'error' }, pino.destination(2));
+
 /** An API whose conversations use another agent (the API takes one agent per instance). */
 export async function startApi(stack: Stack, agent: string): Promise<{ url: string; stop(): Promise<void> }> {
   const app = createApp({
@@ -206,7 +209,7 @@ export async function startApi(stack: Stack, agent: string): Promise<{ url: stri
     taskQueue: stack.taskQueue,
     agent,
     replyWaitMs: 300_000,
-    log: pino({ level: 'silent' }),
+    log: apiLog,
     rateLimitPerMinute: 100_000_000,
   });
   const http = await listen(app, '127.0.0.1', 0, 2_000);
