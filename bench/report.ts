@@ -653,6 +653,7 @@ export function markdown(r: Results, server?: Results): string {
       meta(mg),
     );
   } else out.push(notRun(mg));
+  out.push('', ...LEVERS);
   out.push('');
   if (server) out.push('', ...productionShape(r, server));
   return out.join('\n');
@@ -710,6 +711,89 @@ function targetsSection(r: Results): string[] {
     ...unmet.flatMap((x) => ['', `**${x.metric}** (unmet): ${WHY_UNMET[x.metric]}`]),
   ];
 }
+
+/**
+ * The worker-side levers, measured by hand on 2026-12-02 with `npm run bench -- --only
+ * throughput,worker-memory --throughput 300x2 --memory 400` and the WORKER_* variables shown (each
+ * a separate run on the same code, branch bench2 at 7af05b7); kept as prose because a bench run
+ * measures one setting.
+ */
+const LEVERS = [
+  '## Levers in the worker, measured',
+  '',
+  'Three runs of 300 conversations × 2 synchronous turns (an overload: about 2.7 turns/s on this machine while ' +
+    'other sessions’ suites ran, load average 16–23), and 400 conversations opened on a compiled worker, each run with ' +
+    'one setting changed. CPU is the whole stack’s during the throughput run, per answered turn.',
+  '',
+  table(
+    [
+      'Setting',
+      'Turns/s',
+      'First turn p50',
+      'Later p50',
+      'First / later',
+      'CPU per turn (worker)',
+      'Not answered',
+    ],
+    [
+      [
+        'SDK defaults (cache ~2,300 here, poll ratio 0.2)',
+        '2.7',
+        '135.6 s',
+        '49.8 s',
+        '2.72×',
+        '166 ms (62)',
+        '0',
+      ],
+      ['`WORKER_NONSTICKY_POLL_RATIO=0.5`', '2.8', '128.5 s', '47.4 s', '2.71×', '—', '2 (HTTP 500)'],
+      [
+        '`WORKER_MAX_CACHED_WORKFLOWS=100`, ratio 0.5',
+        '2.0',
+        '147.7 s',
+        '24.3 s',
+        '6.09×',
+        '230 ms (109)',
+        '6 (3 HTTP 500)',
+      ],
+    ],
+  ),
+  '',
+  table(
+    ['Worker (400 open)', 'Idle RSS', '100 open', '200', '300', '400', 'Next turn: oldest / newest p50'],
+    [
+      [
+        'Compiled, SDK default cache',
+        '224.5 MB',
+        '342.8 MB',
+        '349.3 MB',
+        '397.2 MB',
+        '428.5 MB',
+        '457 / 472 ms',
+      ],
+      ['Compiled, cache 100', '215.4 MB', '393.7 MB', '452.7 MB', '421.8 MB', '418.4 MB', '434 / 294 ms'],
+      ['Under tsx (the bench before), SDK default', '305.7 MB', '', '', '', '', ''],
+    ],
+  ),
+  '',
+  '- **Workflow cache** (`WORKER_MAX_CACHED_WORKFLOWS`). A cache smaller than the conversations in flight stops RSS ' +
+    'from growing (418 MB at 400 open against 428 MB, and it stays there), but not below about 420 MB: evicted ' +
+    'workflows are replayed into the same V8 context, whose heap does not give its pages back. It costs the worker ' +
+    '75% more CPU per turn (the replays) and a returning conversation about 140 ms at p50 here. The default stays ' +
+    'the SDK’s (sized to the heap): size it to the conversations that get a message within a few minutes.',
+  '- **Shared-queue pollers** (`WORKER_NONSTICKY_POLL_RATIO`, `WORKER_MAX_WORKFLOW_TASK_POLLS`). Giving the shared ' +
+    'queue half the workflow-task polls instead of a fifth changed nothing measurable (2.72× → 2.71×), so first turns ' +
+    'do not wait for a poller; the default stays the SDK’s. Where they do wait is the next thing to measure: the ' +
+    'first turn’s history timestamps under overload (start → first workflow task → its activities) against a later ' +
+    'turn’s, as the turn-overhead breakdown does for one turn.',
+  '- **The compiled worker.** Under tsx an idle worker holds about 80 MB more (the loader thread and its compiled ' +
+    'sources): the memory benchmark now runs `dist/` under plain Node, as `threadline worker` does.',
+  '- **The load generator.** With `fetch`, 1,542 of 2,000 messages at 1,000 conversations were counted lost in a ' +
+    'first run on this machine: undici gives up connecting after 10 s and on the headers after 300 s. The bench now ' +
+    'uses `node:http` with no client timeouts; what is left unanswered is Threadline’s: under this overload a few ' +
+    'turns waited past the update RPC’s deadline, and the API answered them 500 (`WorkflowUpdateRPCTimeoutOrCancelledError`, ' +
+    'context deadline exceeded) where a 503 with Retry-After (the message may still be taken: a retry with the same id ' +
+    'is deduplicated) would tell the client what to do.',
+];
 
 function notRun(e: Entry<unknown> | undefined): string {
   return e?.error

@@ -62,7 +62,20 @@ export function targetRows(r: Results): TargetRow[] {
   });
 
   const tp = b.throughput;
-  const run = (n: number) => tp?.result?.runs.find((x) => x.conversations === n);
+  // Hand-given sizes (--throughput) fill the row nearest in size, named in its detail.
+  const run = (n: number) => {
+    const runs = tp?.result?.runs ?? [];
+    return (
+      runs.find((x) => x.conversations === n) ??
+      (tp?.quick
+        ? [...runs].sort(
+            (a, b) => Math.abs(Math.log(a.conversations / n)) - Math.abs(Math.log(b.conversations / n)),
+          )[0]
+        : undefined)
+    );
+  };
+  const size = (x: { conversations: number }, n: number) =>
+    x.conversations === n ? '' : `${x.conversations.toLocaleString('en-US')} conversations: `;
   const ceiling = cpuCeiling(r);
   for (const [n, min] of [
     [100, 100],
@@ -76,6 +89,7 @@ export function targetRows(r: Results): TargetRow[] {
         measured: f1(x.turnsPerSecond),
         ok: x.turnsPerSecond >= min && clean,
         detail:
+          size(x, n) +
           `${x.messages} turns in ${f1(x.seconds)} s; ${x.lost} lost, ${x.duplicated} duplicated, ${x.misrouted} misrouted` +
           (ceiling
             ? `; CPU ${f1(ceiling.msPerTurn)} ms/turn, at most ${f1(ceiling.turnsPerSecond)} turns/s on ${r.machine.cpus} cores`
@@ -90,7 +104,7 @@ export function targetRows(r: Results): TargetRow[] {
     return {
       measured: `${f2(ratio)}×`,
       ok: ratio <= 1.5,
-      detail: `${ms(x.firstTurn.p50)} / ${ms(x.laterTurns.p50)}`,
+      detail: `${size(x, 1000)}${ms(x.firstTurn.p50)} / ${ms(x.laterTurns.p50)}`,
     };
   });
 

@@ -39,7 +39,7 @@ export const turnOverhead: Benchmark<TurnOverheadResult> = {
   name: 'turn-overhead',
   title: 'Turn overhead',
   async run({ stack, quick, log }) {
-    const samples = quick ? 40 : 200;
+    const samples = quick ? 40 : 150;
     const conversations = 10;
     const api = await startApi(stack, AGENTS.tools);
     const plainApi = await startApi(stack, AGENTS.plain);

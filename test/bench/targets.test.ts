@@ -97,6 +97,14 @@ describe('issue #12 targets', () => {
     expect(rows.every((r) => r.met === undefined)).toBe(true);
   });
 
+  it('shows a hand-sized throughput run in the nearest row, named, and leaves it unjudged', () => {
+    const r = results();
+    r.benchmarks.throughput = entry({ runs: [run(300, 3, 130_000, 50_000)] }, true);
+    const rows = Object.fromEntries(targetRows(r).map((x) => [x.metric, x]));
+    expect(rows['Turns/s, 1,000 conversations, 0 lost']).toMatchObject({ measured: '3.0', met: undefined });
+    expect(rows['First-turn p50 / later-turn p50 at 1,000']!.detail).toContain('300 conversations');
+  });
+
   it('prints the same rows in the terminal and at the top of docs/benchmarks.md', () => {
     const page = markdown(results());
     const terminal = targetTable(targetRows(results()));
