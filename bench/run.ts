@@ -18,10 +18,12 @@ import { sessionStore } from './benchmarks/session.js';
 import { throughput, type ThroughputResult } from './benchmarks/throughput.js';
 import { turnOverhead } from './benchmarks/turnOverhead.js';
 import { workerMemory } from './benchmarks/workerMemory.js';
+import { streamingBenchmark } from './streaming.js';
+import { targetRows, targetTable } from './targets.js';
 import { round } from './lib/stats.js';
 import { loadConfig } from '../src/config.js';
 import { cpuSeconds, startStack, type TemporalShape } from './lib/stack.js';
-import type { Benchmark } from './lib/types.js';
+import type { Benchmark, BenchContext } from './lib/types.js';
 import { chart, markdown, type Entry, type Results } from './report.js';
 
 const BENCHMARKS: Benchmark[] = [
@@ -31,6 +33,7 @@ const BENCHMARKS: Benchmark[] = [
   inputBytes,
   sessionStore,
   workerMemory,
+  streamingBenchmark,
   migrationThroughput,
 ] as Benchmark[];
 
@@ -52,6 +55,32 @@ function temporalShape(argv: string[]): TemporalShape {
       `--temporal ${value ?? ''}: expected dev (the dev server) or server (Temporal Server on PostgreSQL)`,
     );
   return value;
+}
+
+/** `--throughput 300x2,100x5` (conversations x turns) and `--memory 400` (open conversations). */
+function parseSizes(argv: string[]): BenchContext['sizes'] {
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? (argv[i + 1] ?? '') : undefined;
+  };
+  const sizes: NonNullable<BenchContext['sizes']> = {};
+  const tp = value('--throughput');
+  if (tp !== undefined) {
+    sizes.throughput = tp.split(',').map((pair) => {
+      const m = /^(\d+)x(\d+)$/.exec(pair);
+      if (!m) throw new Error(`--throughput ${tp}: expected conversations x turns, e.g. 300x2,100x5`);
+      return [Number(m[1]), Number(m[2])] as [number, number];
+    });
+  }
+  const memory = value('--memory');
+  if (memory !== undefined) {
+    if (!/^\d+$/.test(memory) || Number(memory) < 4 || Number(memory) % 4 !== 0)
+      throw new Error(
+        `--memory ${memory}: expected a number of open conversations, a multiple of 4 (it is measured by quarters)`,
+      );
+    sizes.memory = Number(memory);
+  }
+  return sizes;
 }
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] | undefined } {
@@ -77,6 +106,7 @@ async function main(): Promise<void> {
     return;
   }
   const { quick, only } = parseArgs(process.argv.slice(2));
+  const sizes = parseSizes(process.argv.slice(2));
   const selected = BENCHMARKS.filter((b) => !only || only.includes(b.name));
   log(
     `${quick ? 'quick' : 'full'} run: ${selected.map((b) => b.name).join(', ')}; load ${loadavg()
@@ -117,12 +147,16 @@ async function main(): Promise<void> {
       const started = performance.now();
       const entry: Entry<unknown> = {
         measuredAt: new Date().toISOString(),
-        quick,
+        // Sizes given by hand are not the table's: judged like --quick.
+        quick:
+          quick ||
+          (b.name === 'throughput' && !!sizes?.throughput) ||
+          (b.name === 'worker-memory' && !!sizes?.memory),
         seconds: 0,
         load: [before, 0],
       };
       try {
-        entry.result = await b.run({ stack, quick, log });
+        entry.result = await b.run({ stack, quick, sizes, log });
         const broken = integrityProblem(b.name, entry.result);
         if (broken) {
           failed = true;
@@ -147,6 +181,9 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
   }
+  console.log(`\nIssue #12's targets (${only ? 'this run, and the last run of the others' : 'this run'}):\n`);
+  console.log(targetTable(targetRows(results)));
+  console.log('');
   log(SHAPE === 'server' ? `wrote ${RESULTS}` : `wrote ${RESULTS}, ${CHART} and ${DOC}`);
   if (failed) process.exitCode = 1;
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createOpenAIClient } from '../src/openaiClient.js';
 import { createPool } from '../src/store/pool.js';
+import { loadConfig, type Config } from '../src/config.js';
 import { createWorker } from '../src/worker.js';
 import * as floorActivities from './floor/activities.js';
 import { benchAgents } from './lib/agents.js';
@@ -25,6 +26,8 @@ export interface WorkerProcessOptions {
   /** Also run the floor workflow on this task queue. */
   floorTaskQueue?: string;
   floorBundlePath?: string;
+  /** Overrides of the worker tuning the config gives (WORKER_* variables, src/config.ts). */
+  tuning?: Partial<Config['workerTuning']>;
 }
 
 export const WORKER_SCRIPT = fileURLToPath(import.meta.url);
@@ -43,6 +46,8 @@ async function main(options: WorkerProcessOptions): Promise<void> {
       openai: createOpenAIClient({ apiKey: 'bench', baseUrl: options.openaiBaseUrl }),
       agents: benchAgents(),
       workflowBundle: { code: readFileSync(options.bundlePath, 'utf8') },
+      // As a deployed worker is tuned: the config's defaults and WORKER_* variables, then the bench's overrides.
+      tuning: { ...loadConfig(process.env).workerTuning, ...options.tuning },
     }),
   ];
   if (options.floorTaskQueue && options.floorBundlePath) {

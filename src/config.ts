@@ -74,6 +74,8 @@ const envSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).optional(),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).optional(),
+  WORKER_MAX_WORKFLOW_TASK_POLLS: z.coerce.number().int().min(2).max(1_000).optional(),
+  WORKER_NONSTICKY_POLL_RATIO: z.coerce.number().min(0.05).max(1).optional(),
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -166,6 +168,13 @@ export interface Config {
     maxCachedWorkflows: number | undefined;
     maxConcurrentActivityTaskExecutions: number | undefined;
     maxConcurrentWorkflowTaskExecutions: number | undefined;
+    /** Workflow task polls in flight (sticky and shared queue together). */
+    maxConcurrentWorkflowTaskPolls: number | undefined;
+    /**
+     * The shared task queue's share of those polls: new conversations and evicted ones arrive there,
+     * running cached ones on the worker's sticky queue.
+     */
+    nonStickyToStickyPollRatio: number | undefined;
   };
   database: {
     /** Unset means "embedded PGlite under dataDir" for `npm run dev`. */
@@ -382,6 +391,8 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTaskExecutions: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxConcurrentWorkflowTaskPolls: e.WORKER_MAX_WORKFLOW_TASK_POLLS,
+      nonStickyToStickyPollRatio: e.WORKER_NONSTICKY_POLL_RATIO,
     },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedPort: e.EMBEDDED_POSTGRES_PORT },
     openai: {

@@ -71,6 +71,8 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
       maxCachedWorkflows: deps.tuning?.maxCachedWorkflows,
       maxConcurrentActivityTaskExecutions: deps.tuning?.maxConcurrentActivityTaskExecutions,
       maxConcurrentWorkflowTaskExecutions: deps.tuning?.maxConcurrentWorkflowTaskExecutions,
+      maxConcurrentWorkflowTaskPolls: deps.tuning?.maxConcurrentWorkflowTaskPolls,
+      nonStickyToStickyPollRatio: deps.tuning?.nonStickyToStickyPollRatio,
     }),
     activities: createActivities({
       pool: deps.pool,

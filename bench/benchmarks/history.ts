@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 // A CommonJS package: under plain Node ESM only its default export is reliable.
 import proto from '@temporalio/proto';
+import { AGENTS } from '../lib/agents.js';
 import { sendMessage } from '../lib/api.js';
+import { startApi, type Stack } from '../lib/stack.js';
 import { median, round } from '../lib/stats.js';
 import type { Benchmark } from '../lib/types.js';
 
@@ -28,6 +30,11 @@ export interface HistoryResult {
   cumulative: { ours: number; peer: number };
   /** Extrapolated from the measured growth per turn. */
   peerHits: { blobLimitTurn: number; historyLimitTurn: number };
+  /**
+   * A second conversation of as many turns, each with one tool call (two model calls): the events
+   * per turn at turns 1, 2, 50 and the last (medians around each), and the range over turns 2..last.
+   */
+  toolTurns?: { turns: number; points: { turn: number; events: number }[]; min: number; max: number };
 }
 
 /** Temporal's default limits: one payload (blob) 2 MB, one workflow history 50 MB. */
@@ -56,24 +63,7 @@ export const historyEconomy: Benchmark<HistoryResult> = {
       if (i % 50 === 0) log(`history: turn ${i}/${turns}`);
     }
 
-    const runs: string[] = [];
-    for await (const wf of stack.client.workflow.list({ query: `WorkflowId = "${workflowId}"` }))
-      runs.push(wf.runId);
-    const perTurn: { events: number; bytes: number }[] = [];
-    for (const runId of runs.reverse()) {
-      const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
-      let current: { events: number; bytes: number } | undefined;
-      for (const event of history.events ?? []) {
-        // A turn starts when its update is accepted and runs until the next one is.
-        if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
-          current = { events: 0, bytes: 0 };
-          perTurn.push(current);
-        }
-        if (!current) continue;
-        current.events += 1;
-        current.bytes += temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
-      }
-    }
+    const { runs, perTurn } = await historyPerTurn(stack, workflowId);
     if (perTurn.length !== turns)
       throw new Error(`history: found ${perTurn.length} turns in history, sent ${turns}`);
 
@@ -112,15 +102,80 @@ export const historyEconomy: Benchmark<HistoryResult> = {
       total += base + growth * n;
       historyLimitTurn = n;
     }
+    const toolTurns = await toolConversation(stack, turns, log);
     return {
       turns,
       messageChars: filler.length + 5,
-      runs: runs.length,
+      runs,
+      toolTurns,
       points,
       cumulative: { ours, peer: Math.round(peer) },
       peerHits: { blobLimitTurn: Math.ceil(BLOB_LIMIT / growth), historyLimitTurn },
     };
   },
 };
+
+/** Events and bytes each turn added, over every run of the workflow (continue-as-new starts a run). */
+async function historyPerTurn(
+  stack: Stack,
+  workflowId: string,
+): Promise<{ runs: number; perTurn: { events: number; bytes: number }[] }> {
+  const runs: string[] = [];
+  for await (const wf of stack.client.workflow.list({ query: `WorkflowId = "${workflowId}"` }))
+    runs.push(wf.runId);
+  const perTurn: { events: number; bytes: number }[] = [];
+  for (const runId of runs.reverse()) {
+    const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    let current: { events: number; bytes: number } | undefined;
+    for (const event of history.events ?? []) {
+      // A turn starts when its update is accepted and runs until the next one is.
+      if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
+        current = { events: 0, bytes: 0 };
+        perTurn.push(current);
+      }
+      if (!current) continue;
+      current.events += 1;
+      current.bytes += temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
+    }
+  }
+  return { runs: runs.length, perTurn };
+}
+
+/** The issue's row: history events per tool turn, flat to turn 200. */
+async function toolConversation(
+  stack: Stack,
+  turns: number,
+  log: (line: string) => void,
+): Promise<NonNullable<HistoryResult['toolTurns']>> {
+  const api = await startApi(stack, AGENTS.tools);
+  const externalId = `history-tools-${randomUUID()}`;
+  let workflowId = '';
+  try {
+    for (let i = 1; i <= turns; i++) {
+      const sent = await sendMessage(stack, api.url, externalId, `${i}: call get_weather {"city":"Oslo"}`);
+      if (sent.reply?.turn !== i || !sent.reply.text?.startsWith('Tool results'))
+        throw new Error(`history: tool turn ${i} answered ${JSON.stringify(sent.reply)}`);
+      workflowId = sent.workflowId!;
+      if (i % 50 === 0) log(`history: tool turn ${i}/${turns}`);
+    }
+  } finally {
+    await api.stop();
+  }
+  const { perTurn } = await historyPerTurn(stack, workflowId);
+  if (perTurn.length !== turns)
+    throw new Error(`history: found ${perTurn.length} tool turns in history, sent ${turns}`);
+  const events = perTurn.map((t) => t.events);
+  const around = (turn: number) =>
+    turn === 1 ? events[0]! : median(events.slice(Math.max(1, turn - 3), Math.min(turns, turn + 2)));
+  const later = events.slice(1);
+  return {
+    turns,
+    points: [1, 2, 50, turns]
+      .filter((t, i, all) => t <= turns && all.indexOf(t) === i)
+      .map((turn) => ({ turn, events: around(turn) })),
+    min: Math.min(...later),
+    max: Math.max(...later),
+  };
+}
 
 export const kb = (bytes: number) => round(bytes / 1024, 1);

@@ -33,15 +33,17 @@ export const throughput: Benchmark<ThroughputResult> = {
   name: 'throughput',
   title: 'Throughput',
   async run(ctx) {
-    const sizes: [number, number][] = ctx.quick
-      ? [
-          [20, 2],
-          [100, 2],
-        ]
-      : [
-          [100, 5],
-          [1000, 2],
-        ];
+    const sizes: [number, number][] =
+      ctx.sizes?.throughput ??
+      (ctx.quick
+        ? [
+            [20, 2],
+            [100, 2],
+          ]
+        : [
+            [100, 5],
+            [1000, 2],
+          ]);
     const runs: ThroughputRun[] = [];
     for (const [n, t] of sizes) runs.push(await runOnce(ctx, n, t));
     return { runs };
@@ -55,6 +57,7 @@ async function runOnce(
 ): Promise<ThroughputRun> {
   const tag = `tp${conversations}-${randomBytes(3).toString('hex')}`;
   const sent: (Sent & { text: string; turn: number })[] = [];
+  let failures = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: conversations }, async (_, c) => {
@@ -62,10 +65,13 @@ async function runOnce(
         const id = `${tag}-${c}-${t}`;
         const text = `${id} hello, turn ${t}`;
         try {
-          sent.push({ ...(await sendMessage(stack, stack.apiUrl, `${tag}-${c}`, text, id)), text, turn: t });
+          const s = await sendMessage(stack, stack.apiUrl, `${tag}-${c}`, text, id);
+          if (s.httpStatus !== 200 && failures++ < 10)
+            log(`throughput: ${id}: HTTP ${s.httpStatus} ${s.error}`);
+          sent.push({ ...s, text, turn: t });
         } catch (err) {
           // A failed request is counted as lost below; keep the loop going.
-          log(`throughput: ${id}: ${String(err)}`);
+          if (failures++ < 10) log(`throughput: ${id}: ${String(err)} ${String((err as Error).cause ?? '')}`);
           sent.push({ id, text, turn: t, httpStatus: 0, ms: 0, workflowId: undefined, reply: undefined });
         }
       }

@@ -13,6 +13,10 @@ export interface TurnOverheadResult {
   api: Percentiles;
   direct: Percentiles;
   floor: Percentiles;
+  /** The same API turn for an agent without tools (one model call), interleaved with the others. */
+  plain?: Percentiles;
+  /** Against a model that takes 1 s per call (emulator latency fault): the API turn and the direct calls. */
+  slowModel?: { samples: number; latencyMs: number; api: Percentiles; direct: Percentiles };
   /** Medians over each conversation's last turn, from its history's timestamps. */
   breakdown: TurnTiming;
   /** api / direct and api / floor, per percentile. */
@@ -35,9 +39,17 @@ export const turnOverhead: Benchmark<TurnOverheadResult> = {
   name: 'turn-overhead',
   title: 'Turn overhead',
   async run({ stack, quick, log }) {
-    const samples = quick ? 40 : 200;
+    const samples = quick ? 40 : 150;
     const conversations = 10;
     const api = await startApi(stack, AGENTS.tools);
+    const plainApi = await startApi(stack, AGENTS.plain);
+    const plainIds = Array.from({ length: conversations }, () => `overhead-plain-${randomUUID()}`);
+    const plainTurn = async (lane: number) => {
+      const sent = await sendMessage(stack, plainApi.url, plainIds[lane]!, 'Hello there.');
+      if (sent.reply?.status !== 'answered')
+        throw new Error(`turn-overhead: plain turn not answered (${sent.httpStatus})`);
+      return sent.ms;
+    };
     const openai = new OpenAI({ baseURL: stack.emulator.baseUrl, apiKey: 'bench', maxRetries: 0 });
     const tools = [
       {
@@ -112,18 +124,36 @@ export const turnOverhead: Benchmark<TurnOverheadResult> = {
       await apiTurn(lane);
       await directTurn(lane);
       await floorTurn();
+      await plainTurn(lane);
     }
     const a: number[] = [];
     const d: number[] = [];
     const f: number[] = [];
+    const p: number[] = [];
     for (let i = 0; i < samples; i++) {
       const lane = i % conversations;
       a.push(await apiTurn(lane));
       d.push(await directTurn(lane));
       f.push(await floorTurn());
-      if ((i + 1) % 100 === 0) log(`turn-overhead: ${i + 1}/${samples}`);
+      p.push(await plainTurn(lane));
+      if ((i + 1) % 50 === 0) log(`turn-overhead: ${i + 1}/${samples}`);
+    }
+    // The overhead in proportion: every model call takes 1 s (two per tool turn), as a real model might.
+    const slowSamples = quick ? 3 : 8;
+    const latencyMs = 1_000;
+    stack.emulator.faults.add({ kind: 'latency', latencyMs, times: -1, match: { path: '^/v1/responses$' } });
+    const sa: number[] = [];
+    const sd: number[] = [];
+    try {
+      for (let i = 0; i < slowSamples; i++) {
+        sa.push(await apiTurn(i % conversations));
+        sd.push(await directTurn(i % conversations));
+      }
+    } finally {
+      stack.emulator.faults.clear();
     }
     await api.stop();
+    await plainApi.stop();
     const timings: TurnTiming[] = [];
     for (const id of workflowIds) {
       const history = await stack.client.workflow.getHandle(id).fetchHistory();
@@ -146,6 +176,8 @@ export const turnOverhead: Benchmark<TurnOverheadResult> = {
       samples,
       conversations,
       ...result,
+      plain: percentiles(p),
+      slowModel: { samples: slowSamples, latencyMs, api: percentiles(sa), direct: percentiles(sd) },
       breakdown,
       ratios: { apiToDirect: ratio(result.api, result.direct), apiToFloor: ratio(result.api, result.floor) },
     };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import type { Stack } from './stack.js';
 
 export interface Reply {
@@ -15,6 +16,8 @@ export interface Sent {
   ms: number;
   workflowId: string | undefined;
   reply: Reply | undefined;
+  /** The error body of an answer other than 200, for the log. */
+  error?: string;
 }
 
 /** One synchronous turn through the API (`?wait=true`), timed from request to parsed reply. */
@@ -26,20 +29,57 @@ export async function sendMessage(
   id: string = randomUUID(),
 ): Promise<Sent> {
   const start = performance.now();
-  const res = await fetch(
+  const url = new URL(
     `${apiUrl}/v1/conversations/web/${encodeURIComponent(conversationId)}/messages?wait=true`,
-    {
-      method: 'POST',
-      headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ id, text }),
-    },
   );
-  const body = (await res.json()) as { reply?: Reply; workflowId?: string };
+  const res = await post(url, stack.apiKey, JSON.stringify({ id, text }));
+  const raw = res.body;
+  let body: { reply?: Reply; workflowId?: string } = {};
+  try {
+    body = JSON.parse(raw) as typeof body;
+  } catch {
+    // Not JSON (a proxy's or the server's own error page): kept as the error text below.
+  }
   return {
     id,
     httpStatus: res.status,
     ms: performance.now() - start,
     workflowId: body.workflowId,
     reply: body.reply,
+    ...(res.status === 200 ? {} : { error: raw.slice(0, 300) }),
   };
+}
+
+/**
+ * Node's own HTTP client, not fetch: fetch (undici) gives up on a connection after 10 s and on an
+ * answer's headers after 300 s, and 1,000 synchronous turns at once on 2 cores pass both, so the
+ * load generator, not Threadline, would drop the messages. No client timeouts: every turn is waited
+ * for. A socket per request (no keep-alive): a reused socket the server has just timed out would
+ * fail the request for a reason that is not Threadline's.
+ */
+const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+
+function post(url: URL, key: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }

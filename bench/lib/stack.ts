@@ -66,7 +66,13 @@ export interface Stack {
     migrate?: boolean;
   }): Promise<{ url: string; pool: Pool; drop(): Promise<void> }>;
   /** Another worker process (its own task queue) on the stack's database and emulator. */
-  startWorker(taskQueue: string): Promise<WorkerProcess>;
+  startWorker(
+    taskQueue: string,
+    options?: Pick<WorkerProcessOptions, 'tuning'> & {
+      /** Run the compiled package (dist/, plain Node: bench/compiledWorker.mjs), the plain agent only. */
+      compiled?: boolean;
+    },
+  ): Promise<WorkerProcess>;
   stop(): Promise<void>;
 }
 
@@ -130,8 +136,11 @@ export async function startStack(options: {
       openaiBaseUrl: emulator.baseUrl,
       bundlePath,
     };
-    const startWorker = async (taskQueue: string, extra: Partial<WorkerProcessOptions> = {}) => {
-      const w = await spawnWorker({ ...base, taskQueue, ...extra });
+    const startWorker = async (
+      taskQueue: string,
+      { compiled, ...extra }: Partial<WorkerProcessOptions> & { compiled?: boolean } = {},
+    ) => {
+      const w = await spawnWorker({ ...base, taskQueue, ...extra }, compiled);
       cleanups.push(() => w.stop());
       return w;
     };
@@ -145,7 +154,7 @@ export async function startStack(options: {
       taskQueue,
       agent: AGENTS.plain,
       replyWaitMs: 300_000,
-      log: pino({ level: 'silent' }),
+      log: apiLog,
       // The API's per-key limit protects a shared deployment; here it would cap the load generator.
       rateLimitPerMinute: 100_000_000,
     });
@@ -180,7 +189,7 @@ export async function startStack(options: {
       apiUrl: http.url,
       apiKey,
       createDatabase,
-      startWorker: (queue) => startWorker(queue),
+      startWorker: (queue, opts) => startWorker(queue, opts),
       stop,
     };
   } catch (err) {
@@ -188,6 +197,9 @@ export async function startStack(options: {
     throw err;
   }
 }
+
+/** The API's errors (a 500 says only "it has been logged") go to stderr; nothing else. */
+const apiLog = pino({ level: 'error' }, pino.destination(2));
 
 /** An API whose conversations use another agent (the API takes one agent per instance). */
 export async function startApi(stack: Stack, agent: string): Promise<{ url: string; stop(): Promise<void> }> {
@@ -197,7 +209,7 @@ export async function startApi(stack: Stack, agent: string): Promise<{ url: stri
     taskQueue: stack.taskQueue,
     agent,
     replyWaitMs: 300_000,
-    log: pino({ level: 'silent' }),
+    log: apiLog,
     rateLimitPerMinute: 100_000_000,
   });
   const http = await listen(app, '127.0.0.1', 0, 2_000);
@@ -218,10 +230,14 @@ async function bundleFloor(): Promise<string> {
   return code;
 }
 
-async function spawnWorker(options: WorkerProcessOptions): Promise<WorkerProcess> {
+const COMPILED_WORKER_SCRIPT = fileURLToPath(new URL('../compiledWorker.mjs', import.meta.url));
+
+async function spawnWorker(options: WorkerProcessOptions, compiled = false): Promise<WorkerProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(options)],
+    compiled
+      ? [COMPILED_WORKER_SCRIPT, JSON.stringify(options)]
+      : ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(options)],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

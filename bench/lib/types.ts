@@ -4,6 +4,8 @@ export interface BenchContext {
   stack: Stack;
   /** Smaller sizes: a smoke run of the whole suite in a few minutes. */
   quick: boolean;
+  /** Sizes given on the command line (for measuring a lever quickly); unset: the benchmark's own. */
+  sizes?: { throughput?: [conversations: number, turns: number][]; memory?: number };
   log(line: string): void;
 }
 

@@ -70,6 +70,8 @@ describe('how the worker and the API reach Temporal', () => {
       maxCachedWorkflows: 2000,
       maxConcurrentActivityTaskExecutions: undefined,
       maxConcurrentWorkflowTaskExecutions: undefined,
+      maxConcurrentWorkflowTaskPolls: undefined,
+      nonStickyToStickyPollRatio: undefined,
     });
     expect(() => loadConfig({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })).toThrow(
       /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS/,
