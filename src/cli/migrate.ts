@@ -38,6 +38,10 @@ export function buildCommand(): Command {
       "agent of the conversations (default: the project's default agent; with npm run migrate, the deployment's)",
     )
     .option(
+      '-c, --config <file>',
+      "threadline migrate: the project's config, whose default agent --agent defaults to (default: threadline.config.ts here)",
+    )
+    .option(
       '--mapping <file|table:name[:user_col:thread_col]>',
       'user identifier to thread id (CSV/JSON or a table)',
     )
@@ -68,6 +72,7 @@ interface Options {
   tenant: string;
   channel: string;
   agent?: string;
+  config?: string;
   mapping?: string;
   threads?: string;
   baseUrl?: string;
@@ -114,7 +119,7 @@ export function migrationAgent(
  */
 export async function main(
   argv: string[],
-  project?: () => Promise<MigrateProject | undefined>,
+  project?: (configFile: string | undefined) => Promise<MigrateProject | undefined>,
 ): Promise<number> {
   const command = buildCommand();
   command.parse(argv);
@@ -122,10 +127,12 @@ export async function main(
   const [sourceArg] = command.args;
   if (!opts.attach && !sourceArg) command.error('a <source> is required unless --attach is given');
 
+  if (opts.config && !project)
+    command.error('--config applies to threadline migrate (npm run migrate uses the deployment agents)');
   const config = loadConfig(process.env);
   const agent = opts.attach
     ? undefined
-    : migrationAgent(opts.agent, await project?.(), config.routing.defaultAgent);
+    : migrationAgent(opts.agent, await project?.(opts.config), config.routing.defaultAgent);
   const connection = await Connection.connect({
     address: config.temporal.address ?? 'localhost:7233',
     ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),

@@ -71,19 +71,6 @@ function routingOf(project: ResolvedConfig, config: Config): Routing {
   return project.routing ?? { ...config.routing, defaultAgent: project.defaultAgent };
 }
 
-/** `--config <file>` (or -c, --config=) out of migrate's own arguments, which pass through as they are. */
-function configArg(args: string[]): { file: string | undefined; rest: string[] } {
-  const rest: string[] = [];
-  let file: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--config' || a === '-c') file = args[++i];
-    else if (a.startsWith('--config=')) file = a.slice('--config='.length);
-    else rest.push(a);
-  }
-  return { file, rest };
-}
-
 export function buildProgram(): Command {
   const program = new Command('threadline')
     .description(
@@ -146,9 +133,8 @@ export function buildProgram(): Command {
     .argument('[args...]')
     .action(async (args: string[]) => {
       const { main: runMigrate } = await import('./migrate.js');
-      const { file, rest } = configArg(args);
-      process.exitCode = await runMigrate([process.argv[0]!, 'threadline migrate', ...rest], async () => {
-        const { config, project } = await load({ ...(file ? { config: file } : {}) });
+      process.exitCode = await runMigrate([process.argv[0]!, 'threadline migrate', ...args], async (file) => {
+        const { config, project } = await load(file ? { config: file } : {});
         return { defaultAgent: routingOf(project, config).defaultAgent, agents: [...project.agents.keys()] };
       });
     });

@@ -5,6 +5,7 @@ import { createRegistry } from '../../src/agents/registry.js';
 import { hmacHex, signPayload } from '../../src/channels/signature.js';
 import { loadConfig } from '../../src/config.js';
 import { mergeChannels } from '../../src/public/channels.js';
+import { conversationWorkflowId } from '../../src/workflows/ids.js';
 import type { Routing } from '../../src/agents/routing.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { json, request, startApiEnv, type ApiEnv } from '../support/api.js';
@@ -257,5 +258,14 @@ describe('routing on the WhatsApp webhook, numbers declared in threadline.config
     await expect.poll(() => instructionsFor(g!), { timeout: 15_000 }).toEqual(['You are the Globex agent.']);
     const shown = await json(await request('GET', `${wa}/v1/conversations/whatsapp/${g}`, globex));
     expect(shown.agent).toBe('globex-bot');
+    // And on the workflow, for operators searching in the Temporal UI.
+    const workflowId = conversationWorkflowId({ tenant: 'globex', channel: 'whatsapp', externalId: g! });
+    const listed = async () => {
+      const ids: string[] = [];
+      const query = `ThreadlineAgent = "globex-bot" AND WorkflowId = "${workflowId}"`;
+      for await (const wf of env.client.workflow.list({ query })) ids.push(wf.workflowId);
+      return ids;
+    };
+    await expect.poll(listed, { timeout: 15_000 }).toEqual([workflowId]);
   });
 });

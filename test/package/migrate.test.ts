@@ -79,7 +79,16 @@ describe('threadline migrate', () => {
     const [name, named] = [`pkg-default-${Date.now()}`, `pkg-named-${Date.now()}`];
     const [run] = await Promise.all([
       migrate(['export:threads.jsonl', '--dry-run', '--name', name]),
-      migrate(['export:threads.jsonl', '--dry-run', '--name', named, '--agent', 'triage']),
+      migrate([
+        'export:threads.jsonl',
+        '--dry-run',
+        '--name',
+        named,
+        '--agent',
+        'triage',
+        '-c',
+        'threadline.config.ts',
+      ]),
     ]);
     expect(run.output).toContain(`Started migration:${name}`);
     expect(await startedAgent(`migration:${name}`)).toBe('front-desk');
