@@ -101,6 +101,15 @@ describe('schedules checker: an update caller that timed out', () => {
     expect(problems).toEqual([]);
   });
 
+  it("an operator's reply whose call timed out and that was never recorded: no problem", async () => {
+    const r = run('s.m0');
+    const outcome = Promise.resolve(updateOutcomeOf(deadline())).then((o) =>
+      'unknown' in o ? 'unknown' : 'error',
+    );
+    r.operatorReplies.push({ id: 's.op0', text: '[s.op0] operator reply', outcome });
+    expect(await checkSchedule(world([]), r, [])).toEqual([]);
+  });
+
   it('any other error is still a problem', async () => {
     const problems = await checkSchedule(world([]), run('s.m0'), [
       { id: 's.m0', outcome: updateOutcomeOf(new Error('boom')) },

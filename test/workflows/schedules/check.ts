@@ -158,7 +158,9 @@ export async function checkSchedule(
       if (turn !== undefined) problems.push(`${o.id}: refused to the operator, yet recorded at turn ${turn}`);
       continue;
     }
-    if (outcome !== 'sent') {
+    // The operator's call timed out: taken or not, operator_messages says.
+    if (outcome === 'unknown' && turn === undefined) continue;
+    if (outcome !== 'sent' && outcome !== 'unknown') {
       problems.push(`${o.id}: the operator's update ended ${outcome}`);
       continue;
     }

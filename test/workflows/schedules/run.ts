@@ -264,7 +264,7 @@ export async function runSchedule(
           }),
         ).then(
           (r) => (r === 'refused' ? r : r.status === 'sent' || r.status === 'duplicate' ? 'sent' : r.status),
-          (err: unknown) => `error: ${String(err)}`,
+          (err: unknown) => ('unknown' in updateOutcomeOf(err) ? 'unknown' : `error: ${String(err)}`),
         );
         run.operatorReplies.push({ id, text, outcome });
         break;
