@@ -24,6 +24,7 @@ import { agentTemplate, markTurnRead } from './channelExtras.js';
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
+import { beginTurn, finishAndDeliver, type BeginTurnInput, type TurnStepParts } from './turnSteps.js';
 import { settleApproval, type SettleApprovalInput } from './approvals.js';
 import {
   finishHumanTurn,
@@ -60,39 +61,53 @@ export interface ActivityDeps {
 /** Activities bound to their dependencies; the worker registers the returned object. */
 export function createActivities(deps: ActivityDeps) {
   const senders = deps.senders ?? new Map<string, ChannelSender>();
+  const recordInput = async (input: RecordTurnInputInput) => {
+    const recorded = await recordTurnInput(deps, input);
+    // At turn start, outside the transaction: the customer sees "read" and "typing...".
+    if (recorded.items > 0) await markTurnRead(senders, input, log);
+    return recorded;
+  };
+  // Failures reach tenants (lastError) sanitized; the raw text stays in error_records.
+  const model = withErrorRecords(deps.pool, 'callModel', scopeOf, (input: CallModelInput) =>
+    callModel(
+      {
+        ...deps,
+        costOf: deps.costOf ?? ((m, u) => costOf(m, u)),
+        ...(deps.media ? { mediaStore: deps.media.store } : {}),
+      },
+      input,
+    ),
+  );
+  const deliver = (input: DeliverReplyInput) => {
+    // The claim on a send lasts as long as Temporal lets the attempt run before it retries.
+    const info = Context.current().info;
+    const templateFor = (conversationId: string) => agentTemplate(deps, conversationId);
+    return deliverReply({ pool: deps.pool, senders, log, templateFor }, input, {
+      attempt: info.attempt,
+      leaseMs: info.startToCloseTimeoutMs,
+    });
+  };
+  const finish = (input: FinishTurnInput) => finishTurn(deps, input);
+  const parts: TurnStepParts = {
+    recordTurnInput: recordInput,
+    callModel: model,
+    finishTurn: finish,
+    deliverReply: deliver,
+  };
   return {
     loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
     loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
     loadReplyText: (input: { conversationId: string; turn: number }) => loadReplyText(deps, input),
-    recordTurnInput: async (input: RecordTurnInputInput) => {
-      const recorded = await recordTurnInput(deps, input);
-      // At turn start, outside the transaction: the customer sees "read" and "typing...".
-      if (recorded.items > 0) await markTurnRead(senders, input, log);
-      return recorded;
-    },
-    // Failures reach tenants (lastError) sanitized; the raw text stays in error_records.
-    callModel: withErrorRecords(deps.pool, 'callModel', scopeOf, (input: CallModelInput) =>
-      callModel(
-        {
-          ...deps,
-          costOf: deps.costOf ?? ((m, u) => costOf(m, u)),
-          ...(deps.media ? { mediaStore: deps.media.store } : {}),
-        },
-        input,
-      ),
-    ),
+    recordTurnInput: recordInput,
+    callModel: model,
     runTool: withErrorRecords(deps.pool, 'runTool', scopeOf, (input: RunToolInput) => runTool(deps, input)),
     skipTool: (input: Omit<RunToolInput, 'maxAttempts'> & { reason: string }) => skipTool(deps, input),
-    deliverReply: (input: DeliverReplyInput) => {
-      // The claim on a send lasts as long as Temporal lets the attempt run before it retries.
-      const info = Context.current().info;
-      const templateFor = (conversationId: string) => agentTemplate(deps, conversationId);
-      return deliverReply({ pool: deps.pool, senders, log, templateFor }, input, {
-        attempt: info.attempt,
-        leaseMs: info.startToCloseTimeoutMs,
-      });
-    },
-    finishTurn: (input: FinishTurnInput) => finishTurn(deps, input),
+    deliverReply: deliver,
+    finishTurn: finish,
+    // A turn in one hop (local activities): the steps above, two at a time.
+    beginTurn: (input: BeginTurnInput) => beginTurn(parts, input),
+    finishAndDeliver: (input: { finish: FinishTurnInput; delivery: DeliverReplyInput }) =>
+      finishAndDeliver(parts, input),
     settleApproval: (input: SettleApprovalInput) => settleApproval(deps.pool, input),
     recordHumanMode: (input: RecordHumanModeInput) => recordHumanMode(deps, input),
     finishHumanTurn: (input: FinishTurnInput) => finishHumanTurn(deps, input),
