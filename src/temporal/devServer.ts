@@ -38,6 +38,8 @@ export interface DevServerOptions {
   logFile?: string;
   /** How long to wait for the server to answer. */
   startTimeoutMs?: number;
+  /** Dynamic config values (`--dynamic-config-value KEY=VALUE`); default: DEV_SERVER_DYNAMIC_CONFIG. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
@@ -60,6 +62,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...(options.uiPort !== undefined ? ['--ui-port', String(options.uiPort)] : ['--headless']),
     ...(options.dbFilename ? ['--db-filename', options.dbFilename] : []),
     ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType(key.type)}`]),
+    ...dynamicConfigArgs(options.dynamicConfig ?? DEV_SERVER_DYNAMIC_CONFIG),
   ];
   const logFd = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(options.cli.path, args, { detached: true, stdio: ['ignore', logFd, logFd] });
@@ -142,6 +145,30 @@ export async function stopChild(child: ChildProcess, exited: Promise<number | nu
   clearTimeout(timer);
 }
 
+/**
+ * The server's history service moves every scheduled workflow or activity task to matching through
+ * a queue whose reader is rate-limited per shard (`history.transferProcessorMaxPollRPS`, default 20
+ * reads/s with a burst of 20). The dev server has one shard, so a conversation taking turns back to
+ * back waits up to 50 ms per task hop for the next read: that was most of a turn's latency
+ * (docs/benchmarks.md, "Where the 40 ms per hop went"). Eager execution hands a workflow's first
+ * activity (and a started workflow's first task) back in the same round trip.
+ * docker-compose.yml sets the same values (config/temporal-dynamicconfig.yaml).
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
+  'history.transferProcessorMaxPollRPS': 1000,
+  'history.timerProcessorMaxPollRPS': 1000,
+  'system.enableActivityEagerExecution': true,
+  'system.enableEagerWorkflowStart': true,
+};
+
+/** `--dynamic-config-value` takes JSON values: strings quoted, numbers and booleans bare. */
+export function dynamicConfigArgs(values: Record<string, string | number | boolean>): string[] {
+  return Object.entries(values).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
+}
+
 function cliType(type: string): string {
   // SDK names (KEYWORD, TEXT, ...) to the CLI's (Keyword, Text, ...).
   const names: Record<string, string> = {
@@ -172,6 +199,7 @@ async function startThroughSdk(
       ...(options.uiPort !== undefined ? { uiPort: options.uiPort } : {}),
       ...(options.dbFilename ? { dbFilename: options.dbFilename } : {}),
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      extraArgs: dynamicConfigArgs(options.dynamicConfig ?? DEV_SERVER_DYNAMIC_CONFIG),
       log: { format: 'pretty', level: 'error' },
     },
   });
