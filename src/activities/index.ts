@@ -24,7 +24,13 @@ import { agentTemplate, markTurnRead } from './channelExtras.js';
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
-import { beginTurn, finishAndDeliver, type BeginTurnInput, type TurnStepParts } from './turnSteps.js';
+import {
+  beginTurn,
+  finishAndDeliver,
+  type BeginTurnInput,
+  type FinishAndDeliverInput,
+  type TurnStepParts,
+} from './turnSteps.js';
 import { settleApproval, type SettleApprovalInput } from './approvals.js';
 import {
   finishHumanTurn,
@@ -104,10 +110,10 @@ export function createActivities(deps: ActivityDeps) {
     skipTool: (input: Omit<RunToolInput, 'maxAttempts'> & { reason: string }) => skipTool(deps, input),
     deliverReply: deliver,
     finishTurn: finish,
-    // A turn in one hop (local activities): the steps above, two at a time.
-    beginTurn: (input: BeginTurnInput) => beginTurn(parts, input),
-    finishAndDeliver: (input: { finish: FinishTurnInput; delivery: DeliverReplyInput }) =>
-      finishAndDeliver(parts, input),
+    // A turn in fewer hops: the steps above, two at a time. Recording the input may download
+    // media before the model call starts its own heartbeats.
+    beginTurn: (input: BeginTurnInput) => withHeartbeats(() => beginTurn(parts, input)),
+    finishAndDeliver: (input: FinishAndDeliverInput) => finishAndDeliver(parts, input),
     settleApproval: (input: SettleApprovalInput) => settleApproval(deps.pool, input),
     recordHumanMode: (input: RecordHumanModeInput) => recordHumanMode(deps, input),
     finishHumanTurn: (input: FinishTurnInput) => finishHumanTurn(deps, input),
@@ -128,6 +134,16 @@ export function createActivities(deps: ActivityDeps) {
     deleteConversationRuns: (input: PurgeInput) => deleteConversationRuns(deps, input),
     finishPurge: (input: PurgeInput) => finishPurge(deps, input),
   };
+}
+
+async function withHeartbeats<T>(run: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const heartbeat = setInterval(() => context.heartbeat(), 2_000);
+  try {
+    return await run();
+  } finally {
+    clearInterval(heartbeat);
+  }
 }
 
 const scopeOf = (input: { conversationId: string; key: { tenant: string } }) => ({

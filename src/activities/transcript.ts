@@ -29,8 +29,6 @@ export interface RecordTurnInputInput {
   /** Workflow time at the start of the turn, for the agent's contextualize hook. */
   now: string;
   messages: InboundMessage[];
-  /** The workflow runs the turn's steps again after a failed task and can defer messages: see chooseTurn. */
-  canDefer?: boolean;
 }
 
 export interface RecordTurnInputResult {
@@ -50,8 +48,6 @@ export interface RecordTurnInputResult {
   reply?: 'unsupported' | 'media_problem';
   /** The configured reply's text, with `reply`. */
   replyText?: string;
-  /** Messages of the batch that wait for the next turn (an open turn was resumed first). */
-  deferred?: string[];
 }
 
 /** The item key of a turn's configured reply (see RecordTurnInputResult.reply). */
@@ -142,7 +138,6 @@ export async function recordTurnInput(
       proposed: input.turn,
       proposedTaken: used[0]?.taken ?? false,
       highest: Math.max(used[0]?.highest ?? 0, convo[0]?.turns ?? 0),
-      canDefer: input.canDefer === true,
     });
     if (choice.kind === 'duplicate') return { duplicates: choice.duplicates, items: 0, turn: input.turn };
     if (choice.kind === 'resume') {
@@ -161,7 +156,6 @@ export async function recordTurnInput(
         items: Number(rows[0]?.n ?? 0),
         turn: choice.turn,
         ...(reply ? { reply, replyText: configuredReply(agent, reply) } : {}),
-        ...(choice.deferred?.length ? { deferred: choice.deferred } : {}),
       };
     }
 

@@ -26,20 +26,13 @@ export interface TurnFacts {
   proposedTaken: boolean;
   /** The highest turn number the conversation has used anywhere. */
   highest: number;
-  /**
-   * The caller runs the turn's steps again when its workflow task did not complete (a turn in one
-   * hop, src/workflows/turnSteps.ts): a turn it has not counted yet (at or past its proposal) is
-   * resumed even when finished, and fresh messages that joined the batch of an open turn are
-   * deferred to the next turn, not folded into a new one.
-   */
-  canDefer?: boolean;
 }
 
 export type TurnChoice =
   /** Store `fresh` as a new turn `turn`. */
   | { kind: 'new'; turn: number; fresh: string[]; duplicates: string[] }
   /** These exact messages already hold unfinished turn `turn` (an activity retry, or the abandoned batch again). */
-  | { kind: 'resume'; turn: number; duplicates: string[]; deferred?: string[] }
+  | { kind: 'resume'; turn: number; duplicates: string[] }
   /** Every message was seen before: nothing to answer. */
   | { kind: 'duplicate'; duplicates: string[] };
 
@@ -49,9 +42,7 @@ export function chooseTurn(facts: TurnFacts): TurnChoice {
   if (fresh.length === 0) {
     const inBatch = new Set(facts.batch);
     const open = facts.known.find(
-      (k) =>
-        (!k.answered || (facts.canDefer === true && k.turn >= facts.proposed)) &&
-        (facts.idsAtTurn.get(k.turn) ?? []).every((id) => inBatch.has(id)),
+      (k) => !k.answered && (facts.idsAtTurn.get(k.turn) ?? []).every((id) => inBatch.has(id)),
     );
     if (open) {
       return {
@@ -61,25 +52,6 @@ export function chooseTurn(facts: TurnFacts): TurnChoice {
       };
     }
     return { kind: 'duplicate', duplicates: [...knownIds] };
-  }
-  if (facts.canDefer) {
-    // The batch was formed again after a failed task and grew meanwhile: the open turn is answered
-    // first, with the messages it holds; the new ones wait for the next turn.
-    const inBatch = new Set(facts.batch);
-    const open = facts.known.find(
-      (k) =>
-        (!k.answered || k.turn >= facts.proposed) &&
-        (facts.idsAtTurn.get(k.turn) ?? []).every((id) => inBatch.has(id)),
-    );
-    if (open) {
-      const held = new Set(facts.idsAtTurn.get(open.turn) ?? []);
-      return {
-        kind: 'resume',
-        turn: open.turn,
-        duplicates: facts.known.filter((k) => !held.has(k.messageId)).map((k) => k.messageId),
-        deferred: fresh,
-      };
-    }
   }
   // Seen messages in a batch with new ones were answered (or abandoned with their run): not again.
   const turn = facts.proposedTaken ? Math.max(facts.highest, facts.proposed) + 1 : facts.proposed;

@@ -3,9 +3,9 @@ import type { DeliverReplyInput, DeliverReplyResult } from './delivery.js';
 import type { FinishTurnInput, RecordTurnInputInput, RecordTurnInputResult } from './transcript.js';
 
 /**
- * Two steps of a turn in one (src/workflows/turnSteps.ts, a turn in one hop): each is the existing
- * activities one after the other, so each stays idempotent exactly as its parts are. The parts
- * come in bound to their dependencies.
+ * Two steps of a turn in one (src/workflows/turnSteps.ts, patch 'turn-in-fewer-hops'): each is the
+ * existing activities one after the other, so each stays idempotent exactly as its parts are. The
+ * parts come in bound to their dependencies.
  */
 export interface TurnStepParts {
   recordTurnInput(input: RecordTurnInputInput): Promise<RecordTurnInputResult>;
@@ -34,25 +34,28 @@ export async function beginTurn(parts: TurnStepParts, input: BeginTurnInput): Pr
   return { recorded, model: await parts.callModel({ ...input.step, turn }) };
 }
 
+export interface FinishAndDeliverInput {
+  finish: FinishTurnInput;
+  delivery: DeliverReplyInput;
+  /** Throw a failed send, for Temporal to retry the activity (finishing again is idempotent). */
+  retrySend?: boolean;
+}
+
 export interface FinishAndDeliverResult {
-  /** 'failed': the send did not go through here; the workflow hands it to the regular activity. */
+  /** 'failed': the send did not go through and `retrySend` was not set. */
   delivery: DeliverReplyResult['status'] | 'failed';
 }
 
-/**
- * Finishes the turn in Postgres, then makes one delivery attempt. A failed send (the channel is
- * down, or another attempt holds a live claim on it) is not retried here: that would hold the
- * workflow task, so the workflow hands it to the regular delivery activity and its long retries;
- * the ledger keeps the send once either way.
- */
+/** Finishes the turn in Postgres, then hands its reply to the channel through the ledger. */
 export async function finishAndDeliver(
   parts: TurnStepParts,
-  input: { finish: FinishTurnInput; delivery: DeliverReplyInput },
+  input: FinishAndDeliverInput,
 ): Promise<FinishAndDeliverResult> {
   await parts.finishTurn(input.finish);
   try {
     return { delivery: (await parts.deliverReply(input.delivery)).status };
-  } catch {
+  } catch (err) {
+    if (input.retrySend) throw err;
     return { delivery: 'failed' };
   }
 }

@@ -57,13 +57,6 @@ export function defineAgent(def: Required_ & Partial<AgentDefinition>): AgentDef
   for (const name of new Set(names)) {
     if (names.filter((n) => n === name).length > 1) problems.push(`tool "${name}" is defined twice`);
   }
-  if (
-    agent.localModelCallMs !== undefined &&
-    !(Number.isInteger(agent.localModelCallMs) && agent.localModelCallMs >= 0)
-  )
-    problems.push(
-      'localModelCallMs must be a whole number of milliseconds, 0 or more (0: always a regular activity)',
-    );
   for (const name of Object.keys(agent.toolPolicies)) {
     if (!names.includes(name)) problems.push(`toolPolicies names "${name}", which is not one of its tools`);
     else problems.push(...toolPolicyProblems(name, agent.toolPolicies[name]!));
@@ -129,6 +122,5 @@ export function agentSettings(agent: AgentDefinition): AgentSettings {
       ]),
     ),
     takeoverTools: agent.tools.filter(isTakeoverTool).map((t) => t.name),
-    ...(agent.localModelCallMs !== undefined ? { localModelCallMs: agent.localModelCallMs } : {}),
   };
 }

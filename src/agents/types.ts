@@ -126,12 +126,6 @@ export interface AgentDefinition {
   /** A run with no message for this long completes; the next message starts a run restored from Postgres. */
   idleTimeoutMs: number;
   /**
-   * Model calls run inside the workflow task (a local activity) for up to this long, then are made
-   * again as a regular heartbeating activity (minutes-long reasoning calls); 0: always regular.
-   * Default 5 s; set 0 for an agent whose calls usually take longer (a reasoning model).
-   */
-  localModelCallMs?: number;
-  /**
    * The WhatsApp template sent instead of a turn's messages outside the 24-hour customer service
    * window. Unset: such messages are recorded as blocked, not sent.
    */
@@ -160,9 +154,4 @@ export interface AgentSettings {
   approvalTimeouts?: Record<string, number>;
   /** Tools that hand the conversation to a human when called (src/agents/takeoverTools.ts). */
   takeoverTools?: string[];
-  /**
-   * How long a model call may run as a local activity before the turn makes it again as a regular,
-   * heartbeating activity; 0: always regular. Absent: the default (src/workflows/activityOptions.ts).
-   */
-  localModelCallMs?: number;
 }

@@ -1,4 +1,4 @@
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
 
 /** Postgres bookkeeping: short, retried freely (every one of these activities is idempotent). */
 export const bookkeeping: ActivityOptions = {
@@ -22,32 +22,12 @@ export const deliveryOptions: ActivityOptions = {
 };
 
 /**
- * A turn in one hop (src/workflows/turnSteps.ts): steps run as local activities inside the
- * workflow task, each idempotent in Postgres, so the next worker re-runs them after a crash and
- * finds their recorded results.
+ * Finishing a turn and sending its reply, in one activity (src/workflows/turnSteps.ts). Its
+ * start-to-close is the send's lease: after a worker dies inside a send, the retry sends again
+ * under the same key once it has run out, so it is short; the retries last as long as delivery's.
  */
-export const localBookkeeping: LocalActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-};
-
-/**
- * How long a model call may run inside the workflow task before it is made again as the regular,
- * heartbeating activity. Short: a local activity cannot heartbeat or move to another worker, a
- * worker shutting down waits for it, and the workflow task (and with it the state query) waits too.
- */
-export const DEFAULT_LOCAL_MODEL_CALL_MS = 5_000;
-
-export function localModelOptions(budgetMs: number): LocalActivityOptions {
-  return { startToCloseTimeout: budgetMs, retry: { maximumAttempts: 1 } };
-}
-
-/**
- * Finishing touches the turn's rows, then one send; its start-to-close is the send's lease. Short:
- * after a worker dies inside a send, the next worker re-runs the turn once the workflow task times
- * out (10 s) and sends again as soon as the lease has run out.
- */
-export const localFinishOptions: LocalActivityOptions = {
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+export const finishAndDeliverOptions: ActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
 };

@@ -7,7 +7,6 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -40,7 +39,6 @@ import { workflowNow } from './time.js';
 import { settingsFor } from './agents.js';
 import { runTurn } from './turn.js';
 import { inTurnTrace } from './turnTrace.js';
-import { ONE_HOP_PATCH } from './turnSteps.js';
 
 export interface ConversationInput extends ConversationKey {
   agent: string;
@@ -136,9 +134,6 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   if (!input.carried) {
     // A new run of a known conversation (after an idle timeout or close) picks up its pointer,
     // segment and counters from Postgres.
-    // A regular activity even for a turn in one hop: its result is in history before the first
-    // turn starts. Read locally, a first turn re-run after its task failed would read the count
-    // that turn had already advanced and call its own messages duplicates (its reply lost).
     const saved = await loadConversation(conversationId);
     if (saved) {
       state.turns = saved.turns;
@@ -170,12 +165,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   // Continue-as-new once no update caller waits on a queued message (its handler must finish in
   // this run); messages that came as signals travel in the carried inbox, close and reset too.
   // An operator reply waiting in the outbox has a waiting handler: it is sent first.
-  const continueAsNewIfDue = async (afterOneHop = false) => {
+  const continueAsNewIfDue = async () => {
     const due = workflowInfo().continueAsNewSuggested || turnsThisRun >= settings.continueAsNewAfterTurns;
     if (!due) return;
-    // A turn in one hop ends inside the task that took its message: that task completes first, or
-    // a signal that arrived during the turn makes the server refuse the continue-as-new with it.
-    if (afterOneHop) await sleep(1);
     const waitedOn = () =>
       state.inbox.some((e) => awaitingReply.has(e.message.id)) || state.takeover.outbox.length > 0;
     await condition(() => allHandlersFinished() || waitedOn());
@@ -226,14 +218,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       if (count === 'reset') continue; // the reset comes first: the burst is answered in the new segment
       const batch = state.takeBatch(count);
       running = true;
-      // A turn in one hop runs inside one workflow task: a 'running' status would never be seen, and
-      // a status that did not change is not written again (two history events per turn fewer).
-      const oneHop = patched(ONE_HOP_PATCH);
-      if (!oneHop) upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
+      upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
       const outcome = await inTurnTrace(batch, () => runTurn(conversationId, input, settings, state, batch));
       running = false;
-      if (!oneHop || workflowInfo().typedSearchAttributes.get(STATUS) !== outcome)
-        upsertSearchAttributes([{ key: STATUS, value: outcome }]);
+      upsertSearchAttributes([{ key: STATUS, value: outcome }]);
       await applyToolTakeover(takeover);
       turnsThisRun += 1;
       // After a handoff the target's idle timeout and continue-as-new limit apply.
@@ -243,7 +231,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         settingsLoadedAt = workflowNow();
       }
 
-      await continueAsNewIfDue(oneHop);
+      await continueAsNewIfDue();
     }
 
     // Ending: from here no update is admitted (the validator refuses it, the caller retries into a

@@ -112,18 +112,6 @@ export class ConversationState {
     return batch;
   }
 
-  /** Messages taken for a turn that must wait for the next one go back to the front of the inbox. */
-  deferFromTurn(messages: readonly InboundMessage[], nowMs: number): void {
-    const ids = new Set(messages.map((m) => m.id));
-    this.inFlight = this.inFlight.filter((id) => !ids.has(id));
-    this.inbox.unshift(...messages.map((message) => ({ message, arrivedAtMs: nowMs })));
-  }
-
-  /** Messages an earlier turn answered leave this turn: their callers hear 'duplicate', not its reply. */
-  dropFromTurn(ids: readonly string[]): void {
-    this.inFlight = this.inFlight.filter((id) => !ids.includes(id));
-  }
-
   /** Every message of a burst gets the turn's one reply. */
   finishTurn(turn: number, reply: Omit<TurnReply, 'messageId'>): void {
     for (const id of this.inFlight) {

@@ -1,7 +1,6 @@
 import { ActivityFailure, log, patched, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
-import type { RecordTurnInputResult } from '../activities/transcript.js';
 import { TOOL_RETRY } from '../agents/toolPolicy.js';
 import type { AgentSettings } from '../agents/types.js';
 import { handOff, IGNORED_HANDOFF, planHandoff } from './agents.js';
@@ -13,7 +12,7 @@ import { workflowNow } from './time.js';
 import { resolveApproval } from './approvalFlow.js';
 import { approvalTimeoutMs } from './approvals.js';
 import { noteTakeoverCalls } from './takeoverFlow.js';
-import { inOneHop, inSteps, ONE_HOP_PATCH, type TurnSteps } from './turnSteps.js';
+import { FEWER_HOPS_PATCH, inFewerSteps, inSteps, type TurnSteps } from './turnSteps.js';
 
 // One turn: record the input, model steps and tool rounds, finish, deliver. The conversation
 // workflow (conversation.ts) decides when a turn runs; this module decides what a turn does, and
@@ -36,8 +35,8 @@ export async function runTurn(
   let common = { conversationId, key, agent: state.agent ?? input.agent, turn, segment: state.segment };
   const user = batch.find((m) => m.user)?.user ?? null;
   const pointerBefore = state.lastResponseId;
-  // Turns recorded before the patch replay as the steps they were; new turns take one hop.
-  const steps: TurnSteps = patched(ONE_HOP_PATCH) ? inOneHop(settings) : inSteps;
+  // Turns recorded before the patch replay as the steps they were; new turns take fewer hops.
+  const steps: TurnSteps = patched(FEWER_HOPS_PATCH) ? inFewerSteps : inSteps;
   const delivery = { conversationId, externalId: input.externalId, channel: input.channel };
 
   try {
@@ -57,19 +56,13 @@ export async function runTurn(
       ...(catchUp ? { catchUpFromTurn: catchUp } : {}),
     };
     const begun = await steps.begin(
-      {
-        ...common,
-        now: new Date(workflowNow()).toISOString(),
-        messages: batch,
-        ...(steps.oneHop ? { canDefer: true } : {}),
-      },
+      { ...common, now: new Date(workflowNow()).toISOString(), messages: batch },
       first,
     );
     const recorded = begun.recorded;
     // Postgres may know the proposed number is taken (a run ended mid-turn): answer in its turn.
     turn = recorded.turn ?? proposed;
     common = { ...common, turn };
-    if (steps.oneHop) takeBackFromTurn(state, batch, recorded);
     if (recorded.items === 0) {
       // Every message was answered by an earlier run: nothing to say twice.
       state.finishTurn(state.turns, { status: 'duplicate', turn: state.turns, text: null, responseId: null });
@@ -202,27 +195,6 @@ function noteUsage(result: CallModelResult, state: ConversationState, turn: numb
   if (result.recovered)
     log.info('model call recovered from expired state', { turn, recovery: result.recovered });
   return result;
-}
-
-/**
- * A turn in one hop re-runs its steps when its workflow task did not complete, and the batch it
- * forms again may differ from what Postgres holds: messages an earlier turn answered leave this
- * turn (their callers hear 'duplicate', not this turn's reply), and messages that arrived after
- * the open turn began wait for the next turn.
- */
-function takeBackFromTurn(
-  state: ConversationState,
-  batch: InboundMessage[],
-  recorded: RecordTurnInputResult,
-): void {
-  if (recorded.items > 0 && recorded.duplicates.length > 0) state.dropFromTurn(recorded.duplicates);
-  if (recorded.deferred?.length) {
-    const later = new Set(recorded.deferred);
-    state.deferFromTurn(
-      batch.filter((m) => later.has(m.id)),
-      workflowNow(),
-    );
-  }
 }
 
 async function runOneTool(

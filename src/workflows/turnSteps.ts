@@ -1,41 +1,26 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  log,
-  proxyActivities,
-  proxyLocalActivities,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+import { ActivityFailure, log, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
 import type { RecordTurnInputResult } from '../activities/transcript.js';
-import type { AgentSettings } from '../agents/types.js';
-import {
-  bookkeeping,
-  DEFAULT_LOCAL_MODEL_CALL_MS,
-  deliveryOptions,
-  localBookkeeping,
-  localFinishOptions,
-  localModelOptions,
-  modelOptions,
-} from './activityOptions.js';
+import { bookkeeping, deliveryOptions, finishAndDeliverOptions, modelOptions } from './activityOptions.js';
 
 /**
- * How a turn's steps run (src/workflows/turn.ts decides what the steps are). Two ways:
+ * How a turn's steps run (src/workflows/turn.ts decides what the steps are). Two ways, both
+ * regular activities whose results are in history before the next step:
  *
- * - in steps: each a regular activity, one task hop per step (12 for a tool turn); turns recorded
- *   before the patch replay this way;
- * - in one hop (patch 'turn-in-one-hop-v2'): the same steps as local activities, which the worker
- *   runs inside the workflow task that took the message, the input recorded by the first model step
- *   and the turn finished by the delivery step. Each step is idempotent in Postgres (message ids,
- *   the claimed model-call record, the tool's key, the delivery ledger): when a worker dies
- *   mid-turn, the task times out and the next worker runs the steps again and finds what the first
- *   recorded. A model call slower than the agent's `localModelCallMs`, a failed send, or a step
- *   that keeps failing goes to the regular activity with its heartbeats and long retries. Waits
- *   (an approval, a burst) are conditions and timers, outside any local activity: the task ends
- *   while they wait.
+ * - in steps: one activity per step (6 for a tool turn, 12 task hops); turns recorded before the
+ *   patch replay this way;
+ * - in fewer steps (patch 'turn-in-fewer-hops'): the input is recorded by the first model step and
+ *   the turn is finished by its delivery step, so a tool turn is 4 activities (8 hops). Each
+ *   combined activity is its parts one after the other, idempotent as they are: a retry records
+ *   the same input again (resuming its turn), finds the recorded model call, finishes again and
+ *   finds the ledger's claim.
+ *
+ * A turn in one workflow task (local activities) was built and measured on this branch too
+ * (docs/benchmarks.md, "A turn in one hop"); it is not used: its worker-kill-tool and
+ * temporal-restart drills left turns without a reply.
  */
-export const ONE_HOP_PATCH = 'turn-in-one-hop-v2';
+export const FEWER_HOPS_PATCH = 'turn-in-fewer-hops';
 
 type RecordInput = Parameters<Activities['recordTurnInput']>[0];
 type ModelInput = Parameters<Activities['callModel']>[0];
@@ -53,7 +38,6 @@ export interface Begun {
 }
 
 export interface TurnSteps {
-  readonly oneHop: boolean;
   begin(record: RecordInput, first: Omit<ModelInput, 'turn'>): Promise<Begun>;
   model(args: ModelInput, summary: string): Promise<CallModelResult>;
   runTool(options: ActivityOptions, args: ToolInput): Promise<Awaited<ReturnType<Activities['runTool']>>>;
@@ -65,11 +49,11 @@ export interface TurnSteps {
 const { recordTurnInput, finishTurn, runTool, skipTool } = proxyActivities<Activities>(bookkeeping);
 const { callModel } = proxyActivities<Activities>(modelOptions);
 const { deliverReply } = proxyActivities<Activities>(deliveryOptions);
-const local = proxyLocalActivities<Activities>(localBookkeeping);
+const { beginTurn } = proxyActivities<Activities>(modelOptions);
+const { finishAndDeliver } = proxyActivities<Activities>(finishAndDeliverOptions);
 
 /** The turn as regular activities: exactly the commands turns recorded before the patch issued. */
 export const inSteps: TurnSteps = {
-  oneHop: false,
   begin: async (record) => ({ recorded: await recordTurnInput(record) }),
   model: (args, summary) => callModel.executeWithOptions({ ...modelOptions, summary }, [args]),
   runTool: (options, args) => runTool.executeWithOptions(options, [args]),
@@ -80,73 +64,33 @@ export const inSteps: TurnSteps = {
   },
 };
 
-/** The turn as local activities inside one workflow task, with the regular activities as fallback. */
-export function inOneHop(settings: AgentSettings): TurnSteps {
-  const budget = settings.localModelCallMs ?? DEFAULT_LOCAL_MODEL_CALL_MS;
-  const regularModel = (args: ModelInput, summary: string) =>
-    callModel.executeWithOptions({ ...modelOptions, summary }, [args]);
-  return {
-    oneHop: true,
-    async begin(record, first) {
-      let failure: unknown;
-      if (budget > 0) {
-        try {
-          return await local.beginTurn.executeWithOptions(
-            { ...localModelOptions(budget), summary: 'model step 1' },
-            [{ record, step: first }],
-          );
-        } catch (err) {
-          failure = err;
-        }
-      }
-      // Slow or failing: the input is recorded again (idempotent: it resumes the same turn) and,
-      // unless the failure is final, the call is made as the regular activity.
-      const recorded = await local.recordTurnInput(record);
-      if (recorded.items === 0 || recorded.reply) return { recorded, model: null };
-      if (failure !== undefined && !handOver(failure)) return { recorded, model: null, failure };
-      try {
-        return {
-          recorded,
-          model: await regularModel({ ...first, turn: recorded.turn ?? record.turn }, 'model step 1'),
-        };
-      } catch (err) {
-        return { recorded, model: null, failure: err };
-      }
-    },
-    async model(args, summary) {
-      if (budget > 0) {
-        try {
-          return await local.callModel.executeWithOptions({ ...localModelOptions(budget), summary }, [args]);
-        } catch (err) {
-          if (!handOver(err)) throw err;
-        }
-      }
-      return regularModel(args, summary);
-    },
-    runTool: (options, args) => local.runTool.executeWithOptions(options, [args]),
-    skipTool: (args) => local.skipTool(args),
-    async finishAndDeliver(finish, delivery) {
-      let sent = false;
-      try {
-        const result = await local.finishAndDeliver.executeWithOptions(localFinishOptions, [
-          { finish, delivery },
-        ]);
-        sent = result.delivery !== 'failed';
-      } catch {
-        await finishTurn(finish);
-      }
-      // Not sent here (a channel down, or a claim held by an attempt that died): the regular
-      // activity retries until the claim runs out, then sends again under the same key.
-      if (!sent) await deliver(delivery);
-    },
-  };
-}
-
-/** A step the local attempt could not finish and the regular activity may: anything but a final no. */
-function handOver(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return !(cause instanceof ApplicationFailure && cause.nonRetryable);
-}
+/** The input recorded by the first model step, the turn finished by its delivery step. */
+export const inFewerSteps: TurnSteps = {
+  async begin(record, first) {
+    try {
+      return await beginTurn.executeWithOptions({ ...modelOptions, summary: 'model step 1' }, [
+        { record, step: first },
+      ]);
+    } catch (err) {
+      // The model call failed for good: the input is recorded (again: idempotent), and the turn,
+      // knowing its number, fails with the apology.
+      const recorded = await recordTurnInput(record);
+      return { recorded, model: null, failure: err };
+    }
+  },
+  model: inSteps.model,
+  runTool: inSteps.runTool,
+  skipTool: inSteps.skipTool,
+  async finishAndDeliver(finish, delivery) {
+    try {
+      await finishAndDeliver({ finish, delivery, retrySend: true });
+    } catch (err) {
+      // The channel stayed down past the delivery retries: the turn is finished all the same.
+      await finishTurn(finish);
+      log.error('delivery failed for good', { turn: delivery.turn, error: describeFailure(err) });
+    }
+  },
+};
 
 /**
  * Hands the reply to the channel. A channel that stays down past the delivery retries is recorded

@@ -74,28 +74,4 @@ describe('chooseTurn', () => {
     );
     expect(choice).toEqual({ kind: 'duplicate', duplicates: ['a'] });
   });
-
-  it('with canDefer, resumes a finished turn the workflow has not counted (its steps ran again)', () => {
-    const known = [{ messageId: 'a', turn: 3, answered: true }];
-    const idsAtTurn = new Map([[3, ['a']]]);
-    const rerun = facts({ batch: ['a'], known, idsAtTurn, highest: 3, canDefer: true });
-    expect(chooseTurn(rerun)).toEqual({ kind: 'resume', turn: 3, duplicates: [] });
-    // Counted already (the workflow proposes the next number), or a caller that cannot re-run: a duplicate.
-    expect(chooseTurn({ ...rerun, proposed: 4 }).kind).toBe('duplicate');
-    expect(chooseTurn({ ...rerun, canDefer: false }).kind).toBe('duplicate');
-  });
-
-  it('with canDefer, resumes the open turn held by part of the batch and defers the new messages', () => {
-    const known = [{ messageId: 'a', turn: 4, answered: false }];
-    const idsAtTurn = new Map([[4, ['a']]]);
-    const batch = ['a', 'b'];
-    expect(chooseTurn(facts({ batch, known, idsAtTurn, canDefer: true }))).toEqual({
-      kind: 'resume',
-      turn: 4,
-      duplicates: [],
-      deferred: ['b'],
-    });
-    // Without it (a workflow that cannot put messages back), the new messages make a new turn.
-    expect(chooseTurn(facts({ batch, known, idsAtTurn })).kind).toBe('new');
-  });
 });
