@@ -25,6 +25,13 @@ import { sendReEngagementTemplate, type ReEngagementInput } from '../channels/wh
 import { deliverReply, type ChannelSender, type DeliverReplyInput } from './delivery.js';
 import { callModel, type CallModelInput, type ModelDeps } from './model.js';
 import { runTool, skipTool, type RunToolInput } from './tools.js';
+import {
+  beginTurn,
+  finishAndDeliver,
+  type BeginTurnInput,
+  type FinishAndDeliverInput,
+  type TurnStepParts,
+} from './turnSteps.js';
 import { settleApproval, type SettleApprovalInput } from './approvals.js';
 import {
   finishHumanTurn,
@@ -61,41 +68,55 @@ export interface ActivityDeps {
 /** Activities bound to their dependencies; the worker registers the returned object. */
 export function createActivities(deps: ActivityDeps) {
   const senders = deps.senders ?? new Map<string, ChannelSender>();
+  const recordInput = async (input: RecordTurnInputInput) => {
+    const recorded = await recordTurnInput(deps, input);
+    // At turn start, outside the transaction: the customer sees "read" and "typing...".
+    if (recorded.items > 0) await markTurnRead(senders, input, log);
+    return recorded;
+  };
+  // Failures reach tenants (lastError) sanitized; the raw text stays in error_records.
+  const model = withErrorRecords(deps.pool, 'callModel', scopeOf, (input: CallModelInput) =>
+    callModel(
+      {
+        ...deps,
+        costOf: deps.costOf ?? ((m, u) => costOf(m, u)),
+        ...(deps.media ? { mediaStore: deps.media.store } : {}),
+      },
+      input,
+    ),
+  );
+  const deliver = (input: DeliverReplyInput) => {
+    // The claim on a send lasts as long as Temporal lets the attempt run before it retries.
+    const info = Context.current().info;
+    const templateFor = (conversationId: string) => agentTemplate(deps, conversationId);
+    return deliverReply({ pool: deps.pool, senders, log, templateFor }, input, {
+      attempt: info.attempt,
+      leaseMs: info.startToCloseTimeoutMs,
+    });
+  };
+  const finish = (input: FinishTurnInput) => finishTurn(deps, input);
+  const parts: TurnStepParts = {
+    recordTurnInput: recordInput,
+    callModel: model,
+    finishTurn: finish,
+    deliverReply: deliver,
+  };
   return {
     loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
     loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
     loadReplyText: (input: { conversationId: string; turn: number }) => loadReplyText(deps, input),
-    recordTurnInput: async (input: RecordTurnInputInput) => {
-      const recorded = await recordTurnInput(deps, input);
-      // At turn start, outside the transaction: the customer sees "read" and "typing...".
-      if (recorded.items > 0) await markTurnRead(senders, input, log);
-      return recorded;
-    },
-    // Failures reach tenants (lastError) sanitized; the raw text stays in error_records.
-    callModel: withErrorRecords(deps.pool, 'callModel', scopeOf, (input: CallModelInput) =>
-      callModel(
-        {
-          ...deps,
-          costOf: deps.costOf ?? ((m, u) => costOf(m, u)),
-          ...(deps.media ? { mediaStore: deps.media.store } : {}),
-        },
-        input,
-      ),
-    ),
+    recordTurnInput: recordInput,
+    callModel: model,
     runTool: withErrorRecords(deps.pool, 'runTool', scopeOf, (input: RunToolInput) => runTool(deps, input)),
     skipTool: (input: Omit<RunToolInput, 'maxAttempts'> & { reason: string }) => skipTool(deps, input),
-    deliverReply: (input: DeliverReplyInput) => {
-      // The claim on a send lasts as long as Temporal lets the attempt run before it retries.
-      const info = Context.current().info;
-      const templateFor = (conversationId: string) => agentTemplate(deps, conversationId);
-      return deliverReply({ pool: deps.pool, senders, log, templateFor }, input, {
-        attempt: info.attempt,
-        leaseMs: info.startToCloseTimeoutMs,
-      });
-    },
+    deliverReply: deliver,
     sendReEngagementTemplate: (input: ReEngagementInput) =>
       sendReEngagementTemplate({ ...deps, senders, log }, input),
-    finishTurn: (input: FinishTurnInput) => finishTurn(deps, input),
+    finishTurn: finish,
+    // A turn in fewer hops: the steps above, two at a time. Recording the input may download
+    // media before the model call starts its own heartbeats.
+    beginTurn: (input: BeginTurnInput) => withHeartbeats(() => beginTurn(parts, input)),
+    finishAndDeliver: (input: FinishAndDeliverInput) => finishAndDeliver(parts, input),
     settleApproval: (input: SettleApprovalInput) => settleApproval(deps.pool, input),
     recordHumanMode: (input: RecordHumanModeInput) => recordHumanMode(deps, input),
     finishHumanTurn: (input: FinishTurnInput) => finishHumanTurn(deps, input),
@@ -116,6 +137,16 @@ export function createActivities(deps: ActivityDeps) {
     deleteConversationRuns: (input: PurgeInput) => deleteConversationRuns(deps, input),
     finishPurge: (input: PurgeInput) => finishPurge(deps, input),
   };
+}
+
+async function withHeartbeats<T>(run: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const heartbeat = setInterval(() => context.heartbeat(), 2_000);
+  try {
+    return await run();
+  } finally {
+    clearInterval(heartbeat);
+  }
 }
 
 const scopeOf = (input: { conversationId: string; key: { tenant: string } }) => ({

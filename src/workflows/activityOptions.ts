@@ -20,3 +20,14 @@ export const deliveryOptions: ActivityOptions = {
   scheduleToCloseTimeout: '1 hour',
   retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
 };
+
+/**
+ * Finishing a turn and sending its reply, in one activity (src/workflows/turnSteps.ts). Its
+ * start-to-close is the send's lease: after a worker dies inside a send, the retry sends again
+ * under the same key once it has run out, so it is short; the retries last as long as delivery's.
+ */
+export const finishAndDeliverOptions: ActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
+};

@@ -1,9 +1,8 @@
-import { ActivityFailure, log, patched, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import { ActivityFailure, log, patched, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
 import { TOOL_RETRY } from '../agents/toolPolicy.js';
 import type { AgentSettings } from '../agents/types.js';
-import { bookkeeping, deliveryOptions, modelOptions } from './activityOptions.js';
 import { handOff, IGNORED_HANDOFF, planHandoff } from './agents.js';
 import type { ConversationInput } from './conversation.js';
 import type { ConversationState } from './conversationState.js';
@@ -13,12 +12,11 @@ import { workflowNow } from './time.js';
 import { resolveApproval } from './approvalFlow.js';
 import { approvalTimeoutMs } from './approvals.js';
 import { noteTakeoverCalls } from './takeoverFlow.js';
+import { FEWER_HOPS_PATCH, inFewerSteps, inSteps, type TurnSteps } from './turnSteps.js';
 
 // One turn: record the input, model steps and tool rounds, finish, deliver. The conversation
-// workflow (conversation.ts) decides when a turn runs; this module decides what a turn does.
-const { recordTurnInput, finishTurn, runTool, skipTool } = proxyActivities<Activities>(bookkeeping);
-const { callModel } = proxyActivities<Activities>(modelOptions);
-const { deliverReply } = proxyActivities<Activities>(deliveryOptions);
+// workflow (conversation.ts) decides when a turn runs; this module decides what a turn does, and
+// turnSteps.ts how its steps run (regular activities, or local ones in one workflow task).
 
 export type TurnOutcome = 'idle' | 'failed';
 
@@ -37,13 +35,31 @@ export async function runTurn(
   let common = { conversationId, key, agent: state.agent ?? input.agent, turn, segment: state.segment };
   const user = batch.find((m) => m.user)?.user ?? null;
   const pointerBefore = state.lastResponseId;
+  // Turns recorded before the patch replay as the steps they were; new turns take fewer hops.
+  const steps: TurnSteps = patched(FEWER_HOPS_PATCH) ? inFewerSteps : inSteps;
+  const delivery = { conversationId, externalId: input.externalId, channel: input.channel };
 
   try {
-    const recorded = await recordTurnInput({
-      ...common,
-      now: new Date(workflowNow()).toISOString(),
-      messages: batch,
-    });
+    let step = 1;
+    let rounds = 0;
+    let previous = state.lastResponseId;
+    // After a takeover the server-side state lacks the human turns: step 1 sends them (takeover.ts).
+    const catchUp = state.takeover.catchUpFromTurn;
+    const first = {
+      conversationId,
+      key,
+      agent: common.agent,
+      segment: state.segment,
+      step,
+      previousResponseId: previous,
+      mode: 'normal' as const,
+      ...(catchUp ? { catchUpFromTurn: catchUp } : {}),
+    };
+    const begun = await steps.begin(
+      { ...common, now: new Date(workflowNow()).toISOString(), messages: batch },
+      first,
+    );
+    const recorded = begun.recorded;
     // Postgres may know the proposed number is taken (a run ended mid-turn): answer in its turn.
     turn = recorded.turn ?? proposed;
     common = { ...common, turn };
@@ -55,8 +71,10 @@ export async function runTurn(
     if (recorded.reply && patched('whatsapp-media')) {
       // Nothing the model can use (a video, an unsupported type, media not received): the agent's
       // configured reply is in the transcript already; deliver it without a model call.
-      await finishTurn({ ...common, lastResponseId: state.lastResponseId, error: null, apology: null });
-      await deliver(conversationId, input, turn);
+      await steps.finishAndDeliver(
+        { ...common, lastResponseId: state.lastResponseId, error: null, apology: null },
+        { ...delivery, turn },
+      );
       state.finishTurn(turn, {
         status: 'answered',
         turn,
@@ -67,21 +85,10 @@ export async function runTurn(
       return 'idle';
     }
 
-    let step = 1;
-    let rounds = 0;
-    let previous = state.lastResponseId;
-    // After a takeover the server-side state lacks the human turns: step 1 sends them (takeover.ts).
-    const catchUp = state.takeover.catchUpFromTurn;
-    let result = await modelStep(
-      {
-        ...common,
-        step,
-        previousResponseId: previous,
-        mode: 'normal',
-        ...(catchUp ? { catchUpFromTurn: catchUp } : {}),
-      },
-      state,
-    );
+    if (begun.failure !== undefined) throw begun.failure;
+    let result = begun.model
+      ? noteUsage(begun.model, state, turn)
+      : await modelStep(steps, { ...first, turn }, state);
     while (result.functionCalls.length > 0) {
       const calls = result.functionCalls;
       previous = result.responseId;
@@ -89,7 +96,7 @@ export async function runTurn(
         // Out of rounds: answer the pending calls without running them, then make the model reply in words.
         await Promise.all(
           calls.map((c) =>
-            skipTool({
+            steps.skipTool({
               ...common,
               user,
               step,
@@ -101,7 +108,11 @@ export async function runTurn(
           ),
         );
         step += 1;
-        result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'final' }, state);
+        result = await modelStep(
+          steps,
+          { ...common, step, previousResponseId: previous, mode: 'final' },
+          state,
+        );
         break;
       }
       rounds += 1;
@@ -113,8 +124,8 @@ export async function runTurn(
         calls.map((c) => {
           const call = { ...common, user, step, callId: c.callId, name: c.name, arguments: c.arguments };
           return handoff?.ignored.has(c.callId)
-            ? skipTool({ ...call, reason: IGNORED_HANDOFF })
-            : runOneTool(call, settings, state);
+            ? steps.skipTool({ ...call, reason: IGNORED_HANDOFF })
+            : runOneTool(steps, call, settings, state);
         }),
       );
       if (handoff?.to) {
@@ -123,11 +134,16 @@ export async function runTurn(
         state.agent = handoff.to;
       }
       step += 1;
-      result = await modelStep({ ...common, step, previousResponseId: previous, mode: 'normal' }, state);
+      result = await modelStep(
+        steps,
+        { ...common, step, previousResponseId: previous, mode: 'normal' },
+        state,
+      );
     }
     if (result.looksLikeToolJson) {
       step += 1;
       result = await modelStep(
+        steps,
         { ...common, step, previousResponseId: result.responseId, mode: 'rewrite' },
         state,
       );
@@ -136,8 +152,10 @@ export async function runTurn(
     state.lastResponseId = result.responseId;
     state.lastError = null;
     state.takeover.caughtUp();
-    await finishTurn({ ...common, lastResponseId: result.responseId, error: null, apology: null });
-    await deliver(conversationId, input, turn);
+    await steps.finishAndDeliver(
+      { ...common, lastResponseId: result.responseId, error: null, apology: null },
+      { ...delivery, turn },
+    );
     state.finishTurn(turn, { status: 'answered', turn, text: result.text, responseId: result.responseId });
     setCurrentDetails(
       `Turn ${turn}: answered in ${step} model step(s), ${rounds} tool round(s)` +
@@ -152,8 +170,10 @@ export async function runTurn(
     log.warn('turn failed', { turn, error });
     state.lastResponseId = pointerBefore;
     state.lastError = error;
-    await finishTurn({ ...common, lastResponseId: pointerBefore, error, apology: settings.apologyText });
-    await deliver(conversationId, input, turn);
+    await steps.finishAndDeliver(
+      { ...common, lastResponseId: pointerBefore, error, apology: settings.apologyText },
+      { ...delivery, turn },
+    );
     state.finishTurn(turn, { status: 'failed', turn, text: settings.apologyText, responseId: null });
     setCurrentDetails(`Turn ${turn}: failed, apology sent. ${error}`);
     return 'failed';
@@ -161,26 +181,31 @@ export async function runTurn(
 }
 
 async function modelStep(
+  steps: TurnSteps,
   args: Parameters<Activities['callModel']>[0],
   state: ConversationState,
 ): Promise<CallModelResult> {
   const summary =
     args.mode === 'normal' ? `model step ${args.step}` : `model step ${args.step} (${args.mode})`;
-  const result = await callModel.executeWithOptions({ ...modelOptions, summary }, [args]);
+  return noteUsage(await steps.model(args, summary), state, args.turn);
+}
+
+function noteUsage(result: CallModelResult, state: ConversationState, turn: number): CallModelResult {
   state.addUsage(result.usage, result.recovered !== null);
   if (result.recovered)
-    log.info('model call recovered from expired state', { turn: args.turn, recovery: result.recovered });
+    log.info('model call recovered from expired state', { turn, recovery: result.recovered });
   return result;
 }
 
 async function runOneTool(
+  steps: TurnSteps,
   args: Omit<Parameters<Activities['runTool']>[0], 'maxAttempts'>,
   settings: AgentSettings,
   state: ConversationState,
 ): Promise<void> {
   const policy = settings.toolPolicies[args.name] ?? { timeoutMs: 30_000, maxAttempts: 3 };
   try {
-    const { status } = await runTool.executeWithOptions(
+    const { status } = await steps.runTool(
       {
         startToCloseTimeout: policy.timeoutMs,
         // Settings recorded before the time bound have none: attempts alone bound those tools.
@@ -193,35 +218,20 @@ async function runOneTool(
         },
         summary: `tool ${args.name}`,
       },
-      [
-        {
-          ...args,
-          maxAttempts: policy.maxAttempts,
-          approvalTimeoutMs: approvalTimeoutMs(settings, args.name),
-        },
-      ],
+      {
+        ...args,
+        maxAttempts: policy.maxAttempts,
+        approvalTimeoutMs: approvalTimeoutMs(settings, args.name),
+      },
     );
     // Its needsApproval said so: the call waits for an operator, and runs only if approved.
     if (status === 'needs_approval' && patched('tool-approvals'))
       await resolveApproval(args, settings, state, () =>
-        runOneTool({ ...args, approved: true }, settings, state),
+        runOneTool(steps, { ...args, approved: true }, settings, state),
       );
   } catch (err) {
     // Timed out on every attempt: the call still needs an output for the model to go on.
-    await skipTool({ ...args, reason: `the tool ${args.name} did not finish (${describe(err)}).` });
-  }
-}
-
-/**
- * Hands the reply to the channel. A channel that stays down past the delivery retries is recorded
- * in the ledger and the log; it does not fail the turn (the reply is in the transcript and the
- * update result) and never takes the workflow down.
- */
-async function deliver(conversationId: string, input: ConversationInput, turn: number): Promise<void> {
-  try {
-    await deliverReply({ conversationId, externalId: input.externalId, channel: input.channel, turn });
-  } catch (err) {
-    log.error('delivery failed for good', { turn, error: describe(err) });
+    await steps.skipTool({ ...args, reason: `the tool ${args.name} did not finish (${describe(err)}).` });
   }
 }
 

@@ -124,6 +124,7 @@ describe('a handoff', () => {
     ).toEqual(['You are the booking desk.', 'You are the booking desk.', 'You are the booking desk.']);
     expect(await modelCallAgents(c)).toEqual(['triage', 'booking', 'booking', 'booking', 'booking']);
     await recordHistory('v4-agents-handoff', c.handle);
+    await recordHistory('v5-perf2-handoff', c.handle);
   });
 
   it('follows only the first of two transfers in one response; the other is answered, not run', async () => {

@@ -245,3 +245,18 @@ export async function listWorkflowIds(client: Client, query: string): Promise<st
   for await (const wf of client.workflow.list({ query })) found.push(wf.workflowId);
   return found;
 }
+
+/**
+ * Waits until the emulator has taken a request matching the fault: a turn is then inside its model
+ * call. (A state query cannot see it: a turn runs inside one workflow task, and a query is answered
+ * between tasks.)
+ */
+export async function untilFaultHit(emulator: Emulator, fault: { id: string }): Promise<void> {
+  // A spent fault is dropped from the list: it has hit.
+  const hits = () => emulator.faults.list().find((f) => f.id === fault.id)?.hits ?? 1;
+  const deadline = Date.now() + 10_000;
+  while (hits() === 0) {
+    if (Date.now() > deadline) throw new Error(`fault ${fault.id} was not hit within 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,6 +1,6 @@
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, testAgent, type Harness } from './harness.js';
+import { startHarness, testAgent, testTools, type Harness, type TestConversation } from './harness.js';
 
 /**
  * The one rule, measured: Temporal history holds orchestration, Postgres holds content. At turn 200
@@ -9,18 +9,48 @@ import { startHarness, testAgent, type Harness } from './harness.js';
  */
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ agents: [testAgent('plain')] });
+  h = await startHarness({ agents: [testAgent('plain'), testAgent('tools', { tools: testTools([], 0) })] });
 });
 afterAll(async () => h?.close());
 
 const { EventType } = temporal.api.enums.v1;
 const TURNS = 200;
 const small = (i: number) => `short ${i}`;
+/**
+ * Events per turn since 'turn-in-fewer-hops' (a plain turn took 33 before, a tool turn 45): two
+ * activities fewer per turn (docs/benchmarks.md, "A turn in fewer hops").
+ */
+const PLAIN_TURN_EVENTS = 22;
+const TOOL_TURN_EVENTS = 34;
 const large = (i: number) => `long ${i} ${'x'.repeat(4_000)}`;
 
 interface TurnCost {
   events: number;
   bytes: number;
+  types: string[];
+}
+
+/** Each turn's history events and bytes, from its update's acceptance to the next, over every run. */
+async function turnCosts(c: TestConversation): Promise<{ turns: TurnCost[]; runs: number }> {
+  const runs: string[] = [];
+  for await (const wf of h.client.workflow.list({ query: `WorkflowId = "${c.workflowId}"` }))
+    runs.push(wf.runId);
+  const turns: TurnCost[] = [];
+  for (const runId of runs.reverse()) {
+    const history = await h.client.workflow.getHandle(c.workflowId, runId).fetchHistory();
+    let current: TurnCost | undefined;
+    for (const event of history.events ?? []) {
+      if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
+        current = { events: 0, bytes: 0, types: [] };
+        turns.push(current);
+      }
+      if (!current) continue;
+      current.events += 1;
+      current.bytes += temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
+      current.types.push(EventType[event.eventType!]!.replace('EVENT_TYPE_', ''));
+    }
+  }
+  return { turns, runs: runs.length };
 }
 
 function median(values: number[]): number {
@@ -37,24 +67,7 @@ describe('history per turn', () => {
     }
 
     // Every run of the workflow (it may have continued-as-new), oldest first.
-    const runs: string[] = [];
-    for await (const wf of h.client.workflow.list({ query: `WorkflowId = "${c.workflowId}"` }))
-      runs.push(wf.runId);
-    const turns: TurnCost[] = [];
-    for (const runId of runs.reverse()) {
-      const history = await h.client.workflow.getHandle(c.workflowId, runId).fetchHistory();
-      let current: TurnCost | undefined;
-      for (const event of history.events ?? []) {
-        // A turn starts when its update is accepted and runs until the next one.
-        if (event.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
-          current = { events: 0, bytes: 0 };
-          turns.push(current);
-        }
-        if (!current) continue;
-        current.events += 1;
-        current.bytes += temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
-      }
-    }
+    const { turns, runs } = await turnCosts(c);
     expect(turns).toHaveLength(TURNS);
 
     // Medians over a window tolerate the one turn that carries a continue-as-new.
@@ -65,10 +78,12 @@ describe('history per turn', () => {
     const report = {
       small: { turn2: at(2, 11, 0), turn50: at(45, 55, 0), turn200: at(190, 200, 0) },
       large: { turn2: at(2, 11, 1), turn50: at(45, 55, 1), turn200: at(190, 200, 1) },
-      runs: runs.length,
+      runs,
     };
     console.log('history per turn', JSON.stringify(report));
 
+    // A turn in fewer hops: the input recorded by the first model step, finish and delivery in one.
+    expect(report.small.turn2.events).toBeLessThanOrEqual(PLAIN_TURN_EVENTS);
     for (const size of [report.small, report.large]) {
       expect(size.turn200.events).toBe(size.turn2.events);
       expect(size.turn50.events).toBe(size.turn2.events);
@@ -81,4 +96,25 @@ describe('history per turn', () => {
     // the conversation so far.
     expect(report.large.turn200.bytes - report.small.turn200.bytes).toBeLessThan(4 * 4_100);
   });
+
+  it(
+    `a tool turn takes fewer events than before, flat up to turn ${TURNS}`,
+    { timeout: 300_000 },
+    async () => {
+      const c = h.conversation('tools');
+      for (let i = 1; i <= TURNS; i++) {
+        const reply = await c.send(`call get_time {"zone":"UTC"} please (${i})`);
+        expect(reply.turn).toBe(i);
+        expect(reply.text).toMatch(/get_time/);
+      }
+      const { turns } = await turnCosts(c);
+      expect(turns).toHaveLength(TURNS);
+      const window = (from: number, to: number) => median(turns.slice(from - 1, to).map((t) => t.events));
+      const report = { turn2: window(2, 11), turn50: window(45, 55), turn200: window(190, 200) };
+      console.log('history per tool turn', JSON.stringify(report), turns[1]!.types.join(' '));
+      expect(report.turn2).toBeLessThanOrEqual(TOOL_TURN_EVENTS);
+      expect(report.turn50).toBe(report.turn2);
+      expect(report.turn200).toBe(report.turn2);
+    },
+  );
 });

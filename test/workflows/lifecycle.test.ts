@@ -11,6 +11,7 @@ import {
   startHarness,
   testAgent,
   type Harness,
+  untilFaultHit,
 } from './harness.js';
 
 /**
@@ -154,9 +155,13 @@ describe('closing', () => {
 
   it('a close asked for during a turn that continues-as-new still closes', async () => {
     const c = h.conversation('can1');
-    h.emulator.faults.add({ kind: 'latency', latencyMs: 1_500, match: { path: '^/v1/responses$' } });
+    const slow = h.emulator.faults.add({
+      kind: 'latency',
+      latencyMs: 1_500,
+      match: { path: '^/v1/responses$' },
+    });
     const reply = c.send('one');
-    await expect.poll(async () => (await c.state()).status, { timeout: 10_000 }).toBe('running');
+    await untilFaultHit(h.emulator, slow);
     await c.handle.signal(closeSignal);
     expect((await reply).status).toBe('answered');
     await expect.poll(() => runStatus(c.handle), { timeout: 10_000 }).toBe('COMPLETED');
@@ -166,9 +171,13 @@ describe('closing', () => {
 
   it('a reset asked for during a turn that continues-as-new still starts a new segment', async () => {
     const c = h.conversation('can1');
-    h.emulator.faults.add({ kind: 'latency', latencyMs: 1_500, match: { path: '^/v1/responses$' } });
+    const slow = h.emulator.faults.add({
+      kind: 'latency',
+      latencyMs: 1_500,
+      match: { path: '^/v1/responses$' },
+    });
     const reply = c.send('one');
-    await expect.poll(async () => (await c.state()).status, { timeout: 10_000 }).toBe('running');
+    await untilFaultHit(h.emulator, slow);
     await c.handle.signal(resetSignal);
     expect((await reply).status).toBe('answered');
     const after = await c.send('two');
@@ -236,10 +245,19 @@ describe('continue-as-new', () => {
       expect(reply.turn).toBe(i + 1);
     }
     await expect.poll(async () => (await c.state()).turns, { timeout: 10_000 }).toBe(10);
-    const runs: string[] = [];
-    for await (const wf of h.client.workflow.list({ query: `WorkflowId = "${c.workflowId}"` }))
-      runs.push(wf.runId);
-    expect(runs.length).toBe(2);
+    // The run continues-as-new a moment after the tenth reply (a turn in one hop ends its task first).
+    let runs: string[] = [];
+    await expect
+      .poll(
+        async () => {
+          runs = [];
+          for await (const wf of h.client.workflow.list({ query: `WorkflowId = "${c.workflowId}"` }))
+            runs.push(wf.runId);
+          return runs.length;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(2);
     const first = runs.at(-1)!;
     const history = await h.client.workflow.getHandle(c.workflowId, first).fetchHistory();
     const can = (history.events ?? []).find(

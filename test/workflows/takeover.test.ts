@@ -158,6 +158,7 @@ describe('human takeover', () => {
       if (agent !== 'stateless') expect(inputText(next)).not.toContain('Alice here');
       expect(sent.filter((s) => s.conversationId === c.workflowId)).toHaveLength(4);
       if (agent === 'chain') await recordHistory('v4-hitl-takeover', c.handle);
+      if (agent === 'chain') await recordHistory('v5-perf2-takeover', c.handle);
     });
   }
 

@@ -12,6 +12,7 @@ import {
   testTools,
   type Harness,
   type ToolRun,
+  untilFaultHit,
 } from './harness.js';
 
 const runs: ToolRun[] = [];
@@ -182,9 +183,13 @@ describe('turns', () => {
 
   it('a message arriving during a turn waits for the next turn', async () => {
     const c = h.conversation('plain');
-    h.emulator.faults.add({ kind: 'latency', latencyMs: 1_500, match: { path: '^/v1/responses$' } });
+    const slow = h.emulator.faults.add({
+      kind: 'latency',
+      latencyMs: 1_500,
+      match: { path: '^/v1/responses$' },
+    });
     const first = c.send('first');
-    await expect.poll(async () => (await c.state()).status, { timeout: 10_000 }).toBe('running');
+    await untilFaultHit(h.emulator, slow);
     const second = await c.send('second');
     expect((await first).turn).toBe(1);
     expect(second.turn).toBe(2);

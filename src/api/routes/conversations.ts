@@ -23,6 +23,7 @@ import { conflict, notFoundError } from '../errors.js';
 import { conversationCursor, toPage } from '../pagination.js';
 import type { Routes } from '../route.js';
 import { runStatus } from '../runs.js';
+import { STATE_QUERY_BOUND_MS, withinMs } from '../boundedQuery.js';
 import { conversationParams, errorBody, pathId, queryFlag, usageTotals } from '../schemas.js';
 import { links } from './messages.js';
 import { humanModeShape } from './operators.js';
@@ -262,7 +263,8 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
       operationId: 'getConversation',
       tag: 'Conversations',
       summary: 'State of a conversation',
-      description: "The workflow's `state` query while a run is open; otherwise the Postgres record.",
+      description:
+        "The workflow's `state` query while a run is open; otherwise, or while a turn holds the run (status `running`), the Postgres record.",
       access: 'key',
       params: conversationParams,
       responses: { 200: { description: 'The state', schema: conversationState } },
@@ -277,10 +279,12 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
         run,
         links: links(params.channel, params.conversationId),
       };
-      if (run === 'open') {
-        const s = await deps.client.workflow
-          .getHandle<typeof conversationWorkflow>(workflowId)
-          .query(stateQuery);
+      const query = () =>
+        deps.client.workflow.getHandle<typeof conversationWorkflow>(workflowId).query(stateQuery);
+      // A turn in one hop holds the workflow task, and the query waits for it: Postgres answers.
+      const s =
+        run !== 'open' ? undefined : row ? await withinMs(query(), STATE_QUERY_BOUND_MS) : await query();
+      if (s) {
         res.json({
           ...common,
           status: s.status,
@@ -308,7 +312,7 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
       const r = row as ConversationRow;
       res.json({
         ...common,
-        status: r.status === 'closed' ? 'closed' : 'idle',
+        status: run === 'open' ? 'running' : r.status === 'closed' ? 'closed' : 'idle',
         agent: r.agent,
         strategy: r.strategy,
         turns: r.turns,
