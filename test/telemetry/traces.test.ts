@@ -165,8 +165,9 @@ function expectActivitiesUnder(spans: CollectedSpan[], turn: CollectedSpan, acti
 }
 
 const HTTP_MESSAGES = /^POST \/v1\/conversations\/:[a-zA-Z]+\/:[a-zA-Z]+\/messages$/;
-// The turn's steps as they are today: record the input, model steps, the tool, finish, delivery.
-const TURN_ACTIVITIES = ['recordTurnInput', 'callModel', 'runTool', 'finishTurn', 'deliverReply'];
+// The turn's steps as they are today (patch turn-in-fewer-hops): the input with the first model
+// step, the tool, the second model step, the finish with the delivery.
+const TURN_ACTIVITIES = ['beginTurn', 'runTool', 'callModel', 'finishAndDeliver'];
 
 describe('traces over OTLP', () => {
   it('one trace runs from POST ...?wait=true through update-with-start, the turn, each activity and each model call', async () => {
@@ -194,7 +195,6 @@ describe('traces over OTLP', () => {
         'HandleUpdate:sendMessage',
         'Turn',
         ...TURN_ACTIVITIES.map((a) => `RunActivity:${a}`),
-        'RunActivity:callModel',
         'chat gpt-5-mini',
         'chat gpt-5-mini',
       ],
@@ -215,11 +215,11 @@ describe('traces over OTLP', () => {
     expect(parentOf(spans, turn)).toBe(handler);
     expectActivitiesUnder(spans, turn, TURN_ACTIVITIES);
 
-    // Two model calls (the tool call, then the answer), each inside its own callModel run.
+    // Two model calls (the tool call, then the answer), each inside its own activity run.
     const calls = all(spans, 'chat gpt-5-mini');
     expect(calls).toHaveLength(2);
     const runs = new Set(calls.map((c) => parentOf(spans, c)));
-    expect([...runs].map((r) => r.name)).toEqual(['RunActivity:callModel', 'RunActivity:callModel']);
+    expect([...runs].map((r) => r.name).sort()).toEqual(['RunActivity:beginTurn', 'RunActivity:callModel']);
     for (const call of calls) {
       expect(call.attributes).toMatchObject({
         'gen_ai.system': 'openai',
@@ -260,14 +260,14 @@ describe('traces over OTLP', () => {
       'UpdateWithStartWorkflow:sendMessage',
       'HandleUpdate:sendMessage',
       'Turn',
-      'RunActivity:callModel',
+      'RunActivity:beginTurn',
       'chat gpt-5-mini',
     ]);
     const secondTurn = one(secondSpans, 'Turn');
     expect(parentOf(secondSpans, parentOf(secondSpans, parentOf(secondSpans, secondTurn)))).toBe(
       one(secondSpans, HTTP_MESSAGES),
     );
-    expectActivitiesUnder(secondSpans, secondTurn, ['recordTurnInput', 'callModel', 'deliverReply']);
+    expectActivitiesUnder(secondSpans, secondTurn, ['beginTurn', 'finishAndDeliver']);
     expect(one(secondSpans, 'chat gpt-5-mini').attributes['threadline.turn']).toBe(2);
     const handle = client.workflow.getHandle(secondBody.workflowId);
     expect((await handle.query(stateQuery)).turns).toBe(2);
@@ -291,14 +291,14 @@ describe('traces over OTLP', () => {
       'SignalWithStartWorkflow:conversationWorkflow',
       'HandleSignal:message',
       'Turn',
-      'RunActivity:callModel',
+      'RunActivity:beginTurn',
       'chat gpt-5-mini',
     ]);
     const turn = one(spans, 'Turn');
     expect(parentOf(spans, parentOf(spans, turn))).toBe(
       one(spans, 'SignalWithStartWorkflow:conversationWorkflow'),
     );
-    expectActivitiesUnder(spans, turn, ['callModel', 'deliverReply']);
+    expectActivitiesUnder(spans, turn, ['beginTurn', 'finishAndDeliver']);
 
     // Its own conversation: test files share one Temporal server, and a workflow id another file
     // uses (test/channels/webhook.test.ts) would take the signal to that file's worker.
@@ -324,9 +324,9 @@ describe('traces over OTLP', () => {
       'SignalWithStartWorkflow:conversationWorkflow',
       'HandleSignal:message',
       'Turn',
-      'RunActivity:callModel',
+      'RunActivity:beginTurn',
       'chat gpt-5-mini',
-      'RunActivity:deliverReply',
+      'RunActivity:finishAndDeliver',
     ]);
     expect(hookSpans.length).toBeGreaterThan(0);
   });
