@@ -41,6 +41,8 @@ export interface AppDeps {
   /** Which agent answers a new conversation, by tenant, channel and WhatsApp number. */
   routing?: Routing;
   replyWaitMs: number;
+  /** How long `?wait=true` waits for the conversation to take the message before a 503 (default 30 s). */
+  acceptWaitMs?: number;
   log: Logger;
   /** The operators' key (ADMIN_API_KEY). Unset: admin routes answer 401/403 to everyone. */
   adminApiKey?: string | undefined;

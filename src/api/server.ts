@@ -76,6 +76,7 @@ export function appOptions(config: Config) {
   return {
     taskQueue: config.temporal.taskQueue,
     replyWaitMs: config.api.replyWaitMs,
+    acceptWaitMs: config.api.acceptWaitMs,
     adminApiKey: config.api.adminApiKey,
     rateLimitPerMinute: config.api.rateLimitPerMinute,
     metricsToken: config.api.metricsToken,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stateQuery } from '../../src/workflows/messages.js';
 import { json, request, startApiEnv, type ApiEnv } from '../support/api.js';
+import { startTestWorker, uniqueTaskQueue } from '../support/env.js';
 
 let env: ApiEnv;
 let base: string;
@@ -56,6 +57,34 @@ describe('POST /v1/conversations/{channel}/{id}/messages', () => {
     expect(body.status).toBe('pending');
     const handle = env.client.workflow.getHandle(body.workflowId);
     await expect.poll(async () => (await handle.query(stateQuery)).turns, { timeout: 20_000 }).toBe(1);
+  });
+
+  it('a message no worker takes in time gets a 503 to retry with the same id, never a 202, and the retry is answered once', async () => {
+    // Nothing polls this task queue yet: the update is never accepted, as under overload.
+    const taskQueue = uniqueTaskQueue('unpolled');
+    const stalled = await env.start({ taskQueue, replyWaitMs: 300, acceptWaitMs: 1_000 });
+    const id = randomUUID();
+    const url = `${stalled}/v1/conversations/web/${id}/messages?wait=true`;
+    const res = await post(url, { text: 'are you there?', id: 'm-stalled' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    const body = await json(res);
+    expect(body.error).toMatchObject({ code: 'message_not_taken' });
+    expect(body.error.message).toMatch(/same id/);
+
+    const worker = await startTestWorker({ pool: env.db.pool, taskQueue });
+    try {
+      const retry = await post(url, { text: 'are you there?', id: 'm-stalled' });
+      expect(retry.status).toBe(200);
+      expect((await json(retry)).reply).toMatchObject({ status: 'answered', turn: 1 });
+      const { rows } = await env.db.pool.query<{ n: string }>(
+        'SELECT count(*) AS n FROM inbound_messages WHERE conversation_id = $1',
+        [`conversation:acme:web:${id}`],
+      );
+      expect(Number(rows[0]!.n)).toBe(1);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('ids with reserved characters and unicode are safe', async () => {

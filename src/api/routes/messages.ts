@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
   ApplicationFailure,
+  isGrpcDeadlineError,
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
   type Client,
 } from '@temporalio/client';
 import { z } from 'zod';
@@ -98,6 +101,8 @@ export interface MessagesDeps {
   /** Which agent answers a new conversation. */
   routing: Routing;
   replyWaitMs: number;
+  /** How long `?wait=true` waits for the conversation to take the message (default 30 s). */
+  acceptWaitMs?: number;
   /** Channels with an integration belong to its tenant (WHATSAPP_TENANT, WEBHOOK_TENANT). */
   channels?: ChannelsConfig;
 }
@@ -116,26 +121,61 @@ export async function signalMessage(
   return workflowId;
 }
 
+/** What `sendAndWait` may be told besides the message. */
+export interface SendOptions {
+  /** How long a run that is ending gets to end before the message is tried once more. */
+  endWaitMs?: number;
+  /** How long the conversation gets to take (accept) the message before a 503. */
+  acceptWaitMs?: number;
+  /** Called once the conversation has taken the message: from then on it will be answered. */
+  onAccepted?: () => void;
+}
+
+export const DEFAULT_ACCEPT_WAIT_MS = 30_000;
+
 /**
- * update-with-start, and the reply. A run that is ending refuses the update (it would be queued into
- * a run that never answers it): wait for that run to end, then update-with-start once more, which
- * starts a new run that answers. Refused again, the caller gets a 503 with Retry-After.
+ * update-with-start, and the reply. The message counts as taken only once the workflow has accepted
+ * the update: an update that no worker accepted in time (an overloaded or absent worker) is not
+ * durable, so the caller gets a 503 and retries with the same message id, which is answered once.
+ * A run that is ending refuses the update (it would be queued into a run that never answers it):
+ * wait for that run to end, then update-with-start once more, which starts a new run that answers.
+ * Refused again, the caller gets a 503 with Retry-After.
  */
 export async function sendAndWait(
   deps: Pick<MessagesDeps, 'client' | 'taskQueue'>,
   input: ConversationInput,
   message: InboundMessage,
-  endWaitMs = 10_000,
+  options: SendOptions = {},
 ): Promise<TurnReply> {
+  const { endWaitMs = 10_000, acceptWaitMs = DEFAULT_ACCEPT_WAIT_MS, onAccepted } = options;
   const workflowId = conversationWorkflowId(input);
-  const attempt = () =>
-    deps.client.workflow.executeUpdateWithStart(sendMessageUpdate, {
+  const attempt = async () => {
+    const started = deps.client.workflow.startUpdateWithStart(sendMessageUpdate, {
       args: [message],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
       startWorkflowOperation: new WithStartWorkflowOperation<typeof conversationWorkflow>(
         'conversationWorkflow',
         { workflowId, taskQueue: deps.taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING' },
       ),
     });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), acceptWaitMs)));
+    let handle;
+    try {
+      handle = await Promise.race([started, late]);
+    } catch (err) {
+      throw rpcTimedOut(err) ? notTaken() : err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (handle === 'late') {
+      // Still waiting: if it is accepted after all, the caller's retry (same id) is a duplicate.
+      started.catch(() => {});
+      throw notTaken();
+    }
+    onAccepted?.();
+    return handle.result();
+  };
   try {
     return await attempt();
   } catch (err) {
@@ -162,6 +202,22 @@ export async function sendAndWait(
       { 'retry-after': '1' },
     );
   }
+}
+
+function notTaken(): ApiError {
+  return new ApiError(
+    503,
+    'server_error',
+    'The conversation did not take the message in time (the service is busy); retry after the Retry-After delay with the same id: a message id is answered once.',
+    'message_not_taken',
+    null,
+    { 'retry-after': '1' },
+  );
+}
+
+/** The client gave up waiting on the server (its RPC deadline), not an answer about the message. */
+export function rpcTimedOut(err: unknown): boolean {
+  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err);
 }
 
 function refusedAsClosing(err: unknown): boolean {
@@ -271,15 +327,40 @@ export function messagesRoutes(routes: Routes, deps: MessagesDeps): void {
         return;
       }
 
-      const reply = sendAndWait(deps, input, message);
-      const timedOut = Symbol('timeout');
+      // The reply wait runs from the request; a 202 is given only for a message the conversation
+      // has taken (accepted), else the caller must retry and hears so.
+      let accepted = false;
+      let taken: () => void = () => {};
+      const acceptance = new Promise<void>((resolve) => (taken = resolve));
+      const reply = sendAndWait(deps, input, message, {
+        acceptWaitMs: deps.acceptWaitMs ?? DEFAULT_ACCEPT_WAIT_MS,
+        onAccepted: () => {
+          accepted = true;
+          taken();
+        },
+      });
       let timer: NodeJS.Timeout | undefined;
-      const result = await Promise.race<TurnReply | typeof timedOut>([
-        reply,
-        new Promise((resolve) => (timer = setTimeout(() => resolve(timedOut), deps.replyWaitMs))),
-      ]).finally(() => clearTimeout(timer));
-      if (result === timedOut) {
-        // Accepted once the update is admitted; the caller finds the reply through the links.
+      const waited = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), deps.replyWaitMs);
+      });
+      let result: TurnReply | 'timeout';
+      try {
+        result = await Promise.race([
+          reply,
+          waited.then(async (t) => {
+            await Promise.race([acceptance, reply]); // a 202 only once taken; sendAndWait bounds this
+            return t;
+          }),
+        ]);
+      } catch (err) {
+        // Taken, then the wait for its reply ran past the client's deadline: it will be answered.
+        if (!(accepted && rpcTimedOut(err))) throw err;
+        result = 'timeout';
+      } finally {
+        clearTimeout(timer);
+      }
+      if (result === 'timeout') {
+        // Taken; the caller finds the reply through the links.
         reply.catch(() => {});
         res
           .status(202)

@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
+import { withinMs } from '../boundedQuery.js';
 import { DEFAULT_OPTIONS, type MigrationProgress } from '../../migration/types.js';
 import { saveSourceKey } from '../../migration/sourceKeys.js';
 import type { Pool } from '../../store/pool.js';
@@ -174,7 +175,11 @@ const params = z.object({
 });
 const idOf = (n: string) => migrationWorkflowId(n.replace(/^migration:/, ''));
 
-async function progressOf(client: Client, nameOrId: string): Promise<z.infer<typeof migrationProgress>> {
+async function progressOf(
+  client: Client,
+  pool: Pool,
+  nameOrId: string,
+): Promise<z.infer<typeof migrationProgress>> {
   const migrationName = nameOrId.replace(/^migration:/, '');
   const handle = client.workflow.getHandle<typeof migrationWorkflow>(idOf(migrationName));
   let description;
@@ -188,9 +193,11 @@ async function progressOf(client: Client, nameOrId: string): Promise<z.infer<typ
   const status = description.status.name;
   let progress: MigrationProgress;
   if (status === 'COMPLETED') progress = await handle.result();
-  else if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW')
-    progress = await handle.query(migrationProgressQuery);
-  else {
+  else if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') {
+    const queried = await withinMs(handle.query(migrationProgressQuery), MIGRATION_QUERY_BOUND_MS);
+    if (!queried) return { ...(await progressFromUnits(pool, idOf(migrationName))), id: migrationName };
+    progress = queried;
+  } else {
     // Failed or terminated from outside: the counters died with it; Postgres still has each unit.
     return {
       ...emptyProgress(idOf(migrationName)),
@@ -208,6 +215,38 @@ async function runStatusOf(client: Client, workflowId: string): Promise<string |
     if (err instanceof WorkflowNotFoundError) return null;
     throw err;
   }
+}
+
+/**
+ * How long progress waits for the workflow's query. A query needs a worker between workflow tasks;
+ * with every worker busy (batches hold their task while units run) or none, it would wait for
+ * Temporal's own query timeout and fail: past this bound the answer comes from Postgres.
+ */
+const MIGRATION_QUERY_BOUND_MS = 3_000;
+
+/** Progress from each unit's recorded outcome: exact counts, without rate, ETA or in-flight units. */
+async function progressFromUnits(
+  pool: Pool,
+  migrationId: string,
+): Promise<Omit<z.infer<typeof migrationProgress>, 'id'>> {
+  const { rows } = await pool.query<{ status: string; n: string; items: string; started: Date }>(
+    `SELECT status, count(*) AS n, coalesce(sum(items), 0) AS items, min(updated_at) AS started
+       FROM migration_units WHERE migration_id = $1 GROUP BY status`,
+    [migrationId],
+  );
+  const count = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
+  const total = rows.reduce((n, r) => n + Number(r.n), 0);
+  const started = rows.map((r) => r.started.getTime()).reduce((a, b) => Math.min(a, b), Date.now());
+  return {
+    ...emptyProgress(migrationId),
+    status: 'running',
+    total: rows.length ? total : null,
+    done: count('done'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    items: rows.reduce((n, r) => n + Number(r.items), 0),
+    elapsedSeconds: Math.round((Date.now() - started) / 1000),
+  };
 }
 
 function emptyProgress(migrationId: string): Omit<z.infer<typeof migrationProgress>, 'id' | 'status'> {
@@ -312,7 +351,7 @@ export function migrationsRoutes(routes: Routes, deps: MigrationsDeps): void {
       },
     },
     async ({ params: p }, _req, res) => {
-      res.json(await progressOf(deps.client, p.migrationId));
+      res.json(await progressOf(deps.client, deps.pool, p.migrationId));
     },
   );
 
@@ -407,7 +446,7 @@ export function migrationsRoutes(routes: Routes, deps: MigrationsDeps): void {
             );
           throw notFoundError(`No running migration ${p.migrationId}.`, 'migration_not_found');
         }
-        res.status(202).json(await progressOf(deps.client, p.migrationId));
+        res.status(202).json(await progressOf(deps.client, deps.pool, p.migrationId));
       },
     );
   }
