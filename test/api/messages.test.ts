@@ -74,7 +74,12 @@ describe('POST /v1/conversations/{channel}/{id}/messages', () => {
 
     const worker = await startTestWorker({ pool: env.db.pool, taskQueue });
     try {
-      const retry = await post(url, { text: 'are you there?', id: 'm-stalled' });
+      // Through an API that waits the default 30 s: a new worker's first turn may take over 300 ms.
+      const patient = await env.start({ taskQueue });
+      const retry = await post(`${patient}/v1/conversations/web/${id}/messages?wait=true`, {
+        text: 'are you there?',
+        id: 'm-stalled',
+      });
       expect(retry.status).toBe(200);
       expect((await json(retry)).reply).toMatchObject({ status: 'answered', turn: 1 });
       const { rows } = await env.db.pool.query<{ n: string }>(
