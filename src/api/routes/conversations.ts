@@ -3,14 +3,12 @@ import { z } from 'zod';
 import type { Pool } from '../../store/pool.js';
 import { conversationUsage, tenantUsage } from '../../store/usage.js';
 import type { conversationWorkflow } from '../../workflows/conversation.js';
-import { conversationWorkflowId } from '../../workflows/ids.js';
 import type { purgeWorkflow } from '../../workflows/purge.js';
 import { purgeWorkflowId, readPurgeRecord } from '../../activities/purge.js';
 import { closeSignal, resetSignal, stateQuery } from '../../workflows/messages.js';
 import { tenantOf } from '../auth.js';
 import { deliveryShape, listDeliveries } from '../deliveries.js';
 import {
-  findConversation,
   itemsPage,
   listConversations,
   markClosed,
@@ -21,8 +19,8 @@ import {
 } from '../conversationStore.js';
 import { conflict, notFoundError } from '../errors.js';
 import { conversationCursor, toPage } from '../pagination.js';
+import { locateConversation } from '../locateConversation.js';
 import type { Routes } from '../route.js';
-import { runStatus } from '../runs.js';
 import { STATE_QUERY_BOUND_MS, withinMs } from '../boundedQuery.js';
 import { conversationParams, errorBody, pathId, queryFlag, usageTotals } from '../schemas.js';
 import { links } from './messages.js';
@@ -185,14 +183,8 @@ export function conversationsRoutes(routes: Routes, deps: ConversationsDeps): vo
     p: z.output<typeof conversationParams>,
   ) {
     const tenant = tenantOf(req, res);
-    const workflowId = conversationWorkflowId({ tenant, channel: p.channel, externalId: p.conversationId });
+    const { workflowId, row, run } = await locateConversation(deps, tenant, p.channel, p.conversationId);
     res.locals.log = res.locals.log?.child({ workflowId });
-    const [row, run] = await Promise.all([
-      findConversation(deps.pool, workflowId),
-      runStatus(deps.client, workflowId),
-    ]);
-    if (!row && run === 'none')
-      throw notFoundError(`No conversation ${p.channel}/${p.conversationId}.`, 'conversation_not_found');
     return { tenant, workflowId, row, run };
   }
 

@@ -1,10 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Pool } from '../../store/pool.js';
-import { conversationWorkflowId } from '../../workflows/ids.js';
 import { tenantOf } from '../auth.js';
-import { findConversation } from '../conversationStore.js';
-import { notFoundError } from '../errors.js';
 import type { StreamNotifications } from '../../streaming/subscriber.js';
 import {
   formatEvent,
@@ -14,8 +11,8 @@ import {
   type EventDelta,
   type EventItem,
 } from '../events.js';
+import { locateConversation } from '../locateConversation.js';
 import type { Routes } from '../route.js';
-import { runStatus } from '../runs.js';
 import { conversationParams } from '../schemas.js';
 
 export interface EventsDeps {
@@ -68,20 +65,7 @@ export function eventsRoutes(routes: Routes, deps: EventsDeps): void {
     },
     async ({ params, query }, req, res) => {
       const tenant = tenantOf(req, res);
-      const workflowId = conversationWorkflowId({
-        tenant,
-        channel: params.channel,
-        externalId: params.conversationId,
-      });
-      const [row, run] = await Promise.all([
-        findConversation(deps.pool, workflowId),
-        runStatus(deps.client, workflowId),
-      ]);
-      if (!row && run === 'none')
-        throw notFoundError(
-          `No conversation ${params.channel}/${params.conversationId}.`,
-          'conversation_not_found',
-        );
+      const { workflowId } = await locateConversation(deps, tenant, params.channel, params.conversationId);
       const header = req.headers['last-event-id'];
       let cursor: EventCursor = parseEventId(typeof header === 'string' ? header : query.lastEventId) ?? {
         seq: 0,

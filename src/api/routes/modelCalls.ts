@@ -1,13 +1,10 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Pool } from '../../store/pool.js';
-import { conversationWorkflowId } from '../../workflows/ids.js';
 import { tenantOf } from '../auth.js';
-import { findConversation } from '../conversationStore.js';
-import { notFoundError } from '../errors.js';
 import { toPage } from '../pagination.js';
+import { locateConversation } from '../locateConversation.js';
 import type { Routes } from '../route.js';
-import { runStatus } from '../runs.js';
 import { conversationParams } from '../schemas.js';
 
 /**
@@ -140,20 +137,7 @@ export function modelCallsRoutes(routes: Routes, deps: ModelCallsDeps): void {
     },
     async ({ params, query }, req, res) => {
       const tenant = tenantOf(req, res);
-      const workflowId = conversationWorkflowId({
-        tenant,
-        channel: params.channel,
-        externalId: params.conversationId,
-      });
-      const [row, run] = await Promise.all([
-        findConversation(deps.pool, workflowId),
-        runStatus(deps.client, workflowId),
-      ]);
-      if (!row && run === 'none')
-        throw notFoundError(
-          `No conversation ${params.channel}/${params.conversationId}.`,
-          'conversation_not_found',
-        );
+      const { workflowId } = await locateConversation(deps, tenant, params.channel, params.conversationId);
       const { rows } = await deps.pool.query<ModelCallRow>(
         `SELECT id, turn, step, agent, model, status, response_id, previous_response_id, openai_conversation_id,
                 request_id, strategy, recovery, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,

@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { listApprovals } from '../../activities/approvals.js';
 import type { Pool } from '../../store/pool.js';
 import type { conversationWorkflow, ConversationInput } from '../../workflows/conversation.js';
-import { conversationWorkflowId } from '../../workflows/ids.js';
 import {
   APPROVAL_ALREADY_DECIDED,
   APPROVAL_NOT_FOUND,
@@ -25,10 +24,9 @@ import {
   takeOverUpdate,
 } from '../../workflows/messages.js';
 import { tenantOf } from '../auth.js';
-import { findConversation } from '../conversationStore.js';
 import { ApiError, conflict, notFoundError } from '../errors.js';
+import { locateConversation } from '../locateConversation.js';
 import type { Routes } from '../route.js';
-import { runStatus } from '../runs.js';
 import { cleanText, conversationParams, errorBody, nonBlankText, pathId, utf16Max } from '../schemas.js';
 
 /**
@@ -135,14 +133,8 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
       externalId: p.conversationId,
       agent: deps.agent,
     };
-    const workflowId = conversationWorkflowId(input);
+    const { workflowId, row, run } = await locateConversation(deps, tenant, p.channel, p.conversationId);
     res.locals.log = res.locals.log?.child({ workflowId });
-    const [row, run] = await Promise.all([
-      findConversation(deps.pool, workflowId),
-      runStatus(deps.client, workflowId),
-    ]);
-    if (!row && run === 'none')
-      throw notFoundError(`No conversation ${p.channel}/${p.conversationId}.`, 'conversation_not_found');
     return { input: row ? { ...input, agent: row.agent } : input, workflowId, run };
   }
 
