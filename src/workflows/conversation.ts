@@ -215,7 +215,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       }
 
       const count = await collectBurst(state, settings, (c) => (collecting = c));
-      if (count === 'reset') continue; // the reset comes first: the burst is answered in the new segment
+      // The reset comes first: the burst is answered in the new segment. A takeover during the wait
+      // gives the whole burst to the human (the agent had not answered any of it).
+      if (count === 'reset' || count === 'takeover') continue;
       const batch = state.takeBatch(count);
       running = true;
       upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
@@ -259,19 +261,26 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 }
 
 /**
- * Waits while a burst is still arriving; returns how many waiting messages form this turn, or
- * 'reset' when a reset came during the wait (it must apply before the burst is answered).
+ * Waits while a burst is still arriving; returns how many waiting messages form this turn,
+ * 'reset' when a reset came during the wait (it must apply before the burst is answered), or
+ * 'takeover' when a human took the conversation during the wait.
  */
 async function collectBurst(
   state: ConversationState,
   settings: AgentSettings,
   setCollecting: (collecting: boolean) => void,
-): Promise<number | 'reset'> {
+): Promise<number | 'reset' | 'takeover'> {
+  /** Decided once, before the first wait: a takeover wakes the wait only in histories made since. */
+  let wakeOnTakeover: boolean | undefined;
   for (;;) {
     // Checked between waits, not inside them, so histories recorded before replay unchanged.
     if (state.resetRequested && patched('reset-before-burst')) {
       setCollecting(false);
       return 'reset';
+    }
+    if (wakeOnTakeover && state.takeover.humanMode) {
+      setCollecting(false);
+      return 'takeover';
     }
     const decision = decideBurst(state.arrivals(), workflowNow(), settings.burst);
     if (decision.kind === 'take' || state.closeRequested) {
@@ -280,9 +289,13 @@ async function collectBurst(
     }
     if (decision.kind === 'idle') throw new Error('collectBurst called with an empty inbox');
     setCollecting(true);
+    wakeOnTakeover ??= patched('takeover-during-burst');
     const waiting = state.inbox.length;
     await condition(
-      () => state.inbox.length !== waiting || state.closeRequested,
+      () =>
+        state.inbox.length !== waiting ||
+        state.closeRequested ||
+        (wakeOnTakeover === true && state.takeover.humanMode !== null),
       decision.untilMs - workflowNow(),
     );
   }

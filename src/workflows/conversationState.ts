@@ -112,6 +112,14 @@ export class ConversationState {
     return batch;
   }
 
+  /**
+   * Messages Postgres says an earlier turn answered (redelivered to a run that never saw them) are
+   * not part of this turn: their callers hear 'duplicate', not another turn's reply.
+   */
+  leaveOutOfTurn(answeredBefore: readonly string[]): void {
+    this.inFlight = this.inFlight.filter((id) => !answeredBefore.includes(id));
+  }
+
   /** Every message of a burst gets the turn's one reply. */
   finishTurn(turn: number, reply: Omit<TurnReply, 'messageId'>): void {
     for (const id of this.inFlight) {

@@ -25,6 +25,7 @@ import {
 import { HUMAN_MODE } from './searchAttributes.js';
 import { escalationReason } from './takeover.js';
 import { workflowNow } from './time.js';
+import { leaveOutRedelivered } from './redelivered.js';
 
 // The workflow side of human takeover: the operator's updates, the turns recorded without the
 // model, and the operator's replies going out through the channel's delivery ledger.
@@ -153,6 +154,7 @@ export async function runHumanTurn(ctx: TakeoverContext, batch: InboundMessage[]
     segment: state.segment,
   };
   const recorded = await recordTurnInput({ ...common, now: iso(workflowNow()), messages: batch });
+  leaveOutRedelivered(state, recorded.duplicates);
   if (recorded.items === 0) {
     state.finishTurn(state.turns, { status: 'duplicate', turn: state.turns, text: null, responseId: null });
     return;

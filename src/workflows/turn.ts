@@ -12,6 +12,7 @@ import { workflowNow } from './time.js';
 import { resolveApproval } from './approvalFlow.js';
 import { approvalTimeoutMs } from './approvals.js';
 import { noteTakeoverCalls } from './takeoverFlow.js';
+import { leaveOutRedelivered } from './redelivered.js';
 import { FEWER_HOPS_PATCH, inFewerSteps, inSteps, type TurnSteps } from './turnSteps.js';
 
 // One turn: record the input, model steps and tool rounds, finish, deliver. The conversation
@@ -60,6 +61,7 @@ export async function runTurn(
       first,
     );
     const recorded = begun.recorded;
+    leaveOutRedelivered(state, recorded.duplicates);
     // Postgres may know the proposed number is taken (a run ended mid-turn): answer in its turn.
     turn = recorded.turn ?? proposed;
     common = { ...common, turn };

@@ -26,6 +26,17 @@ describe('ConversationState', () => {
     expect(s.turns).toBe(1);
   });
 
+  it('gives no reply to a message an earlier run answered, redelivered in this batch', () => {
+    const s = new ConversationState();
+    ['old', 'new'].forEach((id, i) => s.accept(msg(id), i));
+    s.takeBatch(2);
+    s.leaveOutOfTurn(['old']);
+    expect(s.isPending('old')).toBe(false);
+    s.finishTurn(2, { status: 'answered', turn: 2, text: 'hi', responseId: 'resp_2' });
+    expect(s.replyFor('old')).toBeUndefined();
+    expect(s.replyFor('new')).toMatchObject({ turn: 2, text: 'hi' });
+  });
+
   it('carries inbox, counters, replies and a bounded dedupe set across continue-as-new', () => {
     const s = new ConversationState();
     for (let i = 0; i < SEEN_IDS_KEPT + 50; i++) s.accept(msg(`m${i}`), i);

@@ -135,6 +135,30 @@ describe('closing', () => {
     expect((await replies(c.workflowId)).at(-1)).toContain('while closing');
   });
 
+  it('a retried message in one batch with a new one, after the run that answered it closed: the retry is a duplicate', async () => {
+    const c = h.conversation('burst');
+    const first = await c.send('the first question', { id: 'retried-1' });
+    expect(first).toMatchObject({ status: 'answered', turn: 1 });
+    await c.handle.signal(closeSignal);
+    await expect.poll(() => runStatus(c.handle), { timeout: 15_000 }).toBe('COMPLETED');
+    // A new run, which has not seen the first id: the retry and a new line form one burst.
+    const retry = c.send('the first question', { id: 'retried-1' });
+    await c.signal('and a second one', { id: 'new-2' });
+    expect(await retry).toMatchObject({ status: 'duplicate' });
+    await expect.poll(async () => (await replies(c.workflowId)).length, { timeout: 15_000 }).toBe(2);
+    // The model saw the first question once (turn 1) and the new line: nothing recorded twice.
+    expect(seen((await replies(c.workflowId))[1]!).userMessages).toBe(2);
+    const { rows } = await h.db.pool.query<{ message_id: string; turn: number }>(
+      'SELECT message_id, turn FROM inbound_messages WHERE conversation_id = $1 ORDER BY turn',
+      [c.workflowId],
+    );
+    expect(rows).toEqual([
+      { message_id: 'retried-1', turn: 1 },
+      { message_id: 'new-2', turn: 2 },
+    ]);
+    await recordHistory('v5-redelivered-in-new-batch', c.handle);
+  });
+
   it('a message that races the idle timeout is answered, by this run or the next', async () => {
     const conversations = [0, 1, 2, 3].map(() => h.conversation('idle'));
     await Promise.all(

@@ -82,6 +82,7 @@ beforeAll(async () => {
       testAgent('escalate', { tools: escalationTools() }),
       testAgent('idle', { idleTimeoutMs: 1_000 }),
       testAgent('can', { continueAsNewAfterTurns: 1 }),
+      testAgent('burst', { burst: { quietMs: 1_500, maxWaitMs: 6_000 } }),
     ],
     senders: new Map([[senderKey('default', 'web'), sender]]),
   });
@@ -225,6 +226,37 @@ describe('human takeover', () => {
     const back = await c.send('Three');
     expect(inputText(responseRequests(h.emulator).at(-1)!)).toContain('Operator after continue-as-new.');
     expect(seen(back.text).userMessages).toBe(3);
+  });
+
+  it('a takeover while a burst is collected: the agent answers none of it, later lines included', async () => {
+    const c = h.conversation('burst');
+    const calls = responseRequests(h.emulator).length;
+    const first = await c.signal('I want to complain');
+    const second = await c.signal('about my room');
+    await takeOver(c); // the burst is still being collected (1.5 s quiet)
+    const third = await c.signal('it is dirty');
+    await expect
+      .poll(
+        async () =>
+          (
+            await h.db.pool.query(
+              'SELECT count(*)::int AS n FROM inbound_messages WHERE conversation_id = $1 AND answered_at IS NOT NULL',
+              [c.workflowId],
+            )
+          ).rows[0].n,
+        { timeout: 15_000 },
+      )
+      .toBe(3);
+    const { rows } = await h.db.pool.query<{ message_id: string; in_human_mode: boolean }>(
+      'SELECT message_id, in_human_mode FROM inbound_messages WHERE conversation_id = $1 ORDER BY message_id',
+      [c.workflowId],
+    );
+    expect(rows).toEqual(
+      [first, second, third].sort().map((message_id) => ({ message_id, in_human_mode: true })),
+    );
+    expect(responseRequests(h.emulator).length).toBe(calls);
+    expect(sent.filter((s) => s.conversationId === c.workflowId)).toEqual([]);
+    await recordHistory('v5-takeover-during-burst', c.handle);
   });
 
   it('a close ends human mode: the customer who writes again meets the agent', async () => {

@@ -208,7 +208,11 @@ export async function runSchedule(
         for (let i = 0; i < action.size; i++) await signal(fresh(null));
         break;
       case 'close':
-        if (await other(closeSignal)) closedAt = Date.now();
+        if (await other(closeSignal)) {
+          closedAt = Date.now();
+          // A close ends a takeover: what is sent after it may meet the agent.
+          human = false;
+        }
         break;
       case 'reset':
         if (await other(resetSignal)) resetDelivered = true;
