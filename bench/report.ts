@@ -180,6 +180,16 @@ function meta(e: Entry<unknown>): string {
   return `_Measured ${e.measuredAt.slice(0, 16).replace('T', ' ')} UTC${e.quick ? ' with `--quick` sizes' : ''}, in ${e.seconds} s; load average ${e.load[0]} before, ${e.load[1]} after._`;
 }
 
+/** The line after which docs/benchmarks.md is written by hand; a regeneration keeps what follows it. */
+export const HAND_WRITTEN = '<!-- Written by hand below this line: `npm run bench` keeps it as it is. -->';
+
+/** The generated page followed by the hand-written tail of the page it replaces (measurements no bench run repeats). */
+export function withHandWritten(generated: string, previous: string | undefined): string {
+  const at = previous?.indexOf(HAND_WRITTEN) ?? -1;
+  const tail = at < 0 ? `${HAND_WRITTEN}\n` : previous!.slice(at);
+  return `${generated.trimEnd()}\n\n${tail}`;
+}
+
 export function markdown(r: Results, server?: Results): string {
   const b = r.benchmarks;
   const out: string[] = [];
@@ -647,8 +657,12 @@ export function markdown(r: Results, server?: Results): string {
       'Each 429 fails the whole `migrateUnit` attempt, which is retried after exactly Retry-After (no jitter) and reads ' +
         'the thread again from its first request, for at most 20 attempts. With a one-second bucket the engine keeps the ' +
         'limit busy, but part of what it spends is re-reading. With a tight bucket the retries of a whole window arrive in ' +
-        'the same instant, most are refused again, and threads run out of attempts and are reported `failed` with the ' +
-        '429 as the reason. Jittered retry delays, or a window sized to the limit, would avoid that.',
+        'the same instant and most are refused again, so far less of the allowed rate finishes threads' +
+        (x.runs.some((r) => r.failed > 0)
+          ? `; ${x.runs.reduce((sum, r) => sum + r.failed, 0)} thread(s) ran out of attempts and were reported \`failed\` ` +
+            '(the reasons are logged by the bench). '
+          : ' (no thread ran out of its attempts in this run). ') +
+        'Jittered retry delays, or a window sized to the limit, would spend less of it on re-reads.',
       '',
       meta(mg),
     );

@@ -24,7 +24,7 @@ import { round } from './lib/stats.js';
 import { loadConfig } from '../src/config.js';
 import { cpuSeconds, startStack, type TemporalShape } from './lib/stack.js';
 import type { Benchmark, BenchContext } from './lib/types.js';
-import { chart, markdown, type Entry, type Results } from './report.js';
+import { chart, markdown, withHandWritten, type Entry, type Results } from './report.js';
 
 const BENCHMARKS: Benchmark[] = [
   turnOverhead,
@@ -213,7 +213,9 @@ async function write(results: Results): Promise<void> {
   const serverResults = existsSync(SERVER_RESULTS)
     ? (JSON.parse(readFileSync(SERVER_RESULTS, 'utf8')) as Results)
     : undefined;
-  writeFileSync(DOC, await format(markdown(results, serverResults), { ...config, parser: 'markdown' }));
+  const previous = existsSync(DOC) ? readFileSync(DOC, 'utf8') : undefined;
+  const page = withHandWritten(markdown(results, serverResults), previous);
+  writeFileSync(DOC, await format(page, { ...config, parser: 'markdown' }));
 }
 
 await main();

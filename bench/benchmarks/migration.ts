@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { saveSourceKey } from '../../src/migration/sourceKeys.js';
 import { DEFAULT_OPTIONS, type MigrationProgress } from '../../src/migration/types.js';
 import { migrationWorkflowId } from '../../src/workflows/migrationMessages.js';
 import { AGENTS } from '../lib/agents.js';
@@ -90,9 +91,12 @@ async function runOnce(
   const proxy = await startRateLimitProxy(stack.emulator.origin, limit ?? 1e9, burstSeconds);
   const threadIds = stack.fixture.threads.slice(0, threads).map((t) => t.id);
   try {
+    const workflowId = migrationWorkflowId(`bench-${randomBytes(4).toString('hex')}`);
+    // The proxy is another endpoint than the worker's: its key comes from Postgres, as the API keeps it.
+    await saveSourceKey(stack.pool, workflowId, 'bench-source-key');
     const started = performance.now();
     const handle = await stack.client.workflow.start('migrationWorkflow', {
-      workflowId: migrationWorkflowId(`bench-${randomBytes(4).toString('hex')}`),
+      workflowId,
       taskQueue: stack.taskQueue,
       args: [
         {
@@ -121,6 +125,10 @@ async function runOnce(
       usefulShare: null,
       served: allowed,
     };
+    if (progress.failed > 0)
+      log(
+        `migration: ${progress.failed} failed, latest: ${JSON.stringify(progress.recentFailures.slice(-3))}`,
+      );
     if (progress.total !== threads)
       log(`migration: the emulator listed ${progress.total} threads, expected ${threads}`);
     log(`migration: ${JSON.stringify(run)}`);

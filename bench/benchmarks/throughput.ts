@@ -19,6 +19,8 @@ export interface ThroughputRun {
   duplicated: number;
   /** Answers whose text does not echo their own message (a reply crossed to another message). */
   misrouted: number;
+  /** 503 `message_not_taken` answers the load generator retried with the same id (optional: older results lack it). */
+  retried?: number;
 }
 
 export interface ThroughputResult {
@@ -72,7 +74,16 @@ async function runOnce(
         } catch (err) {
           // A failed request is counted as lost below; keep the loop going.
           if (failures++ < 10) log(`throughput: ${id}: ${String(err)} ${String((err as Error).cause ?? '')}`);
-          sent.push({ id, text, turn: t, httpStatus: 0, ms: 0, workflowId: undefined, reply: undefined });
+          sent.push({
+            id,
+            text,
+            turn: t,
+            httpStatus: 0,
+            ms: 0,
+            workflowId: undefined,
+            reply: undefined,
+            retries: 0,
+          });
         }
       }
     }),
@@ -119,6 +130,7 @@ async function runOnce(
     lost,
     duplicated,
     misrouted,
+    retried: sent.reduce((a, s) => a + s.retries, 0),
   };
   log(`throughput: ${JSON.stringify(run)}`);
   return run;

@@ -18,7 +18,12 @@ export interface Sent {
   reply: Reply | undefined;
   /** The error body of an answer other than 200, for the log. */
   error?: string;
+  /** 503 `message_not_taken` answers retried after their Retry-After, as the API asks a client to. */
+  retries: number;
 }
+
+/** A client that follows the API's contract retries a 503 with the same id; after this many, it gives up. */
+const MAX_RETRIES = 10;
 
 /** One synchronous turn through the API (`?wait=true`), timed from request to parsed reply. */
 export async function sendMessage(
@@ -32,7 +37,14 @@ export async function sendMessage(
   const url = new URL(
     `${apiUrl}/v1/conversations/web/${encodeURIComponent(conversationId)}/messages?wait=true`,
   );
-  const res = await post(url, stack.apiKey, JSON.stringify({ id, text }));
+  let res = await post(url, stack.apiKey, JSON.stringify({ id, text }));
+  let retries = 0;
+  while (res.status === 503 && retries < MAX_RETRIES) {
+    // The service was too busy to take the message: the same id again after Retry-After is safe.
+    await new Promise((r) => setTimeout(r, Number(res.retryAfter ?? 1) * 1000));
+    retries += 1;
+    res = await post(url, stack.apiKey, JSON.stringify({ id, text }));
+  }
   const raw = res.body;
   let body: { reply?: Reply; workflowId?: string } = {};
   try {
@@ -46,6 +58,7 @@ export async function sendMessage(
     ms: performance.now() - start,
     workflowId: body.workflowId,
     reply: body.reply,
+    retries,
     ...(res.status === 200 ? {} : { error: raw.slice(0, 300) }),
   };
 }
@@ -59,7 +72,11 @@ export async function sendMessage(
  */
 const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
 
-function post(url: URL, key: string, body: string): Promise<{ status: number; body: string }> {
+function post(
+  url: URL,
+  key: string,
+  body: string,
+): Promise<{ status: number; body: string; retryAfter: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -75,7 +92,13 @@ function post(url: URL, key: string, body: string): Promise<{ status: number; bo
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString(),
+            retryAfter: res.headers['retry-after'],
+          }),
+        );
         res.on('error', reject);
       },
     );

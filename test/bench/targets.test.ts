@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Results } from '../../bench/report.js';
-import { markdown } from '../../bench/report.js';
+import { HAND_WRITTEN, markdown, withHandWritten } from '../../bench/report.js';
 import { targetRows, targetTable } from '../../bench/targets.js';
 
 const p = (p50: number) => ({ n: 10, p50, p95: p50 * 1.2, p99: p50 * 1.5, mean: p50 });
@@ -113,5 +113,16 @@ describe('issue #12 targets', () => {
       expect(terminal).toContain(metric);
     }
     expect(page.indexOf('## Issue #12’s targets')).toBeLessThan(page.indexOf('## Turn overhead'));
+  });
+});
+
+describe('the hand-written tail of docs/benchmarks.md', () => {
+  it('survives a regeneration, and a page without one gets the marker to write under', () => {
+    const previous = `# Old generated\n\nold numbers\n\n${HAND_WRITTEN}\n\n## Tracing overhead\n\nmeasured by hand\n`;
+    const page = withHandWritten('# Benchmarks\n\nnew numbers\n', previous);
+    expect(page).toContain('new numbers');
+    expect(page).not.toContain('old numbers');
+    expect(page.endsWith(`${HAND_WRITTEN}\n\n## Tracing overhead\n\nmeasured by hand\n`)).toBe(true);
+    expect(withHandWritten('# Benchmarks\n', undefined)).toBe(`# Benchmarks\n\n${HAND_WRITTEN}\n`);
   });
 });
