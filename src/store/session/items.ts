@@ -293,9 +293,21 @@ export function fromStoredItem(
   patch: SdkPatch | null,
   names?: ReadonlyMap<string, string>,
 ): AgentInputItem {
-  const item = rebuild(wire, patch?.textOutput === true, names);
+  return fromOwnedItem(structuredClone(wire), patch, names);
+}
+
+/**
+ * As `fromStoredItem`, for a wire item nobody else holds (just parsed from a row): its parts
+ * become the SDK item's without a copy, which is most of what reading a session costs.
+ */
+export function fromOwnedItem(
+  wire: WireItem,
+  patch: SdkPatch | null,
+  names?: ReadonlyMap<string, string>,
+): AgentInputItem {
+  const item = withoutUndefined(rebuildRaw(wire, patch?.textOutput === true, names)) as Obj;
   for (const key of patch?.unset ?? []) delete item[key];
-  Object.assign(item, structuredClone(patch?.set ?? {}));
+  if (patch?.set) Object.assign(item, structuredClone(patch.set));
   return item as AgentInputItem;
 }
 
@@ -315,7 +327,24 @@ export function functionNamesByCallId(wires: WireItem[]): Map<string, string> {
 }
 
 function rebuild(wire: WireItem, textOutput: boolean, names?: ReadonlyMap<string, string>): Obj {
-  return plain(rebuildRaw(structuredClone(wire), textOutput, names)) as Obj;
+  return withoutUndefined(rebuildRaw(structuredClone(wire), textOutput, names)) as Obj;
+}
+
+/**
+ * What a JSON round trip would leave of a rebuilt item, in place: no undefined properties, and
+ * undefined array elements as null. Rebuilt items hold only JSON values and undefined.
+ */
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++)
+      value[i] = value[i] === undefined ? null : withoutUndefined(value[i]);
+  } else if (isObj(value)) {
+    for (const key of Object.keys(value)) {
+      if (value[key] === undefined) delete value[key];
+      else withoutUndefined(value[key]);
+    }
+  }
+  return value;
 }
 
 function rebuildRaw(wire: Obj, textOutput: boolean, names?: ReadonlyMap<string, string>): Obj {

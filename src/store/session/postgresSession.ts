@@ -21,7 +21,7 @@ import {
   type StoredRow,
 } from '../transcript.js';
 import { snapshotTransactionArgs } from './historyTransaction.js';
-import { deepEqual, fromStoredItem, functionNamesByCallId, toStoredItem, type SdkPatch } from './items.js';
+import { deepEqual, fromOwnedItem, functionNamesByCallId, toStoredItem, type SdkPatch } from './items.js';
 import {
   createOrGetSession,
   getSession,
@@ -233,13 +233,13 @@ export class PostgresSession
       );
       for (const c of calls) names.set(c.call_id, c.name);
     }
-    return rows.map((r) => fromStoredItem(r.item, r.sdk as SdkPatch | null, names));
+    // The rows were just read: their items are nobody else's.
+    return rows.map((r) => fromOwnedItem(r.item, r.sdk as SdkPatch | null, names));
   }
 }
 
-const LATEST_ITEMS_SQL = `SELECT seq, item, sdk FROM (
-    SELECT seq, item, sdk FROM session_items WHERE session_id = $1 ORDER BY seq DESC LIMIT $2
-  ) latest ORDER BY seq`;
+// Newest first, as the index is read backward; latestItems reverses them (cheaper than a sort).
+const LATEST_ITEMS_SQL = `SELECT seq, item, sdk FROM session_items WHERE session_id = $1 ORDER BY seq DESC LIMIT $2`;
 
 async function latestItems(pool: Pool, sessionId: string, limit: number | undefined): Promise<StoredRow[]> {
   if (limit === undefined) {
@@ -259,7 +259,7 @@ async function latestItems(pool: Pool, sessionId: string, limit: number | undefi
     text: LATEST_ITEMS_SQL,
     values: [sessionId, limit],
   });
-  return rows.map((r) => ({ seq: Number(r.seq), item: r.item, sdk: r.sdk }));
+  return rows.reverse().map((r) => ({ seq: Number(r.seq), item: r.item, sdk: r.sdk }));
 }
 
 // Under the session's lock (taken by the caller): the next sequences after the last (a backward
