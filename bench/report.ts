@@ -307,7 +307,13 @@ export function markdown(r: Results, server?: Results): string {
             '',
             ms(x.breakdown.activityDispatchMs),
           ],
-          ['Workflow tasks running', x.breakdown.workflowTasks, ms(x.breakdown.workflowTaskRunMs)],
+          [
+            x.breakdown.localActivities
+              ? `Workflow tasks running (with the ${x.breakdown.localActivities} local activities inside them)`
+              : 'Workflow tasks running',
+            x.breakdown.workflowTasks,
+            ms(x.breakdown.workflowTaskRunMs),
+          ],
           ['Workflow tasks waiting to be picked up', '', ms(x.breakdown.workflowTaskDispatchMs)],
           [
             'Between tasks (the server recording results, scheduling the next)',
@@ -335,7 +341,8 @@ export function markdown(r: Results, server?: Results): string {
         const hops = x.breakdown.activities + x.breakdown.workflowTasks;
         const waiting = x.breakdown.activityDispatchMs + x.breakdown.workflowTaskDispatchMs;
         return (
-          `A tool turn is ${hops} task hops (${x.breakdown.workflowTasks} workflow tasks, ${x.breakdown.activities} activities), ` +
+          `A tool turn is ${hops} task hops (${x.breakdown.workflowTasks} workflow tasks, ${x.breakdown.activities} activities` +
+          `${x.breakdown.localActivities ? `; its ${x.breakdown.localActivities} local activities run inside the workflow tasks, no hop of their own` : ''}), ` +
           `and each waited about ${ms(waiting / hops)} between being scheduled and being picked up: ` +
           `${Math.round((waiting / x.breakdown.totalMs) * 100)}% of the turn, against ` +
           `${Math.round(((x.breakdown.activityRunMs + x.breakdown.workflowTaskRunMs) / x.breakdown.totalMs) * 100)}% doing work. ` +

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import proto from '@temporalio/proto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createRegistry } from '../src/agents/registry.js';
@@ -68,6 +69,22 @@ export const schedulesDrill: Drill = {
           // The drill's Temporal is file-backed and slower; a restart can hold a turn for a timeout.
           settleMs: 120_000,
           ...(only !== undefined ? { only } : {}),
+          ...(process.env.SCHEDULE_GROUP !== undefined ? { group: Number(process.env.SCHEDULE_GROUP) } : {}),
+          // SCHEDULE_HISTORIES=<dir>: a failed schedule's conversation history, for a replay test.
+          ...(process.env.SCHEDULE_HISTORIES
+            ? {
+                onFailure: async (label: string) => {
+                  const handle = client.workflow.getHandle(`conversation:default:sched:${label}`);
+                  const history = await handle.fetchHistory().catch(() => undefined);
+                  if (!history) return;
+                  const encoded = Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish());
+                  writeFileSync(
+                    `${process.env.SCHEDULE_HISTORIES}/${label}.json`,
+                    JSON.stringify({ workflowId: handle.workflowId, history: encoded.toString('base64') }),
+                  );
+                },
+              }
+            : {}),
           restartWorker: async () => {
             await stopWorker();
             stopWorker = await startWorker();

@@ -18,6 +18,8 @@ export interface TurnTiming {
   workflowTasks: number;
   workflowTaskRunMs: number;
   workflowTaskDispatchMs: number;
+  /** Local activities (their markers): they run inside the workflow tasks, whose time includes theirs. */
+  localActivities?: number;
 }
 
 const ms = (e: HistoryEvent | undefined): number => {
@@ -47,8 +49,14 @@ export function lastTurnTiming(events: HistoryEvent[]): TurnTiming | undefined {
     workflowTasks: 0,
     workflowTaskRunMs: 0,
     workflowTaskDispatchMs: 0,
+    localActivities: 0,
   };
   for (const e of turn.slice(0, end + 1)) {
+    if (
+      e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED &&
+      e.markerRecordedEventAttributes?.markerName === 'core_local_activity'
+    )
+      timing.localActivities = (timing.localActivities ?? 0) + 1;
     if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
       const a = e.activityTaskCompletedEventAttributes!;
       const scheduled = byId.get(Number(a.scheduledEventId));

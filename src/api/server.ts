@@ -12,6 +12,7 @@ import { createPool } from '../store/pool.js';
 import { tracedClient } from '../telemetry/temporal.js';
 import { startTracing } from '../telemetry/tracing.js';
 import { createApp, type AppLocals } from './app.js';
+import { onShutdownSignal } from '../shutdownSignal.js';
 
 /**
  * Listens and returns a stop function that drains: new connections are refused, /readyz turns 503,
@@ -67,8 +68,7 @@ export async function runApi(config: Config, log: Logger, routing?: Routing): Pr
     await tracing?.shutdown();
     log.info('api stopped');
   };
-  process.once('SIGINT', () => void shutdown());
-  process.once('SIGTERM', () => void shutdown());
+  onShutdownSignal(() => void shutdown());
 }
 
 /** The createApp options that come straight from config. */

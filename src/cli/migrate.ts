@@ -8,6 +8,7 @@ import { createPool } from '../store/pool.js';
 import type { migrationWorkflow, MigrationInput } from '../workflows/migration.js';
 import { migrationProgressQuery, migrationWorkflowId } from '../workflows/migrationMessages.js';
 import { parseSource, renderProgress, renderSummary } from './migrateView.js';
+import { onShutdownSignal } from '../shutdownSignal.js';
 
 /**
  * `npm run migrate -- <source> [options]`: starts a migration workflow (or attaches to one), shows
@@ -200,7 +201,8 @@ async function follow(
     detached = true;
     wake();
   };
-  process.once('SIGINT', onSigint);
+  // Kept after the loop: see shutdownSignal.ts (a second Ctrl-C quits at once).
+  onShutdownSignal(onSigint);
   const result = handle.result().then(
     (r) => ({ ok: true as const, r }),
     (e: unknown) => ({ ok: false as const, e }),
@@ -228,7 +230,6 @@ async function follow(
       });
     }
   } finally {
-    process.removeListener('SIGINT', onSigint);
     if (tty) process.stderr.write('\n');
   }
   if (detached) return undefined;

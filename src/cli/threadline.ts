@@ -7,6 +7,7 @@ import type { Routing } from '../agents/routing.js';
 import type { Config } from '../config.js';
 import type { ResolvedConfig } from '../public/config.js';
 import { CONFIG_FILES, findConfigFile } from './configNames.js';
+import { onShutdownSignal } from '../shutdownSignal.js';
 
 /**
  * `threadline <command>`: the installed package's command. Environment variables configure the
@@ -160,8 +161,7 @@ export function buildProgram(): Command {
       });
       console.log(`OpenAI emulator ready: OPENAI_BASE_URL=${emulator.baseUrl}`);
       const stop = () => void emulator.close().then(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      onShutdownSignal(stop);
     });
 
   return program;

@@ -368,11 +368,18 @@ describe('the 24-hour customer service window', () => {
   it("Meta's own refusal (131047) is handled the same way, at send time and from a status webhook", async () => {
     // At send time: the reply is blocked, the template goes out instead.
     await postWebhook(webhookBody(BETA_NUMBER, { messages: [inbound(REFUSED, 'ciao')] }));
-    const refused = await settled(wid('beta', REFUSED));
-    expect(refused.map((r) => [r.part, r.status])).toEqual([
-      ['template', 'sent'],
-      ['text', 'blocked'],
-    ]);
+    await settled(wid('beta', REFUSED));
+    // The text is settled blocked before the template's row is written: wait for both.
+    await expect
+      .poll(async () => (await ledger(wid('beta', REFUSED))).map((r) => [r.part, r.status]), {
+        timeout: 30_000,
+        interval: 200,
+      })
+      .toEqual([
+        ['template', 'sent'],
+        ['text', 'blocked'],
+      ]);
+    const refused = await ledger(wid('beta', REFUSED));
     expect(refused.find((r) => r.part === 'text')!.error).toMatch(/131047/);
 
     // From a status webhook: the message is settled blocked and the window closes, so the next

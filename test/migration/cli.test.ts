@@ -147,7 +147,7 @@ describe('npm run migrate', () => {
           }
         },
       );
-      expect(first.code).toBe(0);
+      expect(first.code, first.stderr).toBe(0);
       expect(first.stdout).toContain('Detached. migration:cli-detach keeps running');
       expect((await env.client.workflow.getHandle('migration:cli-detach').describe()).status.name).toBe(
         'RUNNING',

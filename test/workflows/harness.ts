@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
 import { WithStartWorkflowOperation, type Client, type WorkflowHandle } from '@temporalio/client';
 import { tool } from '@openai/agents';
@@ -227,6 +227,8 @@ export async function recordHistory(name: string, handle: WorkflowHandle, runId?
   if (process.env.RECORD_HISTORIES !== '1') return;
   const history = await (runId ? handle.client.getHandle(handle.workflowId, runId) : handle).fetchHistory();
   const path = new URL(`../fixtures/histories/${name}.json`, import.meta.url);
+  // An old recording is what an old version did: a new shape gets a new name.
+  if (existsSync(path)) return;
   // Binary protobuf (base64): exact, and independent of the SDK's JSON conventions.
   const encoded = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('base64');
   writeFileSync(

@@ -16,6 +16,10 @@ export interface ScheduleOptions {
   concurrency: number;
   /** Run only this index of the seeded schedules (replaying a failure). */
   only?: number;
+  /** Run only this group of `concurrency` schedules, restarted as in the whole run. */
+  group?: number;
+  /** Called with each failed schedule's label (to save its histories). */
+  onFailure?: (label: string) => Promise<void>;
   faults?: readonly FaultKind[];
   /** Restarts the worker: a global event, struck in every other group while its schedules run. */
   restartWorker?: () => Promise<void>;
@@ -33,16 +37,30 @@ export interface ScheduleReport {
 export async function runSchedules(world: ScheduleWorld, options: ScheduleOptions): Promise<ScheduleReport> {
   const started = Date.now();
   const all = schedulesFor(options.seed, options.count, options.faults ?? DEFAULT_FAULTS);
-  const indexes = options.only !== undefined ? [options.only] : all.map((_, i) => i);
+  const indexes =
+    options.only !== undefined
+      ? [options.only]
+      : options.group !== undefined
+        ? all
+            .map((_, i) => i)
+            .slice(options.group * options.concurrency, (options.group + 1) * options.concurrency)
+        : all.map((_, i) => i);
   const failures: ScheduleFailure[] = [];
   let restarts = 0;
   for (let g = 0; g * options.concurrency < indexes.length; g++) {
     const group = indexes.slice(g * options.concurrency, (g + 1) * options.concurrency);
+    // A replay of one schedule restarts where its group of the whole run did.
+    const at =
+      options.only !== undefined
+        ? Math.floor(options.only / options.concurrency)
+        : options.group !== undefined
+          ? options.group
+          : g;
     const restart =
-      options.restartWorker && g % 2 === 1
+      options.restartWorker && at % 2 === 1
         ? (async () => {
             // Seeded, so a replay restarts at the same point of its group.
-            await new Promise((r) => setTimeout(r, 200 + ((options.seed + g * 7_919) % 1_300)));
+            await new Promise((r) => setTimeout(r, 200 + ((options.seed + at * 7_919) % 1_300)));
             await options.restartWorker!();
             restarts += 1;
           })()
@@ -58,6 +76,7 @@ export async function runSchedules(world: ScheduleWorld, options: ScheduleOption
           const { outcomes, settled } = await settle(world.pool, run, options.settleMs ?? 45_000);
           const problems = await checkSchedule(world, run, outcomes);
           if (!settled) problems.unshift(`not settled within ${options.settleMs ?? 45_000} ms`);
+          if (problems.length > 0) await options.onFailure?.(label);
           return { index, schedule, problems, ms: Date.now() - began };
         } catch (err) {
           return {
