@@ -687,33 +687,46 @@ export function markdown(r: Results, server?: Results): string {
 const WHY_UNMET: Record<string, string> = {
   'Sync tool turn (2 model calls, 1 tool) / Temporal floor, p50':
     'the floor is three task hops (start, one activity, completion) on a server whose transfer reader no longer ' +
-    'throttles them, so it is about as fast as Temporal gets on this machine. A turn that runs its steps as ' +
-    'activities pays six workflow tasks and six activities (see the breakdown below); running the steps inside ' +
-    'the one workflow task that takes the message (local activities: branch perf2, “a turn in one hop”) leaves one ' +
-    'hop plus the work, which is the most a Temporal-hosted turn can shed. Below that, 0.5× the floor would need a ' +
-    'turn cheaper than one and a half hops including two model calls, a tool and its Postgres writes: the target ' +
-    'was set against the old, throttled floor (about 3.5× slower, deploy.md “Temporal server settings”).',
+    'throttles them, so it is about as fast as Temporal gets on this machine. A turn pays its own hops and its work ' +
+    '(the breakdown below counts both: two model calls, a tool, the Postgres writes that make each step idempotent). ' +
+    'Even a turn run entirely inside the workflow task that takes the message (every step a local activity: ' +
+    '“A turn in fewer hops” below, not used because its acceptance waits for the whole turn) is one hop plus that ' +
+    'work; 0.5× the floor would need all of it in the time of one and a half hops. The target was set against the ' +
+    'old, throttled floor (about 3.5× slower, deploy.md “Temporal server settings”).',
   'Sync turn without tools / floor, p50':
     'the same reason as the tool turn: the turn’s own hops and writes against a floor of three unthrottled hops.',
   'Turns/s, 100 conversations, 0 lost':
     'the whole stack (Temporal, PostgreSQL, the worker, the API and the load generator) shares this machine’s two ' +
-    'cores, with the other sessions’ test suites. The CPU each turn costs (under Detail, from /proc) bounds turns per ' +
-    'second even on an idle machine; ≥ 100 turns/s needs either fewer CPU milliseconds per turn (fewer task hops: the ' +
-    'one-hop turn; the dev server is most of it) or more cores: the workers and the API scale out, Temporal’s history ' +
+    'cores, and the CPU each turn costs (under Detail, from /proc) bounds turns per second: ≥ 100 turns/s on 2 cores ' +
+    'needs at most 20 ms of CPU per turn for everything, and the same code measured 58 to 93 ms in runs an hour ' +
+    'apart. Fewer hops do not close that gap (a turn in 3 hops instead of 8 measured 55 ms, “A turn in fewer hops” ' +
+    'below): most of the CPU is per turn (the API and its update call, the dev server’s bookkeeping per event, the ' +
+    'Postgres writes that make each step idempotent, the model calls’ serialisation). What reaches it is more ' +
+    'cores: the workers and the API scale out, Temporal’s history ' +
     'shards and PostgreSQL scale up (deploy.md “Sizing”).',
   'Turns/s, 1,000 conversations, 0 lost':
     'as at 100 conversations: past saturation more conversations add latency, not throughput.',
   'First-turn p50 / later-turn p50 at 1,000':
-    'see Throughput and Levers below: a first turn waits on the shared task queue, which the SDK polls with a fifth of ' +
-    'the worker’s workflow-task pollers.',
+    'the load is a closed loop of 1,000 conversations × 2 turns on a stack that answers about 33 turns/s, so a turn ' +
+    'waits about N ÷ turns/s (30 s) on average, and the first turns are that queue: each starts its workflow, whose ' +
+    'first task waits on the shared task queue, while a later turn goes to its worker’s sticky queue and is taken ' +
+    'at once (see Throughput). The mean wait cannot shrink below the queue; the ratio only says who waits. Giving ' +
+    'the shared queue half the pollers changed nothing measurable (Levers below). What would reach ≤ 1.5× is one ' +
+    'queue for both: the API admitting turns in arrival order up to what the workers take, so later turns wait as ' +
+    'long as first ones (all about 30 s here) instead of first turns waiting for all of it.',
+  'History events per tool turn':
+    'see “A turn in fewer hops” below for what each of a tool turn’s events is and what ≤ 12 would need.',
   'Worker RSS, 1,000 open conversations':
     'an idle worker (compiled, plain Node) already holds about 225 MB (Node, the Temporal core, the workflow bundle in its ' +
     'V8 context, the OpenAI and Agents SDKs), and each cached conversation about 250–300 KB more; see Worker memory and ' +
     'Levers below for the cache size that bounds it.',
   'PostgresSession getItems(50) / addItems(10) p50, 100k-item session':
-    'getItems is one prepared statement on an index (one round trip), addItems three round trips in one transaction ' +
-    '(store.md has the plans): what is left is the round trip and decoding, which on this loaded machine is the scheduler’s ' +
-    'latency more than PostgreSQL’s. The session size does not enter (the index reads the last 50).',
+    'addItems(10) is within its target; getItems(50) is one prepared statement on the primary key (one round trip; ' +
+    'store.md has the plans). Measured apart on this machine: the round trip with 50 rows is about 0.2 ms and ' +
+    'PostgreSQL’s jsonb output about 0.1 ms more, so 0.3 ms leaves nothing for rebuilding the SDK items (about ' +
+    '0.05 ms since they are no longer copied twice each, 0.25 ms before). What would reach it: the items stored as ' +
+    'text beside the jsonb (no output conversion; twice the storage), or an in-process cache of a session’s latest ' +
+    'items (which needs invalidation across processes). The session size does not enter (the index reads the last 50).',
 };
 
 function targetsSection(r: Results): string[] {
