@@ -707,19 +707,22 @@ const WHY_UNMET: Record<string, string> = {
   'Turns/s, 1,000 conversations, 0 lost':
     'as at 100 conversations: past saturation more conversations add latency, not throughput.',
   'First-turn p50 / later-turn p50 at 1,000':
-    'the load is a closed loop of 1,000 conversations × 2 turns on a stack that answers about 33 turns/s, so a turn ' +
-    'waits about N ÷ turns/s (30 s) on average, and the first turns are that queue: each starts its workflow, whose ' +
+    'the load is a closed loop of 1,000 conversations × 2 turns, so a turn waits about N ÷ turns/s on average (the ' +
+    'last column of the Throughput latency table), and the first turns are that queue: each starts its workflow, whose ' +
     'first task waits on the shared task queue, while a later turn goes to its worker’s sticky queue and is taken ' +
     'at once (see Throughput). The mean wait cannot shrink below the queue; the ratio only says who waits. Giving ' +
     'the shared queue half the pollers changed nothing measurable (Levers below). What would reach ≤ 1.5× is one ' +
     'queue for both: the API admitting turns in arrival order up to what the workers take, so later turns wait as ' +
-    'long as first ones (all about 30 s here) instead of first turns waiting for all of it.',
+    'long as first ones (all about N ÷ turns/s) instead of first turns waiting for all of it.',
   'History events per tool turn':
     'see “A turn in fewer hops” below for what each of a tool turn’s events is and what ≤ 12 would need.',
   'Worker RSS, 1,000 open conversations':
     'an idle worker (compiled, plain Node) already holds about 225 MB (Node, the Temporal core, the workflow bundle in its ' +
-    'V8 context, the OpenAI and Agents SDKs), and each cached conversation about 250–300 KB more; see Worker memory and ' +
-    'Levers below for the cache size that bounds it.',
+    'V8 context, the OpenAI and Agents SDKs), and each cached conversation about 250–300 KB more, so 1,000 cached ' +
+    'conversations cost about 300 MB on their own. A smaller cache bounds the growth but not below about 420 MB (the ' +
+    'Levers below: evicted conversations replay into the same V8 heap, which keeps its pages) and costs CPU per turn. ' +
+    'What would reach it: more workers with smaller caches (each about 225 MB plus 300 KB per conversation it holds, ' +
+    'so four workers of 250 for 1,000 open conversations), not one worker holding all of them.',
   'PostgresSession getItems(50) / addItems(10) p50, 100k-item session':
     'addItems(10) is within its target; getItems(50) is one prepared statement on the primary key (one round trip; ' +
     'store.md has the plans). Measured apart on this machine: the round trip with 50 rows is about 0.2 ms and ' +
