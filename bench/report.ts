@@ -710,10 +710,14 @@ const WHY_UNMET: Record<string, string> = {
     'the load is a closed loop of 1,000 conversations × 2 turns, so a turn waits about N ÷ turns/s on average (the ' +
     'last column of the Throughput latency table), and the first turns are that queue: each starts its workflow, whose ' +
     'first task waits on the shared task queue, while a later turn goes to its worker’s sticky queue and is taken ' +
-    'at once (see Throughput). The mean wait cannot shrink below the queue; the ratio only says who waits. Giving ' +
-    'the shared queue half the pollers changed nothing measurable (Levers below). What would reach ≤ 1.5× is one ' +
-    'queue for both: the API admitting turns in arrival order up to what the workers take, so later turns wait as ' +
-    'long as first ones (all about N ÷ turns/s) instead of first turns waiting for all of it.',
+    'at once (see Throughput). The mean wait cannot shrink below the queue; the ratio only says who waits. On a ' +
+    'loaded machine half the pollers for the shared queue changed nothing (Levers below); on this quiet machine, ' +
+    'two back-to-back runs of 1,000 × 2 (2026-12-02 15:30 UTC) measured 29.3× with the SDK default and **2.1×** with ' +
+    '`WORKER_NONSTICKY_POLL_RATIO=1` (first turns 71 s, later 33 s), at a cost: 21.0 → 16.6 turns/s and 91 → 114 ms ' +
+    'of CPU per turn (likely cached conversations’ tasks taken from the shared queue with their whole history; not ' +
+    'measured apart). ' +
+    'What would reach ≤ 1.5× without that cost is one queue for both: the API admitting turns in arrival order up ' +
+    'to what the workers take, so later turns wait as long as first ones instead of first turns waiting for all of it.',
   'History events per tool turn':
     'see “A turn in fewer hops” below for what each of a tool turn’s events is and what ≤ 12 would need.',
   'Worker RSS, 1,000 open conversations':
