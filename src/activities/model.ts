@@ -79,10 +79,7 @@ export const REWRITE_REQUEST =
 export async function callModel(deps: ModelDeps, input: CallModelInput): Promise<CallModelResult> {
   // Heartbeats while the model thinks: if this worker dies, Temporal retries the call elsewhere
   // after the heartbeat timeout instead of the whole start-to-close timeout.
-  // A local activity (a turn's later steps) cannot heartbeat: the workflow task's own timeout
-  // notices a dead worker instead (src/workflows/turnSteps.ts).
   const context = Context.current();
-  if (context.info.isLocal) return callModelOnce(deps, input);
   const heartbeat = setInterval(() => context.heartbeat(), 2_000);
   try {
     return await callModelOnce(deps, input);

@@ -47,15 +47,11 @@ export async function runSchedules(world: ScheduleWorld, options: ScheduleOption
         : all.map((_, i) => i);
   const failures: ScheduleFailure[] = [];
   let restarts = 0;
+  // A replay of one schedule or one group restarts as its group of the whole run did.
+  const firstGroup = Math.floor(indexes[0]! / options.concurrency);
   for (let g = 0; g * options.concurrency < indexes.length; g++) {
     const group = indexes.slice(g * options.concurrency, (g + 1) * options.concurrency);
-    // A replay of one schedule restarts where its group of the whole run did.
-    const at =
-      options.only !== undefined
-        ? Math.floor(options.only / options.concurrency)
-        : options.group !== undefined
-          ? options.group
-          : g;
+    const at = firstGroup + g;
     const restart =
       options.restartWorker && at % 2 === 1
         ? (async () => {
