@@ -32,6 +32,7 @@ import {
   type FinishAndDeliverInput,
   type TurnStepParts,
 } from './turnSteps.js';
+import { openConversation, settingsOrApology, type OpenConversationInput } from './agentSettings.js';
 import { settleApproval, type SettleApprovalInput } from './approvals.js';
 import {
   finishHumanTurn,
@@ -100,9 +101,14 @@ export function createActivities(deps: ActivityDeps) {
     callModel: model,
     finishTurn: finish,
     deliverReply: deliver,
+    settingsFor: (agent) => settingsOrApology(deps.agents, agent),
   };
   return {
+    // Local, in runs recorded before the patch 'agent-settings-by-activity'; throws for an unknown agent.
     loadAgentSettings: async (agent: string) => loadAgentSettings(deps, agent),
+    // Regular activities since that patch: an unknown agent gets the apology's settings.
+    agentSettings: async (agent: string) => settingsOrApology(deps.agents, agent),
+    openConversation: (input: OpenConversationInput) => openConversation(deps, input),
     loadConversation: (conversationId: string) => loadConversation(deps, conversationId),
     loadReplyText: (input: { conversationId: string; turn: number }) => loadReplyText(deps, input),
     recordTurnInput: recordInput,

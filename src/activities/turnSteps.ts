@@ -1,3 +1,4 @@
+import type { AgentSettings } from '../agents/types.js';
 import type { CallModelInput, CallModelResult } from './model.js';
 import type { DeliverReplyInput, DeliverReplyResult } from './delivery.js';
 import type { FinishTurnInput, RecordTurnInputInput, RecordTurnInputResult } from './transcript.js';
@@ -12,6 +13,8 @@ export interface TurnStepParts {
   callModel(input: CallModelInput): Promise<CallModelResult>;
   finishTurn(input: FinishTurnInput): Promise<void>;
   deliverReply(input: DeliverReplyInput): Promise<DeliverReplyResult>;
+  /** The agent's settings as this worker defines them now (src/activities/agentSettings.ts). */
+  settingsFor(agent: string): AgentSettings;
 }
 
 export interface BeginTurnInput {
@@ -24,14 +27,20 @@ export interface BeginTurnResult {
   recorded: RecordTurnInputResult;
   /** Null when the turn needs no model call: nothing new to answer, or the configured reply answers. */
   model: CallModelResult | null;
+  /**
+   * The turn's agent's settings, read at the turn's start: a deploy that changed the agent is seen
+   * by this turn. Absent in results recorded before the patch 'agent-settings-by-activity'.
+   */
+  settings?: AgentSettings;
 }
 
 /** Records the turn's input, then makes its first model call: one step instead of two. */
 export async function beginTurn(parts: TurnStepParts, input: BeginTurnInput): Promise<BeginTurnResult> {
+  const settings = parts.settingsFor(input.record.agent);
   const recorded = await parts.recordTurnInput(input.record);
-  if (recorded.items === 0 || recorded.reply) return { recorded, model: null };
+  if (recorded.items === 0 || recorded.reply) return { recorded, model: null, settings };
   const turn = recorded.turn ?? input.record.turn;
-  return { recorded, model: await parts.callModel({ ...input.step, turn }) };
+  return { recorded, model: await parts.callModel({ ...input.step, turn }), settings };
 }
 
 export interface FinishAndDeliverInput {

@@ -27,7 +27,7 @@ import {
   type TurnReply,
 } from './messages.js';
 import type { ConversationKey } from './ids.js';
-import { AGENT, CHANNEL, HUMAN_MODE, STATUS, TENANT } from './searchAttributes.js';
+import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
 import { installApprovalHandlers } from './approvalFlow.js';
 import {
   takeoverStep,
@@ -37,6 +37,7 @@ import {
 } from './takeoverFlow.js';
 import { workflowNow } from './time.js';
 import { settingsFor } from './agents.js';
+import { openRun } from './runOpening.js';
 import { runTurn } from './turn.js';
 import { inTurnTrace } from './turnTrace.js';
 
@@ -46,8 +47,7 @@ export interface ConversationInput extends ConversationKey {
   carried?: CarriedState;
 }
 
-const { loadConversation, startSegment, markClosed, loadReplyText } =
-  proxyActivities<Activities>(bookkeeping);
+const { startSegment, markClosed, loadReplyText } = proxyActivities<Activities>(bookkeeping);
 
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
   const conversationId = workflowInfo().workflowId;
@@ -127,32 +127,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   });
 
   const currentAgent = () => state.agent ?? input.agent;
-  let settings: AgentSettings = await settingsFor(currentAgent());
+  const opened = await openRun(conversationId, input, state);
+  const { byActivity } = opened;
+  let settings: AgentSettings = opened.settings;
   let settingsAgent = currentAgent();
-  let settingsLoadedAt = workflowNow();
+  let settingsLoadedAt = opened.loadedAt;
   strategy = settings.strategy;
-  if (!input.carried) {
-    // A new run of a known conversation (after an idle timeout or close) picks up its pointer,
-    // segment and counters from Postgres.
-    const saved = await loadConversation(conversationId);
-    if (saved) {
-      state.turns = saved.turns;
-      state.segment = saved.segment;
-      state.lastResponseId = saved.lastResponseId;
-      state.lastError = saved.lastError;
-      // The conversation keeps its agent (a handoff may have changed it), whatever routing says now.
-      if (saved.agent && saved.agent !== input.agent && patched('agent-handoffs')) {
-        state.agent = saved.agent;
-        settings = await settingsFor(saved.agent);
-        settingsAgent = saved.agent;
-      }
-      if ((saved.humanMode || saved.catchUpFromTurn != null) && patched('human-takeover')) {
-        state.takeover.humanMode = saved.humanMode ?? null;
-        state.takeover.catchUpFromTurn = saved.catchUpFromTurn ?? null;
-        if (saved.humanMode) upsertSearchAttributes([{ key: HUMAN_MODE, value: true }]);
-      }
-    }
-  }
   ready = true;
   upsertSearchAttributes([
     { key: TENANT, value: input.tenant },
@@ -205,11 +185,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       if (state.inbox.length === 0) break; // close requested, nothing left to answer
       // A deploy may have changed or removed the agent since its settings were read: read them
       // again (a local activity), unless they were read for this very turn.
+      // Since the patch 'agent-settings-by-activity' the turn's first step reads them instead.
       if (
+        !byActivity &&
         (turnsThisRun > 0 || workflowNow() - settingsLoadedAt > 1_000) &&
         patched('agent-settings-per-turn')
       ) {
-        settings = await settingsFor(currentAgent());
+        settings = await settingsFor(currentAgent(), false);
         settingsAgent = currentAgent();
         settingsLoadedAt = workflowNow();
       }
@@ -221,14 +203,18 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const batch = state.takeBatch(count);
       running = true;
       upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
-      const outcome = await inTurnTrace(batch, () => runTurn(conversationId, input, settings, state, batch));
+      const turn = await inTurnTrace(batch, () =>
+        runTurn(conversationId, input, { settings, byActivity }, state, batch),
+      );
+      const outcome = turn.outcome;
+      if (byActivity) settings = turn.settings;
       running = false;
       upsertSearchAttributes([{ key: STATUS, value: outcome }]);
       await applyToolTakeover(takeover);
       turnsThisRun += 1;
       // After a handoff the target's idle timeout and continue-as-new limit apply.
-      if (settingsAgent !== currentAgent()) {
-        settings = await settingsFor(currentAgent());
+      if (settingsAgent !== currentAgent() && !byActivity) {
+        settings = await settingsFor(currentAgent(), false);
         settingsAgent = currentAgent();
         settingsLoadedAt = workflowNow();
       }

@@ -21,15 +21,29 @@ import { FEWER_HOPS_PATCH, inFewerSteps, inSteps, type TurnSteps } from './turnS
 
 export type TurnOutcome = 'idle' | 'failed';
 
+/** The agent's settings as a turn starts; `byActivity`: the run took the patch 'agent-settings-by-activity'. */
+export interface TurnSettings {
+  settings: AgentSettings;
+  byActivity: boolean;
+}
+
+export interface TurnResult {
+  outcome: TurnOutcome;
+  /** The settings the turn ended with: read at its start (by activity), or the target's after a handoff. */
+  settings: AgentSettings;
+}
+
 export async function runTurn(
   conversationId: string,
   input: ConversationInput,
-  settingsAtStart: AgentSettings,
+  atStart: TurnSettings,
   state: ConversationState,
   batch: InboundMessage[],
-): Promise<TurnOutcome> {
+): Promise<TurnResult> {
+  const { byActivity } = atStart;
   // A handoff mid-turn switches the agent, and with it the settings the rest of the turn uses.
-  let settings = settingsAtStart;
+  let settings = atStart.settings;
+  const ended = (outcome: TurnOutcome): TurnResult => ({ outcome, settings });
   const proposed = state.turns + 1;
   const key: ConversationKey = { tenant: input.tenant, channel: input.channel, externalId: input.externalId };
   let turn = proposed;
@@ -61,6 +75,8 @@ export async function runTurn(
       first,
     );
     const recorded = begun.recorded;
+    // The turn's first step read the settings as this worker defines them now.
+    if (byActivity && begun.settings) settings = begun.settings;
     leaveOutRedelivered(state, recorded.duplicates);
     // Postgres may know the proposed number is taken (a run ended mid-turn): answer in its turn.
     turn = recorded.turn ?? proposed;
@@ -68,7 +84,7 @@ export async function runTurn(
     if (recorded.items === 0) {
       // Every message was answered by an earlier run: nothing to say twice.
       state.finishTurn(state.turns, { status: 'duplicate', turn: state.turns, text: null, responseId: null });
-      return 'idle';
+      return ended('idle');
     }
     if (recorded.reply && patched('whatsapp-media')) {
       // Nothing the model can use (a video, an unsupported type, media not received): the agent's
@@ -84,7 +100,7 @@ export async function runTurn(
         responseId: null,
       });
       setCurrentDetails(`Turn ${turn}: answered with the configured ${recorded.reply} reply.`);
-      return 'idle';
+      return ended('idle');
     }
 
     if (begun.failure !== undefined) throw begun.failure;
@@ -131,7 +147,7 @@ export async function runTurn(
         }),
       );
       if (handoff?.to) {
-        settings = await handOff(common.agent, handoff.to, turn);
+        settings = await handOff(common.agent, handoff.to, turn, byActivity);
         common = { ...common, agent: handoff.to };
         state.agent = handoff.to;
       }
@@ -163,7 +179,7 @@ export async function runTurn(
       `Turn ${turn}: answered in ${step} model step(s), ${rounds} tool round(s)` +
         `${result.recovered ? `, recovered (${result.recovered})` : ''}. Messages: ${batch.length}. Agent: ${common.agent}.`,
     );
-    return 'idle';
+    return ended('idle');
   } catch (err) {
     // The turn failed for good (a non-retryable error, or retries ran out). The user gets the
     // agent's apology, the error is recorded, and the pointer stays on the last good response so
@@ -178,7 +194,7 @@ export async function runTurn(
     );
     state.finishTurn(turn, { status: 'failed', turn, text: settings.apologyText, responseId: null });
     setCurrentDetails(`Turn ${turn}: failed, apology sent. ${error}`);
-    return 'failed';
+    return ended('failed');
   }
 }
 

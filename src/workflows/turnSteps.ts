@@ -2,6 +2,7 @@ import { ActivityFailure, log, proxyActivities, type ActivityOptions } from '@te
 import type { Activities } from '../activities/index.js';
 import type { CallModelResult } from '../activities/model.js';
 import type { RecordTurnInputResult } from '../activities/transcript.js';
+import type { AgentSettings } from '../agents/types.js';
 import { bookkeeping, deliveryOptions, finishAndDeliverOptions, modelOptions } from './activityOptions.js';
 
 /**
@@ -35,6 +36,8 @@ export interface Begun {
   model?: CallModelResult | null;
   /** The first model step failed for good; thrown once the turn knows its number. */
   failure?: unknown;
+  /** The agent's settings, read by the first step (absent in results recorded before that). */
+  settings?: AgentSettings;
 }
 
 export interface TurnSteps {

@@ -34,8 +34,8 @@ describe('a turn in fewer hops', () => {
     const reply = await c.send('call get_time {"zone":"UTC"} now');
     expect(reply.text).toMatch(/get_time/);
     expect(await activitiesPerTurn(c.workflowId)).toEqual([
-      // The run reads its saved state before its first turn.
-      ['loadConversation', 'beginTurn', 'finishAndDeliver'],
+      // The run reads its saved state and its agent's settings before its first turn.
+      ['openConversation', 'beginTurn', 'finishAndDeliver'],
       ['beginTurn', 'finishAndDeliver'],
       ['beginTurn', 'runTool', 'callModel', 'finishAndDeliver'],
     ]);

@@ -174,6 +174,7 @@ describe('a handoff', () => {
     expect(steps(c).at(-1)!.instructions).toBe('You are the booking desk-idle.');
     expect((await c.state()).agent).toBe('booking-idle');
     await recordHistory('v4-agents-handoff-new-run', c.handle);
+    await recordHistory('v6-agents-handoff-new-run', c.handle);
   });
 });
 
@@ -202,5 +203,6 @@ describe('an agent changed or removed between turns', () => {
     expect((await c.handle.describe()).runId).toBe(run);
     expect(steps(c).at(-1)!.instructions).toBe('Version one.');
     await recordHistory('v4-agents-settings-per-turn', c.handle);
+    await recordHistory('v6-agents-settings-per-turn', c.handle);
   });
 });
