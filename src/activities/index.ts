@@ -28,11 +28,14 @@ import { runTool, skipTool, type RunToolInput } from './tools.js';
 import {
   beginTurn,
   finishAndDeliver,
+  modelStep,
   type BeginTurnInput,
+  type ModelStepInput,
   type FinishAndDeliverInput,
   type TurnStepParts,
 } from './turnSteps.js';
 import { openConversation, settingsOrApology, type OpenConversationInput } from './agentSettings.js';
+import { SEND_LEASE_MS } from '../workflows/activityOptions.js';
 import { settleApproval, type SettleApprovalInput } from './approvals.js';
 import {
   finishHumanTurn,
@@ -86,15 +89,16 @@ export function createActivities(deps: ActivityDeps) {
       input,
     ),
   );
-  const deliver = (input: DeliverReplyInput) => {
-    // The claim on a send lasts as long as Temporal lets the attempt run before it retries.
-    const info = Context.current().info;
+  const deliverWithLease = (input: DeliverReplyInput, leaseMs: number) => {
     const templateFor = (conversationId: string) => agentTemplate(deps, conversationId);
     return deliverReply({ pool: deps.pool, senders, log, templateFor }, input, {
-      attempt: info.attempt,
-      leaseMs: info.startToCloseTimeoutMs,
+      attempt: Context.current().info.attempt,
+      leaseMs,
     });
   };
+  // The claim on a send lasts as long as Temporal lets the attempt run before it retries.
+  const deliver = (input: DeliverReplyInput) =>
+    deliverWithLease(input, Context.current().info.startToCloseTimeoutMs);
   const finish = (input: FinishTurnInput) => finishTurn(deps, input);
   const parts: TurnStepParts = {
     recordTurnInput: recordInput,
@@ -102,6 +106,9 @@ export function createActivities(deps: ActivityDeps) {
     finishTurn: finish,
     deliverReply: deliver,
     settingsFor: (agent) => settingsOrApology(deps.agents, agent),
+    // A model step's attempt may run for minutes; a worker that dies in its send is found by the
+    // missed heartbeat, and the retry must not wait out the whole step's timeout to send again.
+    deliverInStep: (input) => deliverWithLease(input, SEND_LEASE_MS),
   };
   return {
     // Local, in runs recorded before the patch 'agent-settings-by-activity'; throws for an unknown agent.
@@ -122,6 +129,8 @@ export function createActivities(deps: ActivityDeps) {
     // A turn in fewer hops: the steps above, two at a time. Recording the input may download
     // media before the model call starts its own heartbeats.
     beginTurn: (input: BeginTurnInput) => withHeartbeats(() => beginTurn(parts, input)),
+    // Since the patch 'finish-in-answering-step': a later model step that may finish the turn.
+    modelStep: (input: ModelStepInput) => withHeartbeats(() => modelStep(parts, input)),
     finishAndDeliver: (input: FinishAndDeliverInput) => finishAndDeliver(parts, input),
     settleApproval: (input: SettleApprovalInput) => settleApproval(deps.pool, input),
     recordHumanMode: (input: RecordHumanModeInput) => recordHumanMode(deps, input),

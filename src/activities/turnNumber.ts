@@ -31,7 +31,11 @@ export interface TurnFacts {
 export type TurnChoice =
   /** Store `fresh` as a new turn `turn`. */
   | { kind: 'new'; turn: number; fresh: string[]; duplicates: string[] }
-  /** These exact messages already hold unfinished turn `turn` (an activity retry, or the abandoned batch again). */
+  /**
+   * These exact messages already hold unfinished turn `turn` (an activity retry, or the abandoned
+   * batch again), or finished turn `turn` when it is the one proposed (a retry of the step that
+   * finished it).
+   */
   | { kind: 'resume'; turn: number; duplicates: string[] }
   /** Every message was seen before: nothing to answer. */
   | { kind: 'duplicate'; duplicates: string[] };
@@ -44,11 +48,22 @@ export function chooseTurn(facts: TurnFacts): TurnChoice {
     const open = facts.known.find(
       (k) => !k.answered && (facts.idsAtTurn.get(k.turn) ?? []).every((id) => inBatch.has(id)),
     );
-    if (open) {
+    // Answered in the very turn the workflow proposes: the workflow never learnt that turn ended,
+    // so the step that finished it is being retried (its worker died after the finish, or in the
+    // send that follows it; src/activities/turnSteps.ts). It resumes that turn: the recorded answer
+    // is returned again and the ledger sends what is not sent yet.
+    const retried = facts.known.find(
+      (k) =>
+        k.answered &&
+        k.turn === facts.proposed &&
+        (facts.idsAtTurn.get(k.turn) ?? []).every((id) => inBatch.has(id)),
+    );
+    const resumed = open ?? retried;
+    if (resumed) {
       return {
         kind: 'resume',
-        turn: open.turn,
-        duplicates: facts.known.filter((k) => k.turn !== open.turn).map((k) => k.messageId),
+        turn: resumed.turn,
+        duplicates: facts.known.filter((k) => k.turn !== resumed.turn).map((k) => k.messageId),
       };
     }
     return { kind: 'duplicate', duplicates: [...knownIds] };

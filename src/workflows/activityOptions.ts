@@ -22,12 +22,18 @@ export const deliveryOptions: ActivityOptions = {
 };
 
 /**
+ * How long an attempt's claim on a send lasts: after a worker dies inside a send, the retry sends
+ * again under the same key once it has run out, so it is short. A send made by the model step that
+ * answered the turn claims it for as long (src/activities/turnSteps.ts).
+ */
+export const SEND_LEASE_MS = 15_000;
+
+/**
  * Finishing a turn and sending its reply, in one activity (src/workflows/turnSteps.ts). Its
- * start-to-close is the send's lease: after a worker dies inside a send, the retry sends again
- * under the same key once it has run out, so it is short; the retries last as long as delivery's.
+ * start-to-close is the send's lease; the retries last as long as delivery's.
  */
 export const finishAndDeliverOptions: ActivityOptions = {
-  startToCloseTimeout: '15 seconds',
+  startToCloseTimeout: SEND_LEASE_MS,
   scheduleToCloseTimeout: '1 hour',
   retry: { initialInterval: '2 seconds', maximumInterval: '5 minutes' },
 };

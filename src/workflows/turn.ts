@@ -13,7 +13,14 @@ import { resolveApproval } from './approvalFlow.js';
 import { approvalTimeoutMs } from './approvals.js';
 import { noteTakeoverCalls } from './takeoverFlow.js';
 import { leaveOutRedelivered } from './redelivered.js';
-import { FEWER_HOPS_PATCH, inFewerSteps, inSteps, type TurnSteps } from './turnSteps.js';
+import type { FinishIfAnswered, ModelStepResult } from '../activities/turnSteps.js';
+import {
+  FEWER_HOPS_PATCH,
+  FINISH_IN_ANSWERING_STEP_PATCH,
+  inFewerSteps,
+  inSteps,
+  type TurnSteps,
+} from './turnSteps.js';
 
 // One turn: record the input, model steps and tool rounds, finish, deliver. The conversation
 // workflow (conversation.ts) decides when a turn runs; this module decides what a turn does, and
@@ -53,6 +60,8 @@ export async function runTurn(
   // Turns recorded before the patch replay as the steps they were; new turns take fewer hops.
   const steps: TurnSteps = patched(FEWER_HOPS_PATCH) ? inFewerSteps : inSteps;
   const delivery = { conversationId, externalId: input.externalId, channel: input.channel };
+  // The step whose answer ends the turn finishes it and sends the reply (turnSteps.ts).
+  const finish = steps === inFewerSteps && patched(FINISH_IN_ANSWERING_STEP_PATCH) ? { delivery } : undefined;
 
   try {
     let step = 1;
@@ -73,6 +82,7 @@ export async function runTurn(
     const begun = await steps.begin(
       { ...common, now: new Date(workflowNow()).toISOString(), messages: batch },
       first,
+      finish,
     );
     const recorded = begun.recorded;
     // The turn's first step read the settings as this worker defines them now.
@@ -106,7 +116,7 @@ export async function runTurn(
     if (begun.failure !== undefined) throw begun.failure;
     let result = begun.model
       ? noteUsage(begun.model, state, turn)
-      : await modelStep(steps, { ...first, turn }, state);
+      : await modelStep(steps, { ...first, turn }, state, finish);
     while (result.functionCalls.length > 0) {
       const calls = result.functionCalls;
       previous = result.responseId;
@@ -130,6 +140,7 @@ export async function runTurn(
           steps,
           { ...common, step, previousResponseId: previous, mode: 'final' },
           state,
+          finish,
         );
         break;
       }
@@ -156,6 +167,7 @@ export async function runTurn(
         steps,
         { ...common, step, previousResponseId: previous, mode: 'normal' },
         state,
+        finish,
       );
     }
     if (result.looksLikeToolJson) {
@@ -164,16 +176,19 @@ export async function runTurn(
         steps,
         { ...common, step, previousResponseId: result.responseId, mode: 'rewrite' },
         state,
+        finish,
       );
     }
 
     state.lastResponseId = result.responseId;
     state.lastError = null;
     state.takeover.caughtUp();
-    await steps.finishAndDeliver(
-      { ...common, lastResponseId: result.responseId, error: null, apology: null },
-      { ...delivery, turn },
-    );
+    // Finished by its answering step, unless that step's send failed: then with delivery's retries.
+    if (!result.finished || result.finished.delivery === 'failed')
+      await steps.finishAndDeliver(
+        { ...common, lastResponseId: result.responseId, error: null, apology: null },
+        { ...delivery, turn },
+      );
     state.finishTurn(turn, { status: 'answered', turn, text: result.text, responseId: result.responseId });
     setCurrentDetails(
       `Turn ${turn}: answered in ${step} model step(s), ${rounds} tool round(s)` +
@@ -202,13 +217,14 @@ async function modelStep(
   steps: TurnSteps,
   args: Parameters<Activities['callModel']>[0],
   state: ConversationState,
-): Promise<CallModelResult> {
+  finish: FinishIfAnswered | undefined,
+): Promise<ModelStepResult> {
   const summary =
     args.mode === 'normal' ? `model step ${args.step}` : `model step ${args.step} (${args.mode})`;
-  return noteUsage(await steps.model(args, summary), state, args.turn);
+  return noteUsage(await steps.model(args, summary, finish), state, args.turn);
 }
 
-function noteUsage(result: CallModelResult, state: ConversationState, turn: number): CallModelResult {
+function noteUsage<R extends CallModelResult>(result: R, state: ConversationState, turn: number): R {
   state.addUsage(result.usage, result.recovered !== null);
   if (result.recovered)
     log.info('model call recovered from expired state', { turn, recovery: result.recovered });

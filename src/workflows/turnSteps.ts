@@ -1,12 +1,12 @@
 import { ActivityFailure, log, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { CallModelResult } from '../activities/model.js';
+import type { FinishIfAnswered, ModelStepResult } from '../activities/turnSteps.js';
 import type { RecordTurnInputResult } from '../activities/transcript.js';
 import type { AgentSettings } from '../agents/types.js';
 import { bookkeeping, deliveryOptions, finishAndDeliverOptions, modelOptions } from './activityOptions.js';
 
 /**
- * How a turn's steps run (src/workflows/turn.ts decides what the steps are). Two ways, both
+ * How a turn's steps run (src/workflows/turn.ts decides what the steps are). Three ways, all
  * regular activities whose results are in history before the next step:
  *
  * - in steps: one activity per step (6 for a tool turn, 12 task hops); turns recorded before the
@@ -15,13 +15,23 @@ import { bookkeeping, deliveryOptions, finishAndDeliverOptions, modelOptions } f
  *   the turn is finished by its delivery step, so a tool turn is 4 activities (8 hops). Each
  *   combined activity is its parts one after the other, idempotent as they are: a retry records
  *   the same input again (resuming its turn), finds the recorded model call, finishes again and
- *   finds the ledger's claim.
+ *   finds the ledger's claim;
+ * - and since 'finish-in-answering-step', the model step whose answer ends the turn finishes it and
+ *   sends the reply: a plain turn is 1 activity (2 hops), a tool turn 3 (6 hops). A failed send
+ *   falls back to finishAndDeliver with delivery's retries.
  *
- * A turn in one workflow task (local activities) was built and measured on this branch too
- * (docs/benchmarks.md, "A turn in one hop"); it is not used: its worker-kill-tool and
- * temporal-restart drills left turns without a reply.
+ * Local activities are not used: a turn in one workflow task, and one whose later steps were local,
+ * were built and measured (docs/benchmarks.md, "A turn in fewer hops"). The first lost turns in the
+ * worker-kill-tool and temporal-restart drills; both let an update arrive in a task that local
+ * steps hold open, which fails with the task on a worker restart, and leave local activity markers
+ * that a stopped worker can record ahead of an update (the nondeterminism in runOpening.ts).
  */
 export const FEWER_HOPS_PATCH = 'turn-in-fewer-hops';
+/**
+ * In fewer steps, since this patch: the model step whose answer ends the turn finishes it and sends
+ * the reply (src/activities/turnSteps.ts), so a plain turn is one activity and a tool turn three.
+ */
+export const FINISH_IN_ANSWERING_STEP_PATCH = 'finish-in-answering-step';
 
 type RecordInput = Parameters<Activities['recordTurnInput']>[0];
 type ModelInput = Parameters<Activities['callModel']>[0];
@@ -33,7 +43,7 @@ type DeliveryInput = Parameters<Activities['deliverReply']>[0];
 export interface Begun {
   recorded: RecordTurnInputResult;
   /** The first model step's result when it ran with the recording; absent: the turn makes it. */
-  model?: CallModelResult | null;
+  model?: ModelStepResult | null;
   /** The first model step failed for good; thrown once the turn knows its number. */
   failure?: unknown;
   /** The agent's settings, read by the first step (absent in results recorded before that). */
@@ -41,8 +51,9 @@ export interface Begun {
 }
 
 export interface TurnSteps {
-  begin(record: RecordInput, first: Omit<ModelInput, 'turn'>): Promise<Begun>;
-  model(args: ModelInput, summary: string): Promise<CallModelResult>;
+  /** `finish`: the step finishes and sends the turn if its answer ends it (in fewer steps only). */
+  begin(record: RecordInput, first: Omit<ModelInput, 'turn'>, finish?: FinishIfAnswered): Promise<Begun>;
+  model(args: ModelInput, summary: string, finish?: FinishIfAnswered): Promise<ModelStepResult>;
   runTool(options: ActivityOptions, args: ToolInput): Promise<Awaited<ReturnType<Activities['runTool']>>>;
   skipTool(args: SkipInput): Promise<unknown>;
   /** Finishes the turn in Postgres, then hands the reply to the channel (never throws for a failed send). */
@@ -52,7 +63,7 @@ export interface TurnSteps {
 const { recordTurnInput, finishTurn, runTool, skipTool } = proxyActivities<Activities>(bookkeeping);
 const { callModel } = proxyActivities<Activities>(modelOptions);
 const { deliverReply } = proxyActivities<Activities>(deliveryOptions);
-const { beginTurn } = proxyActivities<Activities>(modelOptions);
+const { beginTurn, modelStep } = proxyActivities<Activities>(modelOptions);
 const { finishAndDeliver } = proxyActivities<Activities>(finishAndDeliverOptions);
 
 /** The turn as regular activities: exactly the commands turns recorded before the patch issued. */
@@ -69,10 +80,10 @@ export const inSteps: TurnSteps = {
 
 /** The input recorded by the first model step, the turn finished by its delivery step. */
 export const inFewerSteps: TurnSteps = {
-  async begin(record, first) {
+  async begin(record, first, finish) {
     try {
       return await beginTurn.executeWithOptions({ ...modelOptions, summary: 'model step 1' }, [
-        { record, step: first },
+        { record, step: first, ...(finish ? { finish } : {}) },
       ]);
     } catch (err) {
       // The model call failed for good: the input is recorded (again: idempotent), and the turn,
@@ -81,7 +92,10 @@ export const inFewerSteps: TurnSteps = {
       return { recorded, model: null, failure: err };
     }
   },
-  model: inSteps.model,
+  model: (args, summary, finish) =>
+    finish
+      ? modelStep.executeWithOptions({ ...modelOptions, summary }, [{ step: args, finish }])
+      : inSteps.model(args, summary),
   runTool: inSteps.runTool,
   skipTool: inSteps.skipTool,
   async finishAndDeliver(finish, delivery) {

@@ -74,4 +74,27 @@ describe('chooseTurn', () => {
     );
     expect(choice).toEqual({ kind: 'duplicate', duplicates: ['a'] });
   });
+
+  it('resumes the finished turn the workflow proposes: the step that finished it is retried', () => {
+    // The worker died after the answering step finished turn 3 (or inside its send): the workflow
+    // still proposes 3 for the same messages, and the retry returns that turn, not a duplicate.
+    const known = [
+      { messageId: 'a', turn: 3, answered: true },
+      { messageId: 'b', turn: 3, answered: true },
+    ];
+    const idsAtTurn = new Map([[3, ['a', 'b']]]);
+    expect(
+      chooseTurn(facts({ batch: ['a', 'b'], known, idsAtTurn, proposedTaken: true, highest: 3 })),
+    ).toEqual({ kind: 'resume', turn: 3, duplicates: [] });
+    // Answered in an earlier turn than the proposed one: an earlier run answered them.
+    expect(
+      chooseTurn(
+        facts({ batch: ['a', 'b'], known, idsAtTurn, proposed: 4, proposedTaken: false, highest: 3 }),
+      ),
+    ).toEqual({ kind: 'duplicate', duplicates: ['a', 'b'] });
+    // The proposed turn holds other messages too: not this batch's turn.
+    expect(
+      chooseTurn(facts({ batch: ['a'], known: [known[0]!], idsAtTurn, proposedTaken: true, highest: 3 })),
+    ).toEqual({ kind: 'duplicate', duplicates: ['a'] });
+  });
 });

@@ -165,9 +165,9 @@ function expectActivitiesUnder(spans: CollectedSpan[], turn: CollectedSpan, acti
 }
 
 const HTTP_MESSAGES = /^POST \/v1\/conversations\/:[a-zA-Z]+\/:[a-zA-Z]+\/messages$/;
-// The turn's steps as they are today (patch turn-in-fewer-hops): the input with the first model
-// step, the tool, the second model step, the finish with the delivery.
-const TURN_ACTIVITIES = ['beginTurn', 'runTool', 'callModel', 'finishAndDeliver'];
+// The turn's steps as they are today (patches turn-in-fewer-hops, finish-in-answering-step): the
+// input with the first model step, the tool, the second model step with the finish and delivery.
+const TURN_ACTIVITIES = ['beginTurn', 'runTool', 'modelStep'];
 
 describe('traces over OTLP', () => {
   it('one trace runs from POST ...?wait=true through update-with-start, the turn, each activity and each model call', async () => {
@@ -219,7 +219,7 @@ describe('traces over OTLP', () => {
     const calls = all(spans, 'chat gpt-5-mini');
     expect(calls).toHaveLength(2);
     const runs = new Set(calls.map((c) => parentOf(spans, c)));
-    expect([...runs].map((r) => r.name).sort()).toEqual(['RunActivity:beginTurn', 'RunActivity:callModel']);
+    expect([...runs].map((r) => r.name).sort()).toEqual(['RunActivity:beginTurn', 'RunActivity:modelStep']);
     for (const call of calls) {
       expect(call.attributes).toMatchObject({
         'gen_ai.system': 'openai',
@@ -267,11 +267,13 @@ describe('traces over OTLP', () => {
     expect(parentOf(secondSpans, parentOf(secondSpans, parentOf(secondSpans, secondTurn)))).toBe(
       one(secondSpans, HTTP_MESSAGES),
     );
-    expectActivitiesUnder(secondSpans, secondTurn, ['beginTurn', 'finishAndDeliver']);
+    // A plain turn is one step: the first model step answers, finishes and sends.
+    expectActivitiesUnder(secondSpans, secondTurn, ['beginTurn']);
     expect(one(secondSpans, 'chat gpt-5-mini').attributes['threadline.turn']).toBe(2);
     const handle = client.workflow.getHandle(secondBody.workflowId);
     expect((await handle.query(stateQuery)).turns).toBe(2);
     await recordHistory('v4-otel-traced-turns', handle);
+    await recordHistory('v6-otel-traced-turns', handle);
   });
 
   it('a message without wait (signal-with-start) and a signed webhook are traced the same way', async () => {
@@ -298,7 +300,7 @@ describe('traces over OTLP', () => {
     expect(parentOf(spans, parentOf(spans, turn))).toBe(
       one(spans, 'SignalWithStartWorkflow:conversationWorkflow'),
     );
-    expectActivitiesUnder(spans, turn, ['beginTurn', 'finishAndDeliver']);
+    expectActivitiesUnder(spans, turn, ['beginTurn']);
 
     // Its own conversation: test files share one Temporal server, and a workflow id another file
     // uses (test/channels/webhook.test.ts) would take the signal to that file's worker.
@@ -326,7 +328,6 @@ describe('traces over OTLP', () => {
       'Turn',
       'RunActivity:beginTurn',
       'chat gpt-5-mini',
-      'RunActivity:finishAndDeliver',
     ]);
     expect(hookSpans.length).toBeGreaterThan(0);
   });

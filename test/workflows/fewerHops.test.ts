@@ -4,7 +4,9 @@ import { recordHistory, startHarness, testAgent, testTools, type Harness } from 
 
 /**
  * A turn in fewer hops (patch 'turn-in-fewer-hops'): the input is recorded by the first model
- * step and the turn finished by its delivery step, so a tool turn is 4 activities instead of 6.
+ * step and the turn finished by its delivery step, so a tool turn is 4 activities instead of 6;
+ * since 'finish-in-answering-step' the model step whose answer ends the turn finishes and sends it
+ * (a plain turn is 1 activity, a tool turn 3).
  */
 let h: Harness;
 beforeAll(async () => {
@@ -27,17 +29,18 @@ async function activitiesPerTurn(workflowId: string): Promise<string[][]> {
 }
 
 describe('a turn in fewer hops', () => {
-  it('runs a plain turn as two activities and a tool turn as four', async () => {
+  it('runs a plain turn as one activity and a tool turn as three', async () => {
     const c = h.conversation('hop');
     expect((await c.send('hello')).status).toBe('answered');
     expect((await c.send('and again')).text).toContain('You said: "and again"');
     const reply = await c.send('call get_time {"zone":"UTC"} now');
     expect(reply.text).toMatch(/get_time/);
     expect(await activitiesPerTurn(c.workflowId)).toEqual([
-      // The run reads its saved state and its agent's settings before its first turn.
-      ['openConversation', 'beginTurn', 'finishAndDeliver'],
-      ['beginTurn', 'finishAndDeliver'],
-      ['beginTurn', 'runTool', 'callModel', 'finishAndDeliver'],
+      // The run reads its saved state and its agent's settings before its first turn; the step
+      // whose answer ends a turn finishes it and sends the reply.
+      ['openConversation', 'beginTurn'],
+      ['beginTurn'],
+      ['beginTurn', 'runTool', 'modelStep'],
     ]);
     const items = await h.db.pool.query<{ role: string | null; type: string }>(
       `SELECT type, role FROM session_items WHERE session_id = $1 ORDER BY seq`,
@@ -52,5 +55,6 @@ describe('a turn in fewer hops', () => {
       'assistant',
     ]);
     await recordHistory('v5-perf2-plain-and-tool-turns', c.handle);
+    await recordHistory('v6-finish-in-answering-step', c.handle);
   });
 });

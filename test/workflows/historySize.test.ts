@@ -17,11 +17,12 @@ const { EventType } = temporal.api.enums.v1;
 const TURNS = 200;
 const small = (i: number) => `short ${i}`;
 /**
- * Events per turn since 'turn-in-fewer-hops' (a plain turn took 33 before, a tool turn 45): two
- * activities fewer per turn (docs/benchmarks.md, "A turn in fewer hops").
+ * Events per turn since 'finish-in-answering-step' and 'agent-settings-by-activity' (a plain turn
+ * took 33 with one activity per step, 22 in fewer hops; a tool turn 45, then 34): the answering
+ * model step finishes the turn, and no settings marker (docs/benchmarks.md, "A turn in fewer hops").
  */
-const PLAIN_TURN_EVENTS = 22;
-const TOOL_TURN_EVENTS = 34;
+const PLAIN_TURN_EVENTS = 15;
+const TOOL_TURN_EVENTS = 27;
 const large = (i: number) => `long ${i} ${'x'.repeat(4_000)}`;
 
 interface TurnCost {

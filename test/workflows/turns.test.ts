@@ -354,5 +354,13 @@ describe('turns', () => {
       [wa.workflowId],
     );
     expect(ledger).toEqual([{ status: 'sent', attempts: 2, provider_message_id: 'wamid.1' }]);
+    // The answering step's send failed: the turn's finishAndDeliver sent it, with delivery's retries.
+    const scheduled = ((await wa.fetchHistory()).events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes
+        ? [e.activityTaskScheduledEventAttributes.activityType!.name]
+        : [],
+    );
+    expect(scheduled).toEqual(['openConversation', 'beginTurn', 'finishAndDeliver']);
+    await recordHistory('v6-send-failed-in-answering-step', wa);
   });
 });
