@@ -236,8 +236,8 @@ export function markdown(r: Results, server?: Results): string {
     out.push(
       'One synchronous turn with one tool call (`call get_weather`): two model calls and one tool run. Three ways, ' +
         'interleaved sample by sample: **Threadline** (`POST …/messages?wait=true` through the API: update-with-start, ' +
-        'the workflow, `recordTurnInput`, `callModel`, `runTool`, `callModel`, `finishTurn`, `deliverReply`, Postgres ' +
-        'throughout), **direct** (the same two `responses.create` calls and the tool, with the `openai` SDK against the same ' +
+        'the workflow, `beginTurn` (the input recorded, the first model call), `runTool`, `modelStep` (the second ' +
+        'model call, the turn finished, the reply sent), Postgres throughout), **direct** (the same two `responses.create` calls and the tool, with the `openai` SDK against the same ' +
         'emulator: no Temporal, no Postgres), and **the Temporal floor** (`bench/floor/`: a workflow that runs one no-op ' +
         `activity, started and awaited on the same server). ${n(x.samples)} samples each, over ${x.conversations} ` +
         'conversations that already exist (their first turn, which also starts the workflow, is warm-up).',
@@ -687,20 +687,26 @@ export function markdown(r: Results, server?: Results): string {
 const WHY_UNMET: Record<string, string> = {
   'Sync tool turn (2 model calls, 1 tool) / Temporal floor, p50':
     'the floor is three task hops (start, one activity, completion) on a server whose transfer reader no longer ' +
-    'throttles them, so it is about as fast as Temporal gets on this machine. A turn pays its own hops and its work ' +
-    '(the breakdown below counts both: two model calls, a tool, the Postgres writes that make each step idempotent). ' +
-    'Even a turn run entirely inside the workflow task that takes the message (every step a local activity: ' +
-    '“A turn in fewer hops” below, not used because its acceptance waits for the whole turn) is one hop plus that ' +
-    'work; 0.5× the floor would need all of it in the time of one and a half hops. The target was set against the ' +
-    'old, throttled floor (about 3.5× slower, deploy.md “Temporal server settings”).',
+    'throttles them, so it is about as fast as Temporal gets on this machine. A tool turn takes six (the first model ' +
+    'step, the tool, the answering step that also finishes and sends, each an activity and the task its completion ' +
+    'starts) and its work (the breakdown below counts both: two model calls, a tool, the Postgres writes that make ' +
+    'each step idempotent). A turn in one regular activity would have the floor’s shape, three hops plus that work, ' +
+    'so at best about 1× it; below 1× needs the steps inside the workflow task that takes the message (local ' +
+    'activities), which “A turn in fewer hops” below measured and does not use: the message’s acceptance waits for ' +
+    'the whole turn, and local activities beside updates replay out of order after a worker stops (an open SDK ' +
+    'issue). The target was set against the old, throttled floor (about 3.5× slower, deploy.md “Temporal server ' +
+    'settings”).',
   'Sync turn without tools / floor, p50':
-    'the same reason as the tool turn: the turn’s own hops and writes against a floor of three unthrottled hops.',
+    'a plain turn now has exactly the floor’s shape (the accepting task, one activity that records the input, calls ' +
+    'the model, finishes and sends, and the completing task), so it costs the floor plus its own work; 0.35× would ' +
+    'need a turn faster than a workflow that does nothing, which only local activities in the accepting task could ' +
+    'approach (see the tool turn).',
   'Turns/s, 100 conversations, 0 lost':
     'the whole stack (Temporal, PostgreSQL, the worker, the API and the load generator) shares this machine’s two ' +
     'cores, and the CPU each turn costs (under Detail, from /proc) bounds turns per second: ≥ 100 turns/s on 2 cores ' +
     'needs at most 20 ms of CPU per turn for everything, and the same code measured 58 to 93 ms in runs an hour ' +
     'apart. Fewer hops do not close that gap (a turn in 3 hops instead of 8 measured 55 ms, “A turn in fewer hops” ' +
-    'below): most of the CPU is per turn (the API and its update call, the dev server’s bookkeeping per event, the ' +
+    'below; the answering step that finishes the turn saves 2 hops and 6 events a turn): most of the CPU is per turn (the API and its update call, the dev server’s bookkeeping per event, the ' +
     'Postgres writes that make each step idempotent, the model calls’ serialisation). What reaches it is more ' +
     'cores: the workers and the API scale out, Temporal’s history ' +
     'shards and PostgreSQL scale up (deploy.md “Sizing”).',
