@@ -176,8 +176,20 @@ export async function sendAndWait(
     onAccepted?.();
     return handle.result();
   };
+  // An update aborted with the task it was handed to was never accepted: the same message again.
+  const taken = async () => {
+    for (let tries = 1; ; tries += 1) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!abortedWithItsTask(err)) throw err;
+        if (tries >= ABORTED_TRIES) throw notTaken();
+        await new Promise((resolve) => setTimeout(resolve, 100 * tries));
+      }
+    }
+  };
   try {
-    return await attempt();
+    return await taken();
   } catch (err) {
     if (!refusedAsClosing(err)) throw err;
   }
@@ -190,7 +202,7 @@ export async function sendAndWait(
     new Promise((resolve) => (timer = setTimeout(resolve, endWaitMs))),
   ]).finally(() => clearTimeout(timer));
   try {
-    return await attempt();
+    return await taken();
   } catch (err) {
     if (!refusedAsClosing(err)) throw err;
     throw new ApiError(
@@ -213,6 +225,19 @@ function notTaken(): ApiError {
     null,
     { 'retry-after': '1' },
   );
+}
+
+/** Attempts at an update the server aborts with its workflow task, before the caller gets a 503. */
+const ABORTED_TRIES = 3;
+
+/**
+ * The server handed the update to a workflow task that failed (for one, a run's completion refused
+ * because messages arrived meanwhile) and aborted it, non-retryably: the workflow never accepted it
+ * (temporalio/temporal docs/architecture/workflow-update.md, "Aborting an Update"). Its text is the
+ * server's fixed message; the code is FAILED_PRECONDITION.
+ */
+export function abortedWithItsTask(err: unknown): boolean {
+  return err instanceof Error && /due to unexpected workflow task failure/.test(err.message);
 }
 
 /** The client gave up waiting on the server (its RPC deadline), not an answer about the message. */
