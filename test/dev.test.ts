@@ -34,7 +34,9 @@ async function startDev(
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const deadline = Date.now() + 90_000;
-  while (!output.includes('Threadline is running')) {
+  // The banner ends with the API key line; on a slow machine it can arrive in a later chunk than
+  // "Threadline is running", and the tests read the key from it.
+  while (!/Threadline is running[\s\S]*API key .*\n/.test(output)) {
     if (Date.now() > deadline || child.exitCode !== null)
       throw new Error(`npm run dev did not come up:\n${output}`);
     await new Promise((r) => setTimeout(r, 200));
