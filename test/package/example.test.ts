@@ -245,7 +245,8 @@ describe('the threadline command', () => {
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
       const started = Date.now();
-      while (!output.includes('Threadline is running')) {
+      // Up to the banner's last line (API key): a slow machine can deliver the banner in chunks.
+      while (!/Threadline is running[\s\S]*API key .*\n/.test(output)) {
         if (Date.now() - started > 90_000 || child.exitCode !== null)
           throw new Error(`threadline dev did not come up:\n${output}`);
         await new Promise((r) => setTimeout(r, 100));
