@@ -190,3 +190,67 @@ describe('human takeover API', () => {
       expect(Object.keys(doc.paths)).toContain(`/v1/conversations/{channel}/{conversationId}${path}`);
   });
 });
+
+describe('an operator update aborted with its workflow task', () => {
+  /**
+   * The server aborts an update handed to a workflow task that fails (a run's idle-timeout
+   * completion refused because a message arrived; see updateAborted.test.ts): never accepted, so the
+   * API sends it again rather than answering the operator with a 500.
+   */
+  const ABORTED = 'Unable to perform workflow execution update due to unexpected workflow task failure.';
+  /** The test client, except that the first call of each update is aborted; `calls` names each call. */
+  function abortingOnce(calls: string[]) {
+    const abortFirst =
+      (real: (def: never, options: never) => Promise<unknown>) =>
+      (def: { name: string }, options: unknown): Promise<unknown> => {
+        const first = !calls.includes(def.name);
+        calls.push(def.name);
+        return first
+          ? Promise.reject(Object.assign(new Error(ABORTED), { code: 9 }))
+          : real(def as never, options as never);
+      };
+    const workflow = new Proxy(env.client.workflow, {
+      get(target, prop, receiver) {
+        if (prop === 'executeUpdateWithStart') return abortFirst(target.executeUpdateWithStart.bind(target));
+        if (prop === 'getHandle')
+          return (id: string) => {
+            const handle = target.getHandle(id);
+            return Object.assign(Object.create(handle), {
+              executeUpdate: abortFirst(handle.executeUpdate.bind(handle)),
+            });
+          };
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    return new Proxy(env.client, {
+      get: (target, prop, receiver) => (prop === 'workflow' ? workflow : Reflect.get(target, prop, receiver)),
+    });
+  }
+
+  it('takes over, replies, hands back and decides an approval as if nothing had happened', async () => {
+    const calls: string[] = [];
+    const flaky = await env.start({ client: abortingOnce(calls) });
+    const at = (id: string, rest: string) => `${flaky}/v1/conversations/web/${id}${rest}`;
+    const id = randomUUID();
+    expect((await send(id, 'Hello')).status).toBe(200);
+    const taken = await request('POST', at(id, '/takeover'), acme, { operator: 'alice' });
+    expect(await json(taken)).toMatchObject({ operator: 'alice' });
+    const op = await request('POST', at(id, '/operator-messages'), acme, { operator: 'alice', text: 'Hi' });
+    expect(await json(op)).toMatchObject({ status: 'sent' });
+    expect(sent.at(-1)?.text).toBe('Hi');
+    const back = await request('POST', at(id, '/handback'), acme, { operator: 'alice' });
+    expect(await json(back)).toEqual({ humanMode: null });
+
+    const other = randomUUID();
+    expect((await send(other, 'call refund {"amount": 3}', false)).status).toBe(202);
+    const callId = await pending(other);
+    const decided = await request('POST', at(other, `/approvals/${callId}`), acme, {
+      approve: false,
+      operator: 'alice',
+    });
+    expect(await json(decided)).toMatchObject({ outcome: 'rejected' });
+    // Each update was aborted once and sent once more.
+    expect(new Set(calls).size).toBe(4);
+    expect(calls).toHaveLength(8);
+  });
+});

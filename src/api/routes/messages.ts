@@ -25,6 +25,7 @@ import { resolveAgent, type Routing } from '../../agents/routing.js';
 import { findConversation } from '../conversationStore.js';
 import type { Pool } from '../../store/pool.js';
 import { tenantOf } from '../auth.js';
+import { untilNotAborted } from '../abortedUpdates.js';
 import { ApiError, forbidden } from '../errors.js';
 import type { Routes } from '../route.js';
 import {
@@ -177,17 +178,7 @@ export async function sendAndWait(
     return handle.result();
   };
   // An update aborted with the task it was handed to was never accepted: the same message again.
-  const taken = async () => {
-    for (let tries = 1; ; tries += 1) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (!abortedWithItsTask(err)) throw err;
-        if (tries >= ABORTED_TRIES) throw notTaken();
-        await new Promise((resolve) => setTimeout(resolve, 100 * tries));
-      }
-    }
-  };
+  const taken = () => untilNotAborted(attempt, notTaken);
   try {
     return await taken();
   } catch (err) {
@@ -225,19 +216,6 @@ function notTaken(): ApiError {
     null,
     { 'retry-after': '1' },
   );
-}
-
-/** Attempts at an update the server aborts with its workflow task, before the caller gets a 503. */
-const ABORTED_TRIES = 3;
-
-/**
- * The server handed the update to a workflow task that failed (for one, a run's completion refused
- * because messages arrived meanwhile) and aborted it, non-retryably: the workflow never accepted it
- * (temporalio/temporal docs/architecture/workflow-update.md, "Aborting an Update"). Its text is the
- * server's fixed message; the code is FAILED_PRECONDITION.
- */
-export function abortedWithItsTask(err: unknown): boolean {
-  return err instanceof Error && /due to unexpected workflow task failure/.test(err.message);
 }
 
 /** The client gave up waiting on the server (its RPC deadline), not an answer about the message. */

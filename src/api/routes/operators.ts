@@ -5,6 +5,7 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
+  type UpdateDefinition,
 } from '@temporalio/client';
 import { z } from 'zod';
 import { listApprovals } from '../../activities/approvals.js';
@@ -15,6 +16,7 @@ import {
   APPROVAL_NOT_FOUND,
   CONVERSATION_CLOSING,
   decideApprovalUpdate,
+  type DecideApprovalInput,
   handBackUpdate,
   MAX_MESSAGE_TEXT,
   MAX_OPERATOR_NAME,
@@ -23,6 +25,7 @@ import {
   operatorMessageUpdate,
   takeOverUpdate,
 } from '../../workflows/messages.js';
+import { untilNotAborted } from '../abortedUpdates.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, conflict, notFoundError } from '../errors.js';
 import { locateConversation } from '../locateConversation.js';
@@ -108,6 +111,24 @@ const approvalParams = conversationParams.extend({
 });
 
 /** The workflow's refusals, as API errors: the operator learns what is wrong and what to do. */
+/** The server aborted the update every time: nothing was applied, the operator retries. */
+function notTaken(): ApiError {
+  return new ApiError(
+    503,
+    'server_error',
+    'The conversation did not take the request (its workflow task kept failing); nothing was applied: retry after the Retry-After delay.',
+    'update_not_taken',
+    null,
+    { 'retry-after': '1' },
+  );
+}
+
+const notAppliedResponse = {
+  description:
+    'Nothing was applied: the run was ending (`conversation_closing`) or the server kept aborting the update with its workflow task (`update_not_taken`); retry after Retry-After',
+  schema: errorBody,
+};
+
 function fromUpdateFailure(err: unknown): unknown {
   if (!(err instanceof WorkflowUpdateFailedError) || !(err.cause instanceof ApplicationFailure)) return err;
   const { type, message } = err.cause;
@@ -146,6 +167,23 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
+  }
+
+  /** An operator's update-with-start, sent again while the server aborts it with its task. */
+  function updateWithStart<Ret, Args extends [unknown]>(
+    update: UpdateDefinition<Ret, Args>,
+    args: Args,
+    input: ConversationInput,
+    workflowId: string,
+  ): Promise<Ret> {
+    return untilNotAborted(
+      () =>
+        deps.client.workflow.executeUpdateWithStart(update, {
+          args,
+          startWorkflowOperation: withStart(input, workflowId),
+        }),
+      notTaken,
+    );
   }
 
   routes.add(
@@ -207,6 +245,7 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
           schema: errorBody,
         },
         409: { description: 'The call was already decided (`approval_already_decided`)', schema: errorBody },
+        503: notAppliedResponse,
       },
     },
     async ({ params, body }, req, res) => {
@@ -216,23 +255,23 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
           `No tool call ${params.callId} is waiting: ${params.channel}/${params.conversationId} has no open run.`,
           'approval_not_found',
         );
-      const decision = await deps.client.workflow
-        .getHandle<typeof conversationWorkflow>(workflowId)
-        .executeUpdate(decideApprovalUpdate, {
-          args: [
-            {
-              callId: params.callId,
-              approve: body.approve,
-              operator: body.operator,
-              ...(body.reason ? { reason: body.reason } : {}),
-            },
-          ],
-        })
-        .catch((err: unknown) => {
-          if (err instanceof WorkflowNotFoundError)
-            throw notFoundError(`No tool call ${params.callId} is waiting.`, 'approval_not_found');
-          throw fromUpdateFailure(err);
-        });
+      const handle = deps.client.workflow.getHandle<typeof conversationWorkflow>(workflowId);
+      const args: [DecideApprovalInput] = [
+        {
+          callId: params.callId,
+          approve: body.approve,
+          operator: body.operator,
+          ...(body.reason ? { reason: body.reason } : {}),
+        },
+      ];
+      const decision = await untilNotAborted(
+        () => handle.executeUpdate(decideApprovalUpdate, { args }),
+        notTaken,
+      ).catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError)
+          throw notFoundError(`No tool call ${params.callId} is waiting.`, 'approval_not_found');
+        throw fromUpdateFailure(err);
+      });
       res.locals.log?.info({ callId: params.callId, outcome: decision.outcome }, 'tool approval decided');
       res.json(decision);
     },
@@ -255,18 +294,19 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
       responses: {
         200: { description: 'Human mode', schema: humanModeShape },
         404: { description: 'No such conversation', schema: errorBody },
+        503: notAppliedResponse,
       },
     },
     async ({ params, body }, req, res) => {
       const { input, workflowId } = await locate(req, res, params);
-      const mode = await deps.client.workflow
-        .executeUpdateWithStart(takeOverUpdate, {
-          args: [{ operator: body.operator, ...(body.reason ? { reason: body.reason } : {}) }],
-          startWorkflowOperation: withStart(input, workflowId),
-        })
-        .catch((err: unknown) => {
-          throw fromUpdateFailure(err);
-        });
+      const mode = await updateWithStart(
+        takeOverUpdate,
+        [{ operator: body.operator, ...(body.reason ? { reason: body.reason } : {}) }],
+        input,
+        workflowId,
+      ).catch((err: unknown) => {
+        throw fromUpdateFailure(err);
+      });
       res.json(mode);
     },
   );
@@ -290,18 +330,19 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
           schema: z.object({ humanMode: z.null() }).meta({ id: 'HandedBack' }),
         },
         404: { description: 'No such conversation', schema: errorBody },
+        503: notAppliedResponse,
       },
     },
     async ({ params, body }, req, res) => {
       const { input, workflowId } = await locate(req, res, params);
-      const result = await deps.client.workflow
-        .executeUpdateWithStart(handBackUpdate, {
-          args: [{ operator: body.operator, ...(body.note ? { note: body.note } : {}) }],
-          startWorkflowOperation: withStart(input, workflowId),
-        })
-        .catch((err: unknown) => {
-          throw fromUpdateFailure(err);
-        });
+      const result = await updateWithStart(
+        handBackUpdate,
+        [{ operator: body.operator, ...(body.note ? { note: body.note } : {}) }],
+        input,
+        workflowId,
+      ).catch((err: unknown) => {
+        throw fromUpdateFailure(err);
+      });
       res.json(result);
     },
   );
@@ -330,18 +371,21 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
         200: { description: 'Recorded and handed to the channel', schema: operatorReplyShape },
         404: { description: 'No such conversation', schema: errorBody },
         409: { description: 'Not in human mode (`not_in_human_mode`)', schema: errorBody },
+        503: notAppliedResponse,
       },
     },
     async ({ params, body }, req, res) => {
       const { input, workflowId } = await locate(req, res, params);
-      const reply = await deps.client.workflow
-        .executeUpdateWithStart(operatorMessageUpdate, {
-          args: [{ id: body.id ?? randomUUID(), operator: body.operator, text: body.text }],
-          startWorkflowOperation: withStart(input, workflowId),
-        })
-        .catch((err: unknown) => {
-          throw fromUpdateFailure(err);
-        });
+      // The id is fixed before any retry, so a reply sent again is still sent once.
+      const id = body.id ?? randomUUID();
+      const reply = await updateWithStart(
+        operatorMessageUpdate,
+        [{ id, operator: body.operator, text: body.text }],
+        input,
+        workflowId,
+      ).catch((err: unknown) => {
+        throw fromUpdateFailure(err);
+      });
       res.json(reply);
     },
   );
