@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/errors.js';
 import { sendAndWait } from '../../src/api/routes/messages.js';
@@ -16,14 +16,28 @@ const reply: TurnReply = { messageId: 'm1', status: 'answered', turn: 1, text: '
 const input = { tenant: 't', channel: 'web', externalId: 'e1', agent: 'a' };
 const message = { id: 'm1', text: 'hello', receivedAt: new Date(0).toISOString() };
 
+/**
+ * The server also rejects an update whose workflow task completed without an answer to it (seen in
+ * the schedules drill around worker restarts, seed 314536785 index 185): not accepted either.
+ */
+const unprocessed = () =>
+  new WorkflowUpdateFailedError(
+    'Workflow Update failed',
+    ApplicationFailure.create({
+      message:
+        "Workflow Update is rejected because it wasn't processed by worker. Probably, Workflow Update is not supported by the worker.",
+    }),
+  );
+const aborted = () => Object.assign(new Error(ABORTED), { code: 9 });
+
 /** A client whose update-with-start fails with `failures` errors first, then is accepted. */
-function stubClient(failures: number) {
+function stubClient(failures: number, error: () => Error = aborted) {
   const calls: unknown[] = [];
   const client = {
     workflow: {
       startUpdateWithStart: (_update: unknown, options: { args: unknown[] }) => {
         calls.push(options.args[0]);
-        if (calls.length <= failures) return Promise.reject(Object.assign(new Error(ABORTED), { code: 9 }));
+        if (calls.length <= failures) return Promise.reject(error());
         return Promise.resolve({ result: () => Promise.resolve(reply) });
       },
     },
@@ -36,6 +50,12 @@ describe('an update aborted with its workflow task', () => {
     const { client, calls } = stubClient(1);
     await expect(sendAndWait({ client, taskQueue: 'q' }, input, message)).resolves.toEqual(reply);
     expect(calls).toEqual([message, message]);
+  });
+
+  it('rejected as not processed by the worker, is sent again and answered', async () => {
+    const { client, calls } = stubClient(2, unprocessed);
+    await expect(sendAndWait({ client, taskQueue: 'q' }, input, message)).resolves.toEqual(reply);
+    expect(calls).toEqual([message, message, message]);
   });
 
   it('aborted every time, the caller gets 503 message_not_taken to retry with the same id', async () => {

@@ -25,7 +25,7 @@ import { resolveAgent, type Routing } from '../../agents/routing.js';
 import { findConversation } from '../conversationStore.js';
 import type { Pool } from '../../store/pool.js';
 import { tenantOf } from '../auth.js';
-import { untilNotAborted } from '../abortedUpdates.js';
+import { untilTaken } from '../untakenUpdates.js';
 import { ApiError, forbidden } from '../errors.js';
 import type { Routes } from '../route.js';
 import {
@@ -178,7 +178,7 @@ export async function sendAndWait(
     return handle.result();
   };
   // An update aborted with the task it was handed to was never accepted: the same message again.
-  const taken = () => untilNotAborted(attempt, notTaken);
+  const taken = () => untilTaken(attempt, notTaken);
   try {
     return await taken();
   } catch (err) {

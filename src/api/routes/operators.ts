@@ -25,7 +25,7 @@ import {
   operatorMessageUpdate,
   takeOverUpdate,
 } from '../../workflows/messages.js';
-import { untilNotAborted } from '../abortedUpdates.js';
+import { untilTaken } from '../untakenUpdates.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, conflict, notFoundError } from '../errors.js';
 import { locateConversation } from '../locateConversation.js';
@@ -176,7 +176,7 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
     input: ConversationInput,
     workflowId: string,
   ): Promise<Ret> {
-    return untilNotAborted(
+    return untilTaken(
       () =>
         deps.client.workflow.executeUpdateWithStart(update, {
           args,
@@ -264,7 +264,7 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
           ...(body.reason ? { reason: body.reason } : {}),
         },
       ];
-      const decision = await untilNotAborted(
+      const decision = await untilTaken(
         () => handle.executeUpdate(decideApprovalUpdate, { args }),
         notTaken,
       ).catch((err: unknown) => {

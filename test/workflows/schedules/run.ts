@@ -5,6 +5,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { sendAndWait } from '../../../src/api/routes/messages.js';
+import { untilTaken } from '../../../src/api/untakenUpdates.js';
 import { ApiError } from '../../../src/api/errors.js';
 import type { FaultRule } from '../../../src/emulator/faults.js';
 import type { ConversationInput } from '../../../src/workflows/conversation.js';
@@ -117,11 +118,14 @@ export async function runSchedule(
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
   /** An operator's update; a refusal (not in human mode, closing) is a valid answer, not a failure. */
-  const operatorUpdate = <T>(p: Promise<T>): Promise<T | 'refused'> =>
-    p.catch((err: unknown) => {
-      if (err instanceof WorkflowUpdateFailedError) return 'refused' as const;
-      throw err;
-    });
+  // As the API sends them (src/api/routes/operators.ts): again while the server does not take them.
+  const operatorUpdate = <T>(send: () => Promise<T>): Promise<T | 'refused'> =>
+    untilTaken(send, () => new Error('the server did not take the update (3 tries)')).catch(
+      (err: unknown) => {
+        if (err instanceof WorkflowUpdateFailedError) return 'refused' as const;
+        throw err;
+      },
+    );
   let resetDelivered = false;
   let closedAt: number | null = null;
   const fresh = (fault: FaultKind | null): InboundMessage => {
@@ -231,7 +235,7 @@ export async function runSchedule(
         const state = await handle.query(stateQuery).catch(() => null);
         const callId = state?.pendingApprovals?.[0]?.callId;
         if (!callId) break;
-        const decided = await operatorUpdate(
+        const decided = await operatorUpdate(() =>
           handle.executeUpdate(decideApprovalUpdate, {
             args: [{ callId, approve: action.approve, operator: 'schedule', reason: `because ${callId}` }],
           }),
@@ -241,7 +245,7 @@ export async function runSchedule(
       }
       case 'takeOver':
       case 'handBack': {
-        const result = await operatorUpdate<unknown>(
+        const result = await operatorUpdate<unknown>(() =>
           action.kind === 'takeOver'
             ? world.client.workflow.executeUpdateWithStart(takeOverUpdate, {
                 args: [{ operator: 'schedule' }],
@@ -261,7 +265,7 @@ export async function runSchedule(
       case 'operatorReply': {
         const id = `${label}.op${run.operatorReplies.length}`;
         const text = `[${id}] operator reply`;
-        const outcome = operatorUpdate(
+        const outcome = operatorUpdate(() =>
           world.client.workflow.executeUpdateWithStart(operatorMessageUpdate, {
             args: [{ id, operator: 'schedule', text }],
             startWorkflowOperation: withStart(),
