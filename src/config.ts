@@ -91,6 +91,7 @@ const envSchema = z.object({
   THREADLINE_DATA_DIR: z.string().trim().min(1).default('.data'),
   REPLY_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   MESSAGE_ACCEPT_WAIT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  MESSAGE_HANDOVER_LIMIT: z.coerce.number().int().min(0).max(100_000).default(0),
   API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(262_144),
   ADMIN_API_KEY: z.string().trim().min(32, { message: 'must be at least 32 characters' }).optional(),
   METRICS_TOKEN: z.string().trim().min(16, { message: 'must be at least 16 characters' }).optional(),
@@ -196,6 +197,8 @@ export interface Config {
     replyWaitMs: number;
     /** How long `?wait=true` waits for the conversation to take a message before a 503. */
     acceptWaitMs: number;
+    /** `?wait=true` messages handed over at a time, the rest in arrival order (0: no queue). */
+    handoverLimit: number;
     bodyLimitBytes: number;
     /** The operators' key: manages API keys and may act for any tenant. Unset: no admin access. */
     adminApiKey: string | undefined;
@@ -409,6 +412,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       host: e.HOST,
       replyWaitMs: e.REPLY_WAIT_MS,
       acceptWaitMs: e.MESSAGE_ACCEPT_WAIT_MS,
+      handoverLimit: e.MESSAGE_HANDOVER_LIMIT,
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
       adminApiKey: e.ADMIN_API_KEY,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,

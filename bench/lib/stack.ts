@@ -154,6 +154,7 @@ export async function startStack(options: {
       taskQueue,
       agent: AGENTS.plain,
       replyWaitMs: 300_000,
+      ...HANDOVER,
       log: apiLog,
       // The API's per-key limit protects a shared deployment; here it would cap the load generator.
       rateLimitPerMinute: 100_000_000,
@@ -197,6 +198,16 @@ export async function startStack(options: {
     throw err;
   }
 }
+
+/**
+ * Messages handed over in arrival order, 32 at a time (MESSAGE_HANDOVER_LIMIT; BENCH_HANDOVER_LIMIT
+ * overrides, 0 for none), and a queue wait as long as the reply wait: under the throughput
+ * benchmark's overload a 503 and retry would put a message back at the end of the queue.
+ */
+const HANDOVER = {
+  handoverLimit: Number(process.env.BENCH_HANDOVER_LIMIT ?? 32),
+  acceptWaitMs: Number(process.env.BENCH_ACCEPT_WAIT_MS ?? 300_000),
+};
 
 /** The API's errors (a 500 says only "it has been logged") go to stderr; nothing else. */
 const apiLog = pino({ level: 'error' }, pino.destination(2));

@@ -27,6 +27,7 @@ import { conversationsRoutes } from './routes/conversations.js';
 import { eventsRoutes } from './routes/events.js';
 import { StreamNotifications } from '../streaming/subscriber.js';
 import { healthRoutes } from './routes/health.js';
+import { createAdmission } from './admission.js';
 import { messagesRoutes } from './routes/messages.js';
 import { migrationsRoutes } from './routes/migrations.js';
 import { modelCallsRoutes } from './routes/modelCalls.js';
@@ -43,6 +44,11 @@ export interface AppDeps {
   replyWaitMs: number;
   /** How long `?wait=true` waits for the conversation to take the message before a 503 (default 30 s). */
   acceptWaitMs?: number;
+  /**
+   * How many `?wait=true` messages are handed to their conversations at a time, the rest waiting in
+   * arrival order (src/api/admission.ts); 0 or unset: no queue.
+   */
+  handoverLimit?: number;
   log: Logger;
   /** The operators' key (ADMIN_API_KEY). Unset: admin routes answer 401/403 to everyone. */
   adminApiKey?: string | undefined;
@@ -185,7 +191,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.channels?.webhook)
     signedWebhookRoutes(channels, { ...common, routing, config: deps.channels.webhook });
 
-  messagesRoutes(api, { ...deps, routing });
+  messagesRoutes(api, { ...deps, routing, admission: createAdmission(deps.handoverLimit ?? 0) });
   // A reset may start a run; it restores the conversation's own agent from Postgres.
   conversationsRoutes(api, { ...deps, agent: routing.defaultAgent });
   const notifications = new StreamNotifications(deps.pool);

@@ -77,6 +77,7 @@ export function appOptions(config: Config) {
     taskQueue: config.temporal.taskQueue,
     replyWaitMs: config.api.replyWaitMs,
     acceptWaitMs: config.api.acceptWaitMs,
+    handoverLimit: config.api.handoverLimit,
     adminApiKey: config.api.adminApiKey,
     rateLimitPerMinute: config.api.rateLimitPerMinute,
     metricsToken: config.api.metricsToken,

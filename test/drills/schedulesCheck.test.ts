@@ -106,7 +106,7 @@ describe('schedules checker: an update caller that timed out', () => {
     const outcome = Promise.resolve(updateOutcomeOf(deadline())).then((o) =>
       'unknown' in o ? 'unknown' : 'error',
     );
-    r.operatorReplies.push({ id: 's.op0', text: '[s.op0] operator reply', outcome });
+    r.operatorReplies.push({ id: 's.op0', text: '[s.op0] operator reply', outcome, settledAt: Date.now() });
     expect(await checkSchedule(world([]), r, [])).toEqual([]);
   });
 

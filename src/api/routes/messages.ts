@@ -25,6 +25,7 @@ import { resolveAgent, type Routing } from '../../agents/routing.js';
 import { findConversation } from '../conversationStore.js';
 import type { Pool } from '../../store/pool.js';
 import { tenantOf } from '../auth.js';
+import { AdmissionTimeout, type Admission } from '../admission.js';
 import { untilTaken } from '../untakenUpdates.js';
 import { ApiError, forbidden } from '../errors.js';
 import type { Routes } from '../route.js';
@@ -106,6 +107,8 @@ export interface MessagesDeps {
   acceptWaitMs?: number;
   /** Channels with an integration belong to its tenant (WHATSAPP_TENANT, WEBHOOK_TENANT). */
   channels?: ChannelsConfig;
+  /** `?wait=true` messages are handed over in arrival order, so many at a time (src/api/admission.ts). */
+  admission?: Admission;
 }
 
 /** Hands a message to its conversation: signal-with-start, so the first message creates it. */
@@ -143,7 +146,7 @@ export const DEFAULT_ACCEPT_WAIT_MS = 30_000;
  * Refused again, the caller gets a 503 with Retry-After.
  */
 export async function sendAndWait(
-  deps: Pick<MessagesDeps, 'client' | 'taskQueue'>,
+  deps: Pick<MessagesDeps, 'client' | 'taskQueue' | 'admission'>,
   input: ConversationInput,
   message: InboundMessage,
   options: SendOptions = {},
@@ -151,6 +154,24 @@ export async function sendAndWait(
   const { endWaitMs = 10_000, acceptWaitMs = DEFAULT_ACCEPT_WAIT_MS, onAccepted } = options;
   const workflowId = conversationWorkflowId(input);
   const attempt = async () => {
+    // The wait for a turn to hand it over counts in the accept wait: nothing is sent until then.
+    const deadline = Date.now() + acceptWaitMs;
+    const release = await (deps.admission?.enter(deadline) ?? Promise.resolve(() => {})).catch(
+      (err: unknown) => {
+        throw err instanceof AdmissionTimeout ? notTaken() : err;
+      },
+    );
+    // The slot is held until the workflow takes the message, not for the turn.
+    let handle;
+    try {
+      handle = await handOver(deadline);
+    } finally {
+      release();
+    }
+    onAccepted?.();
+    return handle.result();
+  };
+  const handOver = async (deadline: number) => {
     const started = deps.client.workflow.startUpdateWithStart(sendMessageUpdate, {
       args: [message],
       waitForStage: WorkflowUpdateStage.ACCEPTED,
@@ -160,7 +181,9 @@ export async function sendAndWait(
       ),
     });
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), acceptWaitMs)));
+    const late = new Promise<'late'>(
+      (resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()))),
+    );
     let handle;
     try {
       handle = await Promise.race([started, late]);
@@ -174,10 +197,9 @@ export async function sendAndWait(
       started.catch(() => {});
       throw notTaken();
     }
-    onAccepted?.();
-    return handle.result();
+    return handle;
   };
-  // An update aborted with the task it was handed to was never accepted: the same message again.
+  // An update the server did not take (aborted with its task, or rejected unprocessed): again.
   const taken = () => untilTaken(attempt, notTaken);
   try {
     return await taken();

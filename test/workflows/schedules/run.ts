@@ -44,7 +44,12 @@ export interface ScheduleRun {
   /** A close that reached a run was the last thing sent, with no update in flight: the run must end. */
   mustClose: boolean;
   /** Operator replies and what their update said: 'sent' ones must be in the transcript and delivered once. */
-  operatorReplies: { id: string; text: string; outcome: Promise<'sent' | 'refused' | string> }[];
+  operatorReplies: {
+    id: string;
+    text: string;
+    outcome: Promise<'sent' | 'refused' | string>;
+    settledAt: number | null;
+  }[];
   /** Decisions an operator's update had applied: the approval row must say the same. */
   decisions: { callId: string; approve: boolean }[];
   /** Whether a human must have the conversation at the end; null when a close makes it unknowable. */
@@ -274,7 +279,9 @@ export async function runSchedule(
           (r) => (r === 'refused' ? r : r.status === 'sent' || r.status === 'duplicate' ? 'sent' : r.status),
           (err: unknown) => ('unknown' in updateOutcomeOf(err) ? 'unknown' : `error: ${String(err)}`),
         );
-        run.operatorReplies.push({ id, text, outcome });
+        const entry = { id, text, outcome, settledAt: null as number | null };
+        void outcome.then(() => (entry.settledAt = Date.now()));
+        run.operatorReplies.push(entry);
         break;
       }
     }
@@ -285,7 +292,9 @@ export async function runSchedule(
   if (closedAt !== null) {
     const at = closedAt;
     // An update still in flight at the close may be retried into a new run: then nothing must end.
-    run.mustClose = run.updates.every((u) => u.settledAt !== null && u.settledAt < at);
+    // An operator's reply too: sent again after an abort, it can start a run after the close.
+    const settledBefore = (u: { settledAt: number | null }) => u.settledAt !== null && u.settledAt < at;
+    run.mustClose = run.updates.every(settledBefore) && run.operatorReplies.every(settledBefore);
   }
   return run;
 }
