@@ -73,15 +73,27 @@ export const schedulesDrill: Drill = {
           // SCHEDULE_HISTORIES=<dir>: a failed schedule's conversation history, for a replay test.
           ...(process.env.SCHEDULE_HISTORIES
             ? {
+                // Every run of the conversation, oldest first: <label>.json is the last, <label>.run<n>.json the others.
                 onFailure: async (label: string) => {
-                  const handle = client.workflow.getHandle(`conversation:default:sched:${label}`);
-                  const history = await handle.fetchHistory().catch(() => undefined);
-                  if (!history) return;
-                  const encoded = Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish());
-                  writeFileSync(
-                    `${process.env.SCHEDULE_HISTORIES}/${label}.json`,
-                    JSON.stringify({ workflowId: handle.workflowId, history: encoded.toString('base64') }),
-                  );
+                  const workflowId = `conversation:default:sched:${label}`;
+                  const runIds: string[] = [];
+                  for await (const wf of client.workflow.list({ query: `WorkflowId = "${workflowId}"` }))
+                    runIds.push(wf.runId);
+                  runIds.reverse();
+                  if (runIds.length === 0) runIds.push('');
+                  for (const [n, runId] of runIds.entries()) {
+                    const handle = client.workflow.getHandle(workflowId, runId || undefined);
+                    const history = await handle.fetchHistory().catch(() => undefined);
+                    if (!history) continue;
+                    const encoded = Buffer.from(
+                      proto.temporal.api.history.v1.History.encode(history).finish(),
+                    );
+                    const name = n === runIds.length - 1 ? label : `${label}.run${n + 1}`;
+                    writeFileSync(
+                      `${process.env.SCHEDULE_HISTORIES}/${name}.json`,
+                      JSON.stringify({ workflowId, runId, history: encoded.toString('base64') }),
+                    );
+                  }
                 },
               }
             : {}),

@@ -136,7 +136,7 @@ export function createActivities(deps: ActivityDeps) {
     recordHumanMode: (input: RecordHumanModeInput) => recordHumanMode(deps, input),
     finishHumanTurn: (input: FinishTurnInput) => finishHumanTurn(deps, input),
     recordOperatorMessage: (input: RecordOperatorMessageInput) => recordOperatorMessage(deps, input),
-    startSegment: (input: { conversationId: string; segment: number }) => startSegment(deps, input),
+    startSegment: (input: Parameters<typeof startSegment>[1]) => startSegment(deps, input),
     markClosed: (conversationId: string) => markClosed(deps, conversationId),
     prepareMigrationSource: (input: Parameters<typeof prepareMigrationSource>[1]) =>
       prepareMigrationSource(deps, input),

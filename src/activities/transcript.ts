@@ -379,13 +379,24 @@ export async function finishTurn(deps: TranscriptDeps, input: FinishTurnInput): 
 /** A new transcript segment: no server-side pointer, a fresh OpenAI conversation; old items stay. */
 export async function startSegment(
   deps: TranscriptDeps,
-  input: { conversationId: string; segment: number },
+  input: { conversationId: string; segment: number; key?: ConversationKey; agent?: string },
 ): Promise<void> {
-  await deps.pool.query(
-    `UPDATE conversations SET segment = GREATEST(segment, $2), last_response_id = NULL, openai_conversation_id = NULL,
-       updated_at = now() WHERE id = $1`,
-    [input.conversationId, input.segment],
-  );
+  await withTransaction(deps.pool, async (tx) => {
+    // A conversation reset before its first turn has no row yet: without one the segment was lost
+    // when the run ended, and the next run answered in segment 0. Calls recorded before carry no key.
+    if (input.key && input.agent)
+      await ensureConversation(tx, {
+        conversationId: input.conversationId,
+        key: input.key,
+        agent: input.agent,
+        segment: input.segment,
+      });
+    await tx.query(
+      `UPDATE conversations SET segment = GREATEST(segment, $2), last_response_id = NULL, openai_conversation_id = NULL,
+         updated_at = now() WHERE id = $1`,
+      [input.conversationId, input.segment],
+    );
+  });
 }
 
 export async function markClosed(deps: TranscriptDeps, conversationId: string): Promise<void> {

@@ -1,10 +1,4 @@
-import {
-  condition,
-  setCurrentDetails,
-  setHandler,
-  upsertSearchAttributes,
-  proxyActivities,
-} from '@temporalio/workflow';
+import { condition, setCurrentDetails, setHandler, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { AgentSettings } from '../agents/types.js';
 import { bookkeeping } from './activityOptions.js';
@@ -12,7 +6,7 @@ import { approvalTimeoutMs, humanDuration } from './approvals.js';
 import type { ConversationState } from './conversationState.js';
 import type { ConversationKey } from './ids.js';
 import { decideApprovalUpdate, validateDecideApproval, type ApprovalDecision } from './messages.js';
-import { STATUS } from './searchAttributes.js';
+import { setStatus } from './statusAttribute.js';
 import { workflowNow } from './time.js';
 
 // The workflow side of tool approvals: the operator's update, and the wait inside a tool round.
@@ -74,7 +68,7 @@ export async function resolveApproval(
     requestedAt: iso(now),
     expiresAt: iso(now + timeout),
   });
-  upsertSearchAttributes([{ key: STATUS, value: 'awaiting_approval' }]);
+  setStatus(state.status, 'awaiting_approval');
   setCurrentDetails(`Turn ${call.turn}: ${call.name} (${call.callId}) waits for an operator's approval.`);
   await condition(
     () => state.approvals.decisionFor(call.callId) !== undefined || interruption(state) !== null,
@@ -92,7 +86,7 @@ export async function resolveApproval(
           `no decision within ${humanDuration(timeout)}`,
           iso(workflowNow()),
         ));
-  if (state.approvals.pending.size === 0) upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
+  if (state.approvals.pending.size === 0) setStatus(state.status, 'running');
   await settleApproval({
     conversationId: call.conversationId,
     key: call.key,

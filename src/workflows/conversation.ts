@@ -27,7 +27,10 @@ import {
   type TurnReply,
 } from './messages.js';
 import type { ConversationKey } from './ids.js';
+import { IdleTimer } from './idleTimer.js';
 import { AGENT, CHANNEL, STATUS, TENANT } from './searchAttributes.js';
+import { setStatus } from './statusAttribute.js';
+import { StatusChanges } from './statusChanges.js';
 import { installApprovalHandlers } from './approvalFlow.js';
 import {
   takeoverStep,
@@ -48,6 +51,13 @@ export interface ConversationInput extends ConversationKey {
 }
 
 const { startSegment, markClosed, loadReplyText } = proxyActivities<Activities>(bookkeeping);
+
+/**
+ * Since this patch, checked once as a run starts: the status search attribute is written only when
+ * it changes (statusChanges.ts) and the wait between turns keeps one timer per idle period
+ * (idleTimer.ts), four history events fewer a turn. Runs recorded before it replay as they were.
+ */
+export const QUIET_TURNS_PATCH = 'quiet-turns';
 
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
   const conversationId = workflowInfo().workflowId;
@@ -127,6 +137,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   });
 
   const currentAgent = () => state.agent ?? input.agent;
+  const quiet = patched(QUIET_TURNS_PATCH);
+  state.status = new StatusChanges(quiet);
+  const idleTimer = quiet ? new IdleTimer() : null;
   const opened = await openRun(conversationId, input, state);
   const { byActivity } = opened;
   let settings: AgentSettings = opened.settings;
@@ -138,7 +151,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     { key: TENANT, value: input.tenant },
     { key: CHANNEL, value: input.channel },
     { key: AGENT, value: currentAgent() },
-    { key: STATUS, value: 'idle' },
+    { key: STATUS, value: state.status.next('idle') ?? 'idle' },
   ]);
 
   let turnsThisRun = 0;
@@ -161,18 +174,23 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   };
   for (;;) {
     for (;;) {
-      const active = await condition(
-        () =>
-          state.inbox.length > 0 ||
-          state.closeRequested ||
-          state.resetRequested ||
-          state.takeover.outbox.length > 0,
-        settings.idleTimeoutMs,
-      );
+      const ready = () =>
+        state.inbox.length > 0 ||
+        state.closeRequested ||
+        state.resetRequested ||
+        state.takeover.outbox.length > 0;
+      const active = idleTimer
+        ? await idleTimer.wait(ready, settings.idleTimeoutMs)
+        : await condition(ready, settings.idleTimeoutMs);
       if (!active) break;
       if (state.resetRequested) {
         state.startNewSegment();
-        await startSegment({ conversationId, segment: state.segment });
+        await startSegment({
+          conversationId,
+          segment: state.segment,
+          key: { tenant: input.tenant, channel: input.channel, externalId: input.externalId },
+          agent: currentAgent(),
+        });
         setCurrentDetails(`Reset: transcript segment ${state.segment} started after turn ${state.turns}.`);
         continue;
       }
@@ -202,14 +220,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       if (count === 'reset' || count === 'takeover') continue;
       const batch = state.takeBatch(count);
       running = true;
-      upsertSearchAttributes([{ key: STATUS, value: 'running' }]);
+      setStatus(state.status, 'running');
       const turn = await inTurnTrace(batch, () =>
         runTurn(conversationId, input, { settings, byActivity }, state, batch),
       );
       const outcome = turn.outcome;
       if (byActivity) settings = turn.settings;
       running = false;
-      upsertSearchAttributes([{ key: STATUS, value: outcome }]);
+      setStatus(state.status, outcome);
       await applyToolTakeover(takeover);
       turnsThisRun += 1;
       // After a handoff the target's idle timeout and continue-as-new limit apply.
@@ -227,7 +245,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     closing = true;
     if (state.closeRequested) {
       await markClosed(conversationId);
-      upsertSearchAttributes([{ key: STATUS, value: 'closed' }]);
+      setStatus(state.status, 'closed');
       // A close ends a takeover too: a customer who writes again later meets the agent.
       if (state.takeover.humanMode) {
         state.takeover.handBack();

@@ -1,4 +1,5 @@
 import { Approvals, type CarriedApprovals } from './approvals.js';
+import { StatusChanges } from './statusChanges.js';
 import type { InboundMessage, TurnReply } from './messages.js';
 import { Takeover, type CarriedTakeover } from './takeover.js';
 
@@ -68,6 +69,8 @@ export class ConversationState {
   inFlight: string[] = [];
   closeRequested = false;
   resetRequested = false;
+  /** What the status search attribute says; not carried (each run writes it at its start). */
+  status = new StatusChanges(false);
   /** The current agent once a handoff (or the Postgres record) says it is not the input's. */
   agent: string | undefined;
   readonly approvals: Approvals;

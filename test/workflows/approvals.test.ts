@@ -190,6 +190,7 @@ describe('tool approvals', () => {
     await expect.poll(async () => (await c.state()).status, { timeout: 10_000 }).toBe('idle');
     await recordHistory('v4-hitl-approval', c.handle);
     await recordHistory('v5-perf2-approval', c.handle);
+    await recordHistory('v6-quiet-turns-approval', c.handle);
   });
 
   it('gives the model the rejection as the tool output, with the reason, and never runs the tool', async () => {

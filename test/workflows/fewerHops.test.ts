@@ -56,5 +56,6 @@ describe('a turn in fewer hops', () => {
     ]);
     await recordHistory('v5-perf2-plain-and-tool-turns', c.handle);
     await recordHistory('v6-finish-in-answering-step', c.handle);
+    await recordHistory('v6-quiet-turns-plain-and-tool', c.handle);
   });
 });

@@ -17,12 +17,13 @@ const { EventType } = temporal.api.enums.v1;
 const TURNS = 200;
 const small = (i: number) => `short ${i}`;
 /**
- * Events per turn since 'finish-in-answering-step' and 'agent-settings-by-activity' (a plain turn
- * took 33 with one activity per step, 22 in fewer hops; a tool turn 45, then 34): the answering
- * model step finishes the turn, and no settings marker (docs/benchmarks.md, "A turn in fewer hops").
+ * Events per turn since 'quiet-turns' (src/workflows/idleTimer.ts, statusChanges.ts): no status
+ * writes and no idle timer started and cancelled in a turn. Before it 15 and 27; before
+ * 'finish-in-answering-step' and 'agent-settings-by-activity' 22 and 34; with one activity per
+ * step 33 and 45 (docs/benchmarks.md, "A turn in fewer hops").
  */
-const PLAIN_TURN_EVENTS = 15;
-const TOOL_TURN_EVENTS = 27;
+const PLAIN_TURN_EVENTS = 11;
+const TOOL_TURN_EVENTS = 23;
 const large = (i: number) => `long ${i} ${'x'.repeat(4_000)}`;
 
 interface TurnCost {

@@ -212,6 +212,29 @@ describe('closing', () => {
 });
 
 describe('reset', () => {
+  it('a reset of a conversation that has no turn yet still holds after its run ends', async () => {
+    // Found by the schedules drill (seed 1344749954, index 1453): the reset's segment was written
+    // only to an existing row, so the next run answered in segment 0.
+    const c = h.conversation('plain');
+    await h.client.workflow.start('conversationWorkflow', {
+      workflowId: c.workflowId,
+      taskQueue: h.taskQueue,
+      args: [c.input],
+    });
+    await c.handle.signal(resetSignal);
+    await expect.poll(async () => (await c.state()).segment, { timeout: 10_000 }).toBe(1);
+    await c.handle.signal(closeSignal);
+    await expect.poll(() => runStatus(c.handle), { timeout: 10_000 }).toBe('COMPLETED');
+    const reply = await sendWithStart(h.client, h.taskQueue, c.input, message('after the reset'));
+    expect(reply.status).toBe('answered');
+    expect((await c.state()).segment).toBe(1);
+    const { rows } = await h.db.pool.query<{ segment: number }>(
+      `SELECT DISTINCT segment FROM session_items WHERE session_id = $1`,
+      [c.workflowId],
+    );
+    expect(rows).toEqual([{ segment: 1 }]);
+  });
+
   it('a reset that arrives while a burst is collected applies before the burst is answered', async () => {
     const c = h.conversation('burst');
     await c.send('before the reset');

@@ -160,6 +160,7 @@ describe('human takeover', () => {
       expect(sent.filter((s) => s.conversationId === c.workflowId)).toHaveLength(4);
       if (agent === 'chain') await recordHistory('v4-hitl-takeover', c.handle);
       if (agent === 'chain') await recordHistory('v5-perf2-takeover', c.handle);
+      if (agent === 'chain') await recordHistory('v6-quiet-turns-takeover', c.handle);
     });
   }
 
