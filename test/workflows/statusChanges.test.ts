@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StatusChanges, type StatusValue } from '../../src/workflows/statusChanges.js';
 
-const writes = (changes: StatusChanges, statuses: StatusValue[]) =>
-  statuses.map((s) => changes.next(s));
+const writes = (changes: StatusChanges, statuses: StatusValue[]) => statuses.map((s) => changes.next(s));
 
 describe('the status search attribute', () => {
   it('since quiet-turns: a turn that ends as it began writes nothing', () => {
