@@ -425,7 +425,8 @@ export function markdown(r: Results, server?: Results): string {
           'A first turn starts its workflow, whose first task every worker takes from the shared task queue; a later turn of a ' +
           'conversation in a worker’s cache goes to that worker’s sticky queue. The SDK gives the shared queue only a fifth ' +
           'of a worker’s workflow-task polls by default (`nonStickyToStickyPollRatio` 0.2), so under overload new ' +
-          'conversations queue behind running ones; `WORKER_NONSTICKY_POLL_RATIO` sets that share (see Levers below).'
+          'conversations would queue behind running ones; the API here hands messages over in arrival order, 32 at a ' +
+          'time (`MESSAGE_HANDOVER_LIMIT`), so they wait their turn instead (deploy.md “Fair hand-over under overload”).'
         );
       })(),
       '',
@@ -714,18 +715,18 @@ const WHY_UNMET: Record<string, string> = {
     'as at 100 conversations: past saturation more conversations add latency, not throughput.',
   'First-turn p50 / later-turn p50 at 1,000':
     'the load is a closed loop of 1,000 conversations × 2 turns, so a turn waits about N ÷ turns/s on average (the ' +
-    'last column of the Throughput latency table), and the first turns are that queue: each starts its workflow, whose ' +
-    'first task waits on the shared task queue, while a later turn goes to its worker’s sticky queue and is taken ' +
-    'at once (see Throughput). The mean wait cannot shrink below the queue; the ratio only says who waits. On a ' +
-    'loaded machine half the pollers for the shared queue changed nothing (Levers below); on this quiet machine, ' +
-    'two back-to-back runs of 1,000 × 2 (2026-12-02 15:30 UTC) measured 29.3× with the SDK default and **2.1×** with ' +
-    '`WORKER_NONSTICKY_POLL_RATIO=1` (first turns 71 s, later 33 s), at a cost: 21.0 → 16.6 turns/s and 91 → 114 ms ' +
-    'of CPU per turn (likely cached conversations’ tasks taken from the shared queue with their whole history; not ' +
-    'measured apart). ' +
-    'What would reach ≤ 1.5× without that cost is one queue for both: the API admitting turns in arrival order up ' +
-    'to what the workers take, so later turns wait as long as first ones instead of first turns waiting for all of it.',
+    'last column of the Throughput latency table). Left to the server, the first turns are that queue: each starts its ' +
+    'workflow, whose first task waits on the shared task queue, while a later turn goes to its worker’s sticky queue ' +
+    'and is taken at once (35× on 2026-12-04: 27.3 s against 0.78 s). This run hands messages over in arrival order, ' +
+    '32 at a time (`MESSAGE_HANDOVER_LIMIT`, deploy.md “Fair hand-over under overload”), which makes later turns wait ' +
+    'as long as first ones; a ratio above 1.5× here means the queue did not decide who waits.',
   'History events per tool turn':
-    'see “A turn in fewer hops” below for what each of a tool turn’s events is and what ≤ 12 would need.',
+    'a tool turn is three activities (the first model step, the tool, the answering step) and each costs six events ' +
+    '(scheduled, started, completed, and the workflow task its completion starts), plus the update’s acceptance and ' +
+    'completion: 20 at the least, 23 with the workflow task the next message starts. Since `quiet-turns` no status ' +
+    'write and no idle timer is left in a turn. ≤ 12 needs the whole tool turn in one activity (11, a plain turn’s ' +
+    'shape), with the tool’s retries, timeouts and approvals kept in Postgres instead of Temporal: see “A turn in ' +
+    'fewer hops” below.',
   'Worker RSS, 1,000 open conversations':
     'an idle worker (compiled, plain Node) already holds about 225 MB (Node, the Temporal core, the workflow bundle in its ' +
     'V8 context, the OpenAI and Agents SDKs), and each cached conversation about 250–300 KB more, so 1,000 cached ' +

@@ -39,6 +39,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MEDIA_DOWNLOAD_TIMEOUT_MS: '60000' })).toThrow(/MEDIA_DOWNLOAD_TIMEOUT_MS/);
   });
 
+  it('hands ?wait=true messages over without a queue unless MESSAGE_HANDOVER_LIMIT says how many at a time', () => {
+    expect(loadConfig({}).api.handoverLimit).toBe(0);
+    expect(loadConfig({ MESSAGE_HANDOVER_LIMIT: '32' }).api.handoverLimit).toBe(32);
+    expect(() => loadConfig({ MESSAGE_HANDOVER_LIMIT: '-1' })).toThrow(/MESSAGE_HANDOVER_LIMIT/);
+    expect(() => loadConfig({ MESSAGE_HANDOVER_LIMIT: 'many' })).toThrow(/MESSAGE_HANDOVER_LIMIT/);
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: ' ' }).database.url).toBeUndefined();
   });
