@@ -35,8 +35,12 @@ export class IdleTimer {
     const generation = ++this.generation;
     this.firesAt = at;
     this.fired = false;
-    void sleep(Math.max(at - workflowNow(), 1)).then(() => {
-      if (generation === this.generation) this.fired = true;
-    });
+    void sleep(Math.max(at - workflowNow(), 1)).then(
+      () => {
+        if (generation === this.generation) this.fired = true;
+      },
+      // Cancelled with the workflow: the wait it served ends by that cancellation, not here.
+      () => {},
+    );
   }
 }

@@ -79,4 +79,15 @@ describe('quiet turns', () => {
     expect(described.searchAttributes.ThreadlineStatus).toEqual(['idle']);
     await recordHistory('v6-quiet-turns-failed', c.handle);
   });
+
+  it('a conversation cancelled (from the Temporal UI, say) while it waits ends cancelled, not stuck', async () => {
+    const c = h.conversation('quiet');
+    expect((await c.send('hello')).status).toBe('answered');
+    await c.handle.cancel();
+    await expect
+      .poll(() => c.handle.describe().then((d) => d.status.name), { timeout: 10_000, interval: 100 })
+      .toBe('CANCELLED');
+    const all = await events(c.workflowId);
+    expect(count(all, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)).toBe(0);
+  });
 });
