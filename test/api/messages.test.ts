@@ -92,6 +92,27 @@ describe('POST /v1/conversations/{channel}/{id}/messages', () => {
     }
   });
 
+  it('with MESSAGE_HANDOVER_LIMIT=1, concurrent ?wait=true messages are each handed over in turn and answered', async () => {
+    // A slot leaked by any of them would hold the rest in the queue until the accept wait: a 503.
+    const queued = await env.start({ handoverLimit: 1, acceptWaitMs: 5_000 });
+    const ids = Array.from({ length: 6 }, () => randomUUID());
+    const answers = await Promise.all(
+      ids.map((id, i) =>
+        post(`${queued}/v1/conversations/web/${id}/messages?wait=true`, { text: `queued ${i}` }),
+      ),
+    );
+    expect(answers.map((r) => r.status)).toEqual(ids.map(() => 200));
+    const bodies = await Promise.all(answers.map((r) => json(r)));
+    expect(bodies.map((b) => b.reply.text)).toEqual(
+      ids.map((_, i) => expect.stringContaining(`queued ${i}`)),
+    );
+    // A second message to each, after the first: still one at a time, still answered.
+    const again = await Promise.all(
+      ids.map((id) => post(`${queued}/v1/conversations/web/${id}/messages?wait=true`, { text: 'again' })),
+    );
+    expect(again.map((r) => r.status)).toEqual(ids.map(() => 200));
+  });
+
   it('ids with reserved characters and unicode are safe', async () => {
     const res = await post(
       `${base}/v1/conversations/web/${encodeURIComponent('+49 151:a/b ☕')}/messages?wait=true`,
