@@ -18,8 +18,14 @@ export const UNTAKEN_TRIES = 3;
 export function neverTaken(err: unknown): boolean {
   if (err instanceof WorkflowUpdateFailedError)
     return err.cause instanceof ApplicationFailure && /wasn't processed by worker/.test(err.cause.message);
-  // The server's fixed text for an aborted update (code FAILED_PRECONDITION).
-  return err instanceof Error && /due to unexpected workflow task failure/.test(err.message);
+  // The server's fixed text for an aborted update (code FAILED_PRECONDITION): on the error itself
+  // after update-with-start, on its cause after a plain update (the SDK wraps it in ServiceError).
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth += 1) {
+    const details = (e as { details?: unknown }).details;
+    const text = `${e.message} ${typeof details === 'string' ? details : ''}`;
+    if (/due to unexpected workflow task failure/.test(text)) return true;
+  }
+  return false;
 }
 
 /**

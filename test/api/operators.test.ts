@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ServiceError } from '@temporalio/client';
 import { tool } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -200,23 +201,26 @@ describe('an operator update aborted with its workflow task', () => {
   const ABORTED = 'Unable to perform workflow execution update due to unexpected workflow task failure.';
   /** The test client, except that the first call of each update is aborted; `calls` names each call. */
   function abortingOnce(calls: string[]) {
+    // As the SDK gives it: the server's error itself after update-with-start, wrapped in a
+    // ServiceError (the server's error as its cause) after a plain update.
+    const withStart = () => Object.assign(new Error(ABORTED), { code: 9 });
+    const plain = () => new ServiceError('Workflow Update failed', { cause: withStart() });
     const abortFirst =
-      (real: (def: never, options: never) => Promise<unknown>) =>
+      (real: (def: never, options: never) => Promise<unknown>, aborted: () => Error) =>
       (def: { name: string }, options: unknown): Promise<unknown> => {
         const first = !calls.includes(def.name);
         calls.push(def.name);
-        return first
-          ? Promise.reject(Object.assign(new Error(ABORTED), { code: 9 }))
-          : real(def as never, options as never);
+        return first ? Promise.reject(aborted()) : real(def as never, options as never);
       };
     const workflow = new Proxy(env.client.workflow, {
       get(target, prop, receiver) {
-        if (prop === 'executeUpdateWithStart') return abortFirst(target.executeUpdateWithStart.bind(target));
+        if (prop === 'executeUpdateWithStart')
+          return abortFirst(target.executeUpdateWithStart.bind(target), withStart);
         if (prop === 'getHandle')
           return (id: string) => {
             const handle = target.getHandle(id);
             return Object.assign(Object.create(handle), {
-              executeUpdate: abortFirst(handle.executeUpdate.bind(handle)),
+              executeUpdate: abortFirst(handle.executeUpdate.bind(handle), plain),
             });
           };
         return Reflect.get(target, prop, receiver);

@@ -1,7 +1,8 @@
-import { ApplicationFailure, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, ServiceError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/errors.js';
 import { sendAndWait } from '../../src/api/routes/messages.js';
+import { neverTaken } from '../../src/api/untakenUpdates.js';
 import type { TurnReply } from '../../src/workflows/messages.js';
 
 /**
@@ -65,5 +66,35 @@ describe('an update aborted with its workflow task', () => {
     expect(err).toMatchObject({ status: 503, code: 'message_not_taken' });
     expect(calls.length).toBeGreaterThan(1);
     expect(calls.length).toBeLessThanOrEqual(5);
+  });
+
+  it("a rejection that comes back as the update's outcome is not taken: sent again, and acceptance is told once", async () => {
+    // The server answers the hand-over with a finished update whose outcome is the rejection: the
+    // SDK gives a handle, and only its result() fails. Such a message was never accepted.
+    const calls: unknown[] = [];
+    const client = {
+      workflow: {
+        startUpdateWithStart: (_update: unknown, options: { args: unknown[] }) => {
+          calls.push(options.args[0]);
+          const rejected = calls.length === 1;
+          return Promise.resolve({
+            result: () => (rejected ? Promise.reject(unprocessed()) : Promise.resolve(reply)),
+          });
+        },
+      },
+    } as unknown as Client;
+    let accepted = 0;
+    const answer = await sendAndWait({ client, taskQueue: 'q' }, input, message, {
+      onAccepted: () => (accepted += 1),
+    });
+    expect(answer).toEqual(reply);
+    expect(calls).toHaveLength(2);
+    expect(accepted).toBe(1);
+  });
+
+  it('recognises an abort the SDK wrapped (a plain executeUpdate gives ServiceError with the server error as cause)', () => {
+    const grpc = Object.assign(new Error(`9 FAILED_PRECONDITION: ${ABORTED}`), { code: 9, details: ABORTED });
+    expect(neverTaken(new ServiceError('Workflow Update failed', { cause: grpc }))).toBe(true);
+    expect(neverTaken(new ServiceError('Workflow Update failed', { cause: new Error('boom') }))).toBe(false);
   });
 });

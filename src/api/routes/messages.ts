@@ -26,7 +26,7 @@ import { findConversation } from '../conversationStore.js';
 import type { Pool } from '../../store/pool.js';
 import { tenantOf } from '../auth.js';
 import { AdmissionTimeout, type Admission } from '../admission.js';
-import { untilTaken } from '../untakenUpdates.js';
+import { neverTaken, untilTaken } from '../untakenUpdates.js';
 import { ApiError, forbidden } from '../errors.js';
 import type { Routes } from '../route.js';
 import {
@@ -161,17 +161,24 @@ export async function sendAndWait(
         throw err instanceof AdmissionTimeout ? notTaken() : err;
       },
     );
-    // The slot is held until the workflow takes the message, not for the turn.
-    let handle;
-    try {
-      handle = await handOver(deadline);
-    } finally {
-      release();
-    }
+    const handle = await handOver(deadline, release);
+    // A refusal (the run is closing) or the server's rejection comes back as the update's outcome:
+    // the SDK gives a handle whose result() fails at once, before any poll. Not taken, so the
+    // caller is not told it was (a 202 would promise a reply that never comes).
+    const result = handle.result();
+    const atOnce = await Promise.race([
+      result.then(
+        () => null,
+        (err: unknown) => err,
+      ),
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), 0)),
+    ]);
+    if (atOnce !== null && (neverTaken(atOnce) || refusedAsClosing(atOnce))) throw atOnce;
     onAccepted?.();
-    return handle.result();
+    return result;
   };
-  const handOver = async (deadline: number) => {
+  /** `release` frees the hand-over slot once the server has answered, accepted or not (even if late). */
+  const handOver = async (deadline: number, release: () => void) => {
     const started = deps.client.workflow.startUpdateWithStart(sendMessageUpdate, {
       args: [message],
       waitForStage: WorkflowUpdateStage.ACCEPTED,
@@ -180,6 +187,7 @@ export async function sendAndWait(
         { workflowId, taskQueue: deps.taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING' },
       ),
     });
+    void started.then(release, release);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>(
       (resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()))),
