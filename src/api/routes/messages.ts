@@ -177,7 +177,11 @@ export async function sendAndWait(
     onAccepted?.();
     return result;
   };
-  /** `release` frees the hand-over slot once the server has answered, accepted or not (even if late). */
+  /**
+   * `release` frees the hand-over slot when the server answers or the accept wait runs out,
+   * whichever comes first: a late update may still be accepted (so the queue can briefly exceed
+   * its limit), but a conversation that never takes its messages cannot hold a slot for longer.
+   */
   const handOver = async (deadline: number, release: () => void) => {
     const started = deps.client.workflow.startUpdateWithStart(sendMessageUpdate, {
       args: [message],
@@ -187,7 +191,6 @@ export async function sendAndWait(
         { workflowId, taskQueue: deps.taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING' },
       ),
     });
-    void started.then(release, release);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>(
       (resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()))),
@@ -199,6 +202,7 @@ export async function sendAndWait(
       throw rpcTimedOut(err) ? notTaken() : err;
     } finally {
       clearTimeout(timer);
+      release();
     }
     if (handle === 'late') {
       // Still waiting: if it is accepted after all, the caller's retry (same id) is a duplicate.
