@@ -169,7 +169,10 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
     });
   }
 
-  /** An operator's update-with-start, sent again while the server aborts it with its task. */
+  /**
+   * An operator's update-with-start, sent again while the server does not take it, its failures
+   * mapped to the API's errors.
+   */
   function updateWithStart<Ret, Args extends [unknown]>(
     update: UpdateDefinition<Ret, Args>,
     args: Args,
@@ -183,7 +186,9 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
           startWorkflowOperation: withStart(input, workflowId),
         }),
       notTaken,
-    );
+    ).catch((err: unknown) => {
+      throw fromUpdateFailure(err);
+    });
   }
 
   routes.add(
@@ -304,9 +309,7 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
         [{ operator: body.operator, ...(body.reason ? { reason: body.reason } : {}) }],
         input,
         workflowId,
-      ).catch((err: unknown) => {
-        throw fromUpdateFailure(err);
-      });
+      );
       res.json(mode);
     },
   );
@@ -340,9 +343,7 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
         [{ operator: body.operator, ...(body.note ? { note: body.note } : {}) }],
         input,
         workflowId,
-      ).catch((err: unknown) => {
-        throw fromUpdateFailure(err);
-      });
+      );
       res.json(result);
     },
   );
@@ -383,9 +384,7 @@ export function operatorsRoutes(routes: Routes, deps: OperatorsDeps): void {
         [{ id, operator: body.operator, text: body.text }],
         input,
         workflowId,
-      ).catch((err: unknown) => {
-        throw fromUpdateFailure(err);
-      });
+      );
       res.json(reply);
     },
   );
